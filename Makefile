@@ -1,0 +1,32 @@
+# Two commands on a fresh machine:  `make run` (the demo chat) and `make test` (every test).
+# Both build their own environment first (scripts/setup.sh): .venv, Python deps, npm peers.
+PY := .venv/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test setup setup-test lint typecheck unit integration bench clean
+
+setup:
+	bash scripts/setup.sh
+
+setup-test:
+	bash scripts/setup.sh --test
+
+run: setup
+	$(PY) -m gsocketio --host $(HOST) --port $(PORT)
+
+lint: setup-test
+	.venv/bin/ruff check gsocketio tests bench examples
+	.venv/bin/ruff format --check gsocketio
+
+typecheck: setup-test
+	.venv/bin/mypy
+
+test: setup-test lint typecheck
+	$(PY) -m pytest tests
+
+bench: setup-test
+	$(PY) bench/run.py
+
+clean:
+	rm -rf .venv node_modules .stamps
