@@ -1,0 +1,48 @@
+"""Test-wide set-up.
+
+The whole test process runs under gevent's monkey patching, so the server under test (gevent)
+and the independent Python client (python-socketio's threaded sync client) share one process
+and every wait is cooperative. Node clients run as subprocesses.
+
+Under ``CI=true`` a skipped test is a failure: CI must prove every service and tool is there.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import os  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped under CI=true (a missing service or tool is a failure): {reason}"
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., str]]:
+    """Start a WSGI app under SocketIOServer on an ephemeral port; returns its base URL."""
+    from gsocketio.serve import SocketIOServer
+
+    servers: list[Any] = []
+
+    def _serve(app: Any, **kwargs: Any) -> str:
+        server = SocketIOServer(("127.0.0.1", 0), app, log=None, **kwargs)
+        server.start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield _serve
+    for server in servers:
+        server.stop(timeout=2)

@@ -1,0 +1,69 @@
+"""The demo chat in a real browser: two headless Chromium pages chat through our server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.helpers.node import run_node
+
+BROWSER_SCRIPT = r"""
+const { chromium } = require("playwright-core");
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: ARGS.chromium,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const open = async (nick) => {
+      const page = await browser.newPage();
+      page.on("pageerror", (e) => out({pageerror: String(e)}));
+      await page.goto(URL + "/");
+      await page.waitForSelector("body[data-connected='1']", {timeout: 10000});
+      await page.fill("#nick", nick);
+      await page.fill("#room", "garden");
+      await page.click("#join");
+      await page.waitForSelector("body[data-joined='garden']", {timeout: 10000});
+      return page;
+    };
+    const alice = await open("alice");
+    const bob = await open("bob");
+    await alice.waitForFunction(() => document.querySelectorAll("#members li").length === 2, null, {timeout: 10000});
+    await alice.fill("#text", "hello from alice");
+    await alice.click("#send");
+    await bob.waitForFunction(
+      () => [...document.querySelectorAll("#messages li.chat")].some((li) => li.textContent === "alice: hello from alice"),
+      null, {timeout: 10000});
+    const members = await bob.$$eval("#members li", (lis) => lis.map((li) => li.textContent));
+    const transport = await bob.evaluate(() => socket.io.engine.transport.name);
+    await bob.screenshot({path: ARGS.screenshot});
+    out({members, transport});
+    done();
+  } finally {
+    await browser.close();
+  }
+})().catch((e) => fail(e && e.stack || e));
+"""
+
+
+def test_two_pages_chat(serve: Callable[..., str], tmp_path: Any) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("missing: Debian chromium (make test installs it)")
+    from gsocketio.demo import create_server, page_app
+
+    sio, state = create_server()
+    url = serve(sio.wsgi_app(page_app))
+    shot = tmp_path / "chat.png"
+    records = run_node(BROWSER_SCRIPT, url, args={"chromium": chromium, "screenshot": str(shot)},
+                       timeout=60)
+    assert not [r for r in records if "pageerror" in r]
+    final = records[-1]
+    assert final["members"] == ["alice", "bob"]
+    assert final["transport"] == "websocket"  # upgraded from polling
+    assert shot.stat().st_size > 0
+    assert sorted(nick for nick, _room in state.members.values()) == ["alice", "bob"]
