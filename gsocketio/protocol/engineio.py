@@ -1,0 +1,400 @@
+"""Engine.IO packets and payloads, protocol revisions 4 and 3 (sans-I/O).
+
+A packet is ``<type digit><data>``. How packets travel depends on the revision:
+
+* **v4** (socket.io-client 3+): a WebSocket frame carries one packet; a text frame is a text
+  packet, a binary frame is the raw bytes of a binary MESSAGE (no type byte). A polling body is
+  packets joined by the record separator ``\\x1e``; binary data is ``"b" + base64``.
+* **v3** (socket.io-client 1.x/2.x): a binary WebSocket frame is ``b"\\x04" + data``. A polling
+  body is either the *string* payload ``<length>:<packet>...`` where ``length`` counts UTF-16
+  code units (what JavaScript's ``String.length`` counts, so an emoji counts 2), with binary data
+  as ``b4<base64>``; or the *binary* payload (XHR2 clients): per packet a marker byte (0 string,
+  1 binary), the length as raw digit bytes 0-9, ``0xFF``, then the packet (strings as UTF-8,
+  binary as type byte + data). JSONP wraps a string payload as ``___eio[<j>]("<escaped>");`` and
+  the client POSTs it form-encoded as ``d=<payload>`` with newlines escaped.
+
+Decoders raise :mod:`gsocketio.exceptions` subclasses only, and check :class:`Limits` before
+slicing: a length prefix above ``max_payload`` is refused before any slice is taken, and no
+payload yields more than ``max_packets`` packets.
+
+Deviations from ``docs/architecture.md`` (all additive): ``decode_payload_v4`` also accepts the
+raw ``bytes`` of a body (decoded as strict UTF-8); ``decode_payload_v3`` takes an optional
+``binary=`` to say which format ``bytes`` hold (default: ``bytes`` = binary payload);
+``decode_jsonp_body`` takes ``limits=``. Encoders raise ``ValueError`` for packets that cannot be
+framed: bytes on a non-MESSAGE packet, or (v4 polling only) text containing ``\\x1e``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from urllib.parse import parse_qsl
+
+from gsocketio.exceptions import (
+    PacketFormatError,
+    PacketTypeError,
+    PayloadFormatError,
+    PayloadTooLargeError,
+    TooManyPacketsError,
+)
+from gsocketio.protocol.limits import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "Packet",
+    "PacketType",
+    "decode_jsonp_body",
+    "decode_packet",
+    "decode_payload_v3",
+    "decode_payload_v4",
+    "encode_jsonp",
+    "encode_packet",
+    "encode_payload_v3",
+    "encode_payload_v4",
+]
+
+
+class PacketType(IntEnum):
+    """Engine.IO packet types; the value is the digit on the wire."""
+
+    OPEN = 0
+    CLOSE = 1
+    PING = 2
+    PONG = 3
+    MESSAGE = 4
+    UPGRADE = 5
+    NOOP = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One Engine.IO packet. ``data`` is ``bytes`` only for a binary MESSAGE."""
+
+    type: PacketType
+    data: str | bytes = ""
+
+
+RECORD_SEPARATOR = "\x1e"
+
+_MESSAGE = PacketType.MESSAGE
+# Lookup tables instead of int()/str() on every packet: the hot path is one dict hit.
+_TYPE_BY_CHAR: dict[str, PacketType] = {str(int(t)): t for t in PacketType}
+_CHAR_BY_TYPE: tuple[str, ...] = tuple(str(int(t)) for t in PacketType)
+_EMPTY: dict[PacketType, Packet] = {t: Packet(t) for t in PacketType}
+_V3_BINARY_PREFIX = bytes((_MESSAGE,))
+_RAW_DIGITS = bytes(range(10))
+_ASCII_TO_RAW = bytes.maketrans(b"0123456789", _RAW_DIGITS)
+_RAW_TO_ASCII = bytes.maketrans(_RAW_DIGITS, b"0123456789")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_JSONP_NEWLINE = re.compile(r"\\\\n|\\n")
+
+
+# --- packets ---------------------------------------------------------------------------------
+
+
+def encode_packet(packet: Packet, *, eio: int = 4) -> str | bytes:
+    """Encode ``packet`` as one WebSocket frame: ``str`` for a text frame, ``bytes`` for binary."""
+    data = packet.data
+    if isinstance(data, str):
+        return _CHAR_BY_TYPE[packet.type] + data
+    if packet.type is not _MESSAGE:
+        raise ValueError(f"only MESSAGE packets can carry bytes, not {packet.type.name}")
+    return data if eio == 4 else _V3_BINARY_PREFIX + data
+
+
+def decode_packet(frame: str | bytes, *, eio: int = 4, limits: Limits = DEFAULT_LIMITS) -> Packet:
+    """Decode one WebSocket frame (``str`` = text frame, ``bytes`` = binary frame)."""
+    if len(frame) > limits.max_payload:
+        raise PayloadTooLargeError(f"packet of {len(frame)} exceeds {limits.max_payload}")
+    if isinstance(frame, str):
+        # The common case inline (one dict hit, one slice); _decode_text handles the rest.
+        packet_type = _TYPE_BY_CHAR.get(frame[:1])
+        if packet_type is not None:
+            return Packet(packet_type, frame[1:]) if len(frame) > 1 else _EMPTY[packet_type]
+        return _decode_text(frame, eio)
+    if type(frame) is not bytes:
+        frame = bytes(frame)  # a bytearray or memoryview from the framing layer
+    if eio == 4:
+        return Packet(_MESSAGE, frame)
+    return _decode_v3_binary_packet(frame)
+
+
+def _decode_text(text: str, eio: int) -> Packet:
+    head = text[:1]
+    packet_type = _TYPE_BY_CHAR.get(head)
+    if packet_type is not None:
+        return Packet(packet_type, text[1:]) if len(text) > 1 else _EMPTY[packet_type]
+    if head == "b":
+        return _decode_base64(text, eio)
+    if not head:
+        raise PacketTypeError("empty packet: no type")
+    raise PacketTypeError(f"unknown packet type {head!r}")
+
+
+def _decode_base64(text: str, eio: int) -> Packet:
+    """``b<base64>`` (v4) or ``b<type><base64>`` (v3): binary data in a text channel."""
+    start = 1
+    if eio != 4:
+        packet_type = _TYPE_BY_CHAR.get(text[1:2])
+        if packet_type is None:
+            raise PacketTypeError(f"unknown base64 packet type {text[1:2]!r}")
+        if packet_type is not _MESSAGE:
+            raise PacketFormatError(f"binary data on a {packet_type.name} packet")
+        start = 2
+    try:
+        data = binascii.a2b_base64(text[start:], strict_mode=True)
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
+        raise PacketFormatError(f"bad base64 data: {exc}") from None
+    return Packet(_MESSAGE, data)
+
+
+def _decode_v3_binary_packet(frame: bytes) -> Packet:
+    if not frame:
+        raise PacketTypeError("empty binary packet: no type byte")
+    type_byte = frame[0]
+    if type_byte == _MESSAGE:
+        return Packet(_MESSAGE, frame[1:])
+    if type_byte < len(_CHAR_BY_TYPE):
+        raise PacketFormatError(f"binary data on a {PacketType(type_byte).name} packet")
+    raise PacketTypeError(f"unknown binary packet type {type_byte}")
+
+
+# --- v4 payloads -----------------------------------------------------------------------------
+
+
+def encode_payload_v4(packets: Iterable[Packet]) -> str:
+    """Join packets with ``\\x1e``; binary data becomes ``b`` + base64."""
+    parts: list[str] = []
+    for packet in packets:
+        data = packet.data
+        if isinstance(data, str):
+            if RECORD_SEPARATOR in data:
+                raise ValueError("text containing \\x1e cannot be framed in a v4 payload")
+            parts.append(_CHAR_BY_TYPE[packet.type] + data)
+        elif packet.type is _MESSAGE:
+            parts.append("b" + binascii.b2a_base64(data, newline=False).decode("ascii"))
+        else:
+            raise ValueError(f"only MESSAGE packets can carry bytes, not {packet.type.name}")
+    return RECORD_SEPARATOR.join(parts)
+
+
+def decode_payload_v4(body: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> list[Packet]:
+    """Split a v4 polling body on ``\\x1e`` and decode each packet (``bytes`` = UTF-8 text)."""
+    if len(body) > limits.max_payload:
+        raise PayloadTooLargeError(f"payload of {len(body)} exceeds {limits.max_payload}")
+    if not isinstance(body, str):
+        body = _utf8(body, PayloadFormatError)
+    if not body:
+        raise PayloadFormatError("empty payload")
+    # maxsplit bounds the work: at most max_packets + 1 pieces are ever created.
+    parts = body.split(RECORD_SEPARATOR, limits.max_packets)
+    if len(parts) > limits.max_packets:
+        raise TooManyPacketsError(f"payload holds more than {limits.max_packets} packets")
+    return [_decode_text(part, 4) for part in parts]
+
+
+# --- v3 payloads -----------------------------------------------------------------------------
+
+
+def encode_payload_v3(packets: Iterable[Packet], *, binary: bool) -> str | bytes:
+    """Encode a v3 polling body: the string format, or the binary format if ``binary``."""
+    if binary:
+        return _encode_v3_binary(packets)
+    parts: list[str] = []
+    for packet in packets:
+        data = packet.data
+        if isinstance(data, str):
+            text = _CHAR_BY_TYPE[packet.type] + data
+        elif packet.type is _MESSAGE:
+            text = "b4" + binascii.b2a_base64(data, newline=False).decode("ascii")
+        else:
+            raise ValueError(f"only MESSAGE packets can carry bytes, not {packet.type.name}")
+        parts.append(f"{_utf16_len(text)}:{text}")
+    # The reference encoder sends "0:" for no packets; its decoders skip empty entries.
+    return "".join(parts) or "0:"
+
+
+def _utf16_len(text: str) -> int:
+    """Length as JavaScript counts it: astral characters are two UTF-16 code units."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) >> 1
+
+
+def _raw_digits(number: int) -> bytes:
+    return str(number).encode("ascii").translate(_ASCII_TO_RAW)
+
+
+def _encode_v3_binary(packets: Iterable[Packet]) -> bytes:
+    chunks: list[bytes] = []
+    for packet in packets:
+        data = packet.data
+        if isinstance(data, str):
+            raw = (_CHAR_BY_TYPE[packet.type] + data).encode("utf-8")
+            chunks += (b"\x00", _raw_digits(len(raw)), b"\xff", raw)
+        elif packet.type is _MESSAGE:
+            chunks += (b"\x01", _raw_digits(len(data) + 1), b"\xff", _V3_BINARY_PREFIX, data)
+        else:
+            raise ValueError(f"only MESSAGE packets can carry bytes, not {packet.type.name}")
+    return b"".join(chunks)
+
+
+def decode_payload_v3(
+    body: str | bytes, *, limits: Limits = DEFAULT_LIMITS, binary: bool | None = None
+) -> list[Packet]:
+    """Decode a v3 polling body.
+
+    ``str`` is the string format. ``bytes`` is the binary format unless ``binary=False``, which
+    means "the string format, still UTF-8 encoded" (an HTTP body without an octet-stream type).
+    """
+    if len(body) > limits.max_payload:
+        raise PayloadTooLargeError(f"payload of {len(body)} exceeds {limits.max_payload}")
+    if not body:
+        raise PayloadFormatError("empty payload")
+    if isinstance(body, str):
+        return _decode_v3_string(body, limits)
+    if binary is False:
+        return _decode_v3_string(_utf8(body, PayloadFormatError), limits)
+    return _decode_v3_binary(bytes(body), limits)
+
+
+def _max_digits(limits: Limits) -> int:
+    return len(str(limits.max_payload))
+
+
+def _decode_v3_string(body: str, limits: Limits) -> list[Packet]:
+    # Lengths count UTF-16 code units. Without astral characters that is len(); otherwise the
+    # body is walked as UTF-16-LE bytes (2 per unit), so no per-character Python loop is needed.
+    window: Callable[[int, int], str]
+    take: Callable[[int, int], str]
+    if body.isascii() or _ASTRAL.search(body) is None:
+        total = len(body)
+
+        def window(a: int, b: int) -> str:
+            return body[a:b]
+
+        take = window
+    else:
+        units = body.encode("utf-16-le", "surrogatepass")
+        total = len(units) >> 1
+
+        def window(a: int, b: int) -> str:
+            return units[2 * a : 2 * b].decode("utf-16-le", "surrogatepass")
+
+        def take(a: int, b: int) -> str:
+            try:
+                return units[2 * a : 2 * b].decode("utf-16-le")
+            except UnicodeDecodeError:
+                raise PayloadFormatError("length prefix splits a character") from None
+
+    max_digits = _max_digits(limits)
+    packets: list[Packet] = []
+    pos = count = 0
+    while pos < total:
+        count += 1
+        if count > limits.max_packets:
+            raise TooManyPacketsError(f"payload holds more than {limits.max_packets} packets")
+        head = window(pos, pos + max_digits + 1)
+        colon = head.find(":")
+        if colon < 0:
+            if len(head) > max_digits and head.isascii() and head.isdigit():
+                raise PayloadTooLargeError("length prefix exceeds max_payload")
+            raise PayloadFormatError("length prefix not followed by ':'")
+        digits = head[:colon]
+        if not (digits and digits.isascii() and digits.isdigit()):
+            raise PayloadFormatError(f"bad length prefix {digits!r}")
+        length = int(digits)
+        if length > limits.max_payload:
+            raise PayloadTooLargeError(f"length prefix {length} exceeds {limits.max_payload}")
+        start = pos + colon + 1
+        pos = start + length
+        if pos > total:
+            raise PayloadFormatError(f"truncated payload: packet of {length} overruns the body")
+        if length:  # the reference skips empty entries ("0:" is the empty payload)
+            packets.append(_decode_text(take(start, pos), 3))
+    return packets
+
+
+def _decode_v3_binary(body: bytes, limits: Limits) -> list[Packet]:
+    max_digits = _max_digits(limits)
+    packets: list[Packet] = []
+    total = len(body)
+    pos = 0
+    while pos < total:
+        if len(packets) >= limits.max_packets:
+            raise TooManyPacketsError(f"payload holds more than {limits.max_packets} packets")
+        marker = body[pos]
+        if marker > 1:
+            raise PayloadFormatError(f"bad packet marker {marker} (0 string, 1 binary)")
+        sep = body.find(b"\xff", pos + 1, pos + max_digits + 2)
+        if sep < 0:
+            digits = body[pos + 1 : pos + max_digits + 2]
+            if len(digits) > max_digits and not digits.translate(None, _RAW_DIGITS):
+                raise PayloadTooLargeError("length prefix exceeds max_payload")
+            raise PayloadFormatError("length prefix not followed by 0xFF")
+        digits = body[pos + 1 : sep]
+        if not digits or digits.translate(None, _RAW_DIGITS):
+            raise PayloadFormatError("bad length prefix: expected digit bytes 0-9")
+        length = int(digits.translate(_RAW_TO_ASCII))
+        if length > limits.max_payload:
+            raise PayloadTooLargeError(f"length prefix {length} exceeds {limits.max_payload}")
+        start = sep + 1
+        pos = start + length
+        if pos > total:
+            raise PayloadFormatError(f"truncated payload: packet of {length} overruns the body")
+        chunk = body[start:pos]
+        if marker:
+            packets.append(_decode_v3_binary_packet(chunk))
+        else:
+            packets.append(_decode_text(_utf8(chunk, PacketFormatError), 3))
+    return packets
+
+
+def _utf8(raw: bytes, error: type[PacketFormatError] | type[PayloadFormatError]) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"text is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+
+
+# --- JSONP -----------------------------------------------------------------------------------
+
+
+def encode_jsonp(payload: str, index: int) -> str:
+    """Wrap a string payload for a JSONP poll: ``___eio[<index>]("<escaped>");``.
+
+    JSON escaping makes it a JavaScript string literal, except U+2028/U+2029, which JSON allows
+    raw but older JavaScript engines treat as line terminators, so they are escaped too.
+    """
+    if index < 0:
+        raise ValueError("JSONP index must be a non-negative integer")
+    literal = json.dumps(payload, ensure_ascii=False)
+    if "\u2028" in literal or "\u2029" in literal:
+        literal = literal.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return f"___eio[{index}]({literal});"
+
+
+def decode_jsonp_body(body: bytes, *, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Extract the payload from a JSONP POST body ``d=<form-encoded payload>``.
+
+    The client escapes a literal backslash-n as ``\\\\n`` and a newline as ``\\n`` (browsers
+    may turn a bare newline in a form field into CRLF); this undoes both in one pass.
+    """
+    if len(body) > limits.max_payload:
+        raise PayloadTooLargeError(f"body of {len(body)} exceeds {limits.max_payload}")
+    text = _utf8(body, PayloadFormatError)
+    try:
+        fields = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=64)
+    except ValueError as exc:  # bad percent-escaped UTF-8, or too many fields
+        raise PayloadFormatError(f"bad form body: {exc}") from None
+    values = [value for key, value in fields if key == "d"]
+    if len(values) != 1:
+        raise PayloadFormatError(f"form body needs exactly one 'd' field, got {len(values)}")
+    return _JSONP_NEWLINE.sub(_unescape_newline, values[0])
+
+
+def _unescape_newline(match: re.Match[str]) -> str:
+    return "\\n" if len(match.group()) == 3 else "\n"
