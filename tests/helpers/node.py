@@ -61,7 +61,7 @@ def run_node(script: str, url: str, *, args: dict[str, Any] | None = None,
         [node, "-e", code], env=_env(url, args, timeout), capture_output=True, text=True,
         timeout=timeout + 10, cwd=ROOT,
     )
-    records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in proc.stdout.split("\n") if line.startswith("{")]
     errors = [r["error"] for r in records if "error" in r]
     if proc.returncode != 0 or errors or not any(r.get("done") for r in records):
         raise AssertionError(
