@@ -17,6 +17,9 @@ class Limits:
     max_packets: int = 10_000
     max_attachments: int = 256
     max_depth: int = 100
+    #: total bytes of the attachments of one binary packet: each attachment is checked against
+    #: ``max_payload``, this bounds what one pending packet may hold in memory altogether.
+    max_attachment_bytes: int = 10_000_000
 
 
 DEFAULT_LIMITS = Limits()
