@@ -76,7 +76,7 @@ class SessionClosedError(SessionError):
     """The session is closed; nothing more can be sent or received."""
 
 
-class ConnectionRefusedError(GSocketIOError):  # noqa: A001 - the public name users expect
+class ConnectionRefusedError(GSocketIOError):
     """Raise from a connect handler to refuse the client; ``data`` reaches it in CONNECT_ERROR."""
 
     def __init__(self, *args: Any) -> None:
@@ -86,10 +86,34 @@ class ConnectionRefusedError(GSocketIOError):  # noqa: A001 - the public name us
         elif len(args) == 1 and isinstance(args[0], str):
             self.error_args = {"message": args[0]}
         elif len(args) == 1:
-            self.error_args = args[0]
+            self.error_args = {"message": "Connection rejected by server", "data": args[0]}
         else:
             self.error_args = {"message": args[0], "data": args[1] if len(args) == 2 else args[1:]}
 
 
 class CallTimeoutError(GSocketIOError, builtins.TimeoutError):
     """``call()`` got no acknowledgement from the client in time."""
+
+
+# --- transports ------------------------------------------------------------------------------
+
+
+class WebSocketError(GSocketIOError):
+    """A WebSocket connection failed (socket error, send timeout) or was misused."""
+
+
+class WebSocketHandshakeError(WebSocketError):
+    """The request is not a valid WebSocket upgrade; the caller answers HTTP 400."""
+
+
+class WebSocketClosedError(WebSocketError):
+    """Sending on a WebSocket that is closed or closing."""
+
+
+class CallAbortedError(CallTimeoutError):
+    """``call()`` will never get its acknowledgement: the socket disconnected, or the
+    pending-ack bound evicted the call. Raised at once instead of after the timeout."""
+
+
+class UnknownSocketError(SessionError):
+    """No connected Socket.IO socket has this sid in this namespace."""
