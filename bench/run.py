@@ -126,7 +126,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     for name, r in results.items():
         rate = r.get("rate")
-        ratio = f"{base / rate:.2f}" if base and rate else "–"
+        ratio = f"{base / rate:.2f}" if base and rate else "-"
         print(f"| {name} | {rate or r.get('error')!s:.8} | {r.get('p50_ms')} | {r.get('p99_ms')} | "
               f"{r.get('server_rss_kib', 0) / 1024:.1f} | {ratio} |")
     out_dir = HERE / "results"

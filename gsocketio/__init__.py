@@ -11,12 +11,22 @@ from gsocketio.exceptions import (
     GSocketIOError,
     ProtocolError,
 )
+from gsocketio.manage import socketio_manage
+from gsocketio.serve import SocketIOServer
+from gsocketio.server import Server
+from gsocketio.server_namespace import Namespace
+from gsocketio.wsgi import WSGIApp
 
 __all__ = [
     "CallTimeoutError",
     "ConnectionRefusedError",
     "GSocketIOError",
+    "Namespace",
     "ProtocolError",
+    "Server",
+    "SocketIOServer",
+    "WSGIApp",
+    "socketio_manage",
 ]
 
 __version__ = "0.1.0"

@@ -34,6 +34,15 @@ setTimeout(() => fail("node snippet timed out"), Number(process.env.NODE_TIMEOUT
 """
 
 
+def _program(script: str) -> str:
+    """The prelude and the snippet inside one function scope.
+
+    ``node -e`` runs a script whose top-level ``const`` names are global lexical bindings:
+    the prelude's ``URL`` would shadow the WHATWG ``URL`` class for every module (playwright).
+    """
+    return "(() => {\n" + PRELUDE + textwrap.dedent(script) + "\n})();\n"
+
+
 def require_node() -> str:
     node = shutil.which("node")
     if node is None or not (NODE_MODULES / "socket.io-client").is_dir():
@@ -56,7 +65,7 @@ def run_node(script: str, url: str, *, args: dict[str, Any] | None = None,
              timeout: float = 20.0) -> list[dict[str, Any]]:
     """Run a snippet to completion; returns its ``out()`` records (the final done record removed)."""
     node = require_node()
-    code = PRELUDE + textwrap.dedent(script)
+    code = _program(script)
     proc = subprocess.run(
         [node, "-e", code], env=_env(url, args, timeout), capture_output=True, text=True,
         timeout=timeout + 10, cwd=ROOT,
@@ -78,7 +87,7 @@ class NodeClient:
                  timeout: float = 30.0) -> None:
         node = require_node()
         self.proc = subprocess.Popen(
-            [node, "-e", PRELUDE + textwrap.dedent(script)],
+            [node, "-e", _program(script)],
             env=_env(url, args, timeout), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )

@@ -1,0 +1,131 @@
+"""The adapter interface: where rooms live and how a broadcast reaches its recipients.
+
+The server registers every connected socket with its adapter (:meth:`Adapter.add_socket`),
+joins and leaves rooms through it and hands it every emit addressed to rooms. An adapter
+selects recipients by :class:`BroadcastOptions` (rooms, except-rooms, flags — the same three
+fields as Node's ``BroadcastOptions``, so a Redis adapter can ship them to
+``@socket.io/redis-adapter`` peers unchanged) and delivers the packet.
+
+Encoding is the adapter's job, done once per broadcast **per wire format**: each recipient
+names its :class:`WireFormat` (Socket.IO v4/v5 share one; the legacy 0.9 protocol will bring
+another), the adapter encodes the packet the first time it meets a format and hands the same
+encoded items to every recipient of that format. Nothing is encoded per recipient.
+
+Every socket is in a room named after its own sid; adapters keep that room implicit (no set
+per socket) but report it from :meth:`Adapter.rooms_of` and select it in broadcasts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from gsocketio.protocol.socketio import Packet
+
+Encoded = Sequence[str | bytes]
+"""One encoded packet: the Engine.IO messages to send, in order (text, then attachments)."""
+
+
+class WireFormat(Protocol):
+    """Encodes a Socket.IO packet for one family of clients; compared by identity."""
+
+    def encode(self, packet: Packet) -> Encoded: ...
+
+
+class Recipient(Protocol):
+    """What an adapter needs from a local socket: its wire format and a way to deliver."""
+
+    @property
+    def wire(self) -> WireFormat: ...
+
+    def deliver(self, items: Encoded) -> None:
+        """Queue already-encoded items for the client; must never block."""
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastFlags:
+    """Modifiers of a broadcast, mirroring Node's ``BroadcastFlags``.
+
+    ``local``: do not forward to other servers (multi-node adapters). ``volatile`` and
+    ``compress`` are carried for wire compatibility; the memory adapter does not act on them.
+    """
+
+    local: bool = False
+    volatile: bool = False
+    compress: bool = True
+
+
+DEFAULT_FLAGS = BroadcastFlags()
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastOptions:
+    """Who receives a broadcast: members of any of ``rooms`` (everyone in the namespace when
+    empty), minus members of any of ``except_rooms``."""
+
+    rooms: frozenset[str] = frozenset()
+    except_rooms: frozenset[str] = frozenset()
+    flags: BroadcastFlags = DEFAULT_FLAGS
+
+
+EVERYONE = BroadcastOptions()
+
+
+class Adapter(ABC):
+    """Rooms and broadcasts for every namespace of one server.
+
+    Methods with ``namespace`` act on that namespace only. The single-socket methods
+    (:meth:`add_socket` … :meth:`rooms_of`) act on local sockets; the selection methods
+    (:meth:`broadcast`, :meth:`add_sockets`, :meth:`del_sockets`, :meth:`close_room`) are the
+    ones a multi-node adapter extends to reach the other nodes.
+    """
+
+    @abstractmethod
+    def add_socket(self, namespace: str, sid: str, recipient: Recipient) -> None:
+        """Register a connected socket (it joins its own sid room)."""
+
+    @abstractmethod
+    def remove_socket(self, namespace: str, sid: str) -> None:
+        """Forget a socket and take it out of every room; unknown sids are ignored."""
+
+    @abstractmethod
+    def enter_room(self, namespace: str, sid: str, room: str) -> None:
+        """Put a registered socket in ``room``; raises ``KeyError`` for an unknown sid."""
+
+    @abstractmethod
+    def leave_room(self, namespace: str, sid: str, room: str) -> None:
+        """Take a socket out of ``room``; leaving a room one is not in is a no-op."""
+
+    @abstractmethod
+    def rooms_of(self, namespace: str, sid: str) -> set[str]:
+        """The rooms of a socket, its own sid room included; raises ``KeyError`` if unknown."""
+
+    @abstractmethod
+    def sockets(self, namespace: str, opts: BroadcastOptions = EVERYONE) -> set[str]:
+        """The sids of the local sockets ``opts`` selects."""
+
+    @abstractmethod
+    def broadcast(self, packet: Packet, opts: BroadcastOptions = EVERYONE) -> None:
+        """Deliver ``packet`` (to its namespace) to every socket ``opts`` selects."""
+
+    @abstractmethod
+    def add_sockets(self, namespace: str, opts: BroadcastOptions, rooms: Iterable[str]) -> None:
+        """Make every socket ``opts`` selects join ``rooms`` (Node's ``socketsJoin``)."""
+
+    @abstractmethod
+    def del_sockets(self, namespace: str, opts: BroadcastOptions, rooms: Iterable[str]) -> None:
+        """Make every socket ``opts`` selects leave ``rooms`` (Node's ``socketsLeave``)."""
+
+    def close_room(self, namespace: str, room: str) -> None:
+        """Empty ``room``: every member leaves it."""
+        self.del_sockets(namespace, BroadcastOptions(rooms=frozenset((room,))), (room,))
+
+    @abstractmethod
+    def all_rooms(self, namespace: str) -> set[str]:
+        """Every explicitly joined room of the namespace (sid rooms excluded)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release resources (connections, subscriptions) when the server stops."""

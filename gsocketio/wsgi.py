@@ -1,0 +1,248 @@
+"""WSGI routing: ``/<socketio_path>/`` to the Engine.IO server, everything else to the user's app.
+
+:class:`WSGIApp` also serves the official browser client (``/socket.io/socket.io.js``, the
+``.min.js``, ESM and msgpack builds and their source maps) the way the Node server does —
+``ETag`` of the client version, ``304`` on a matching ``If-None-Match``, gzip when accepted —
+from an installed ``socket.io-client`` package, so pages can use ``<script
+src="/socket.io/socket.io.js">`` without a CDN. The bundle is looked up in
+``$GSOCKETIO_CLIENT_DIST`` (a directory holding the files), else in
+``node_modules/socket.io-client/dist`` found by walking up from the working directory and from
+this package's directory; when none is found the files answer 404 with instructions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import os
+import posixpath
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from gsocketio.engine import EngineHandler, EngineServer
+from gsocketio.engine.http import choose_encoding, compress
+
+__all__ = ["CLIENT_FILES", "ClientBundle", "WSGIApp", "find_client_dist"]
+
+log = logging.getLogger("gsocketio.wsgi")
+
+StartResponse = Callable[..., Any]
+WSGIApplication = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+StaticFiles = Mapping[str, "str | Mapping[str, str]"]
+
+CLIENT_FILES = frozenset(
+    {
+        "socket.io.js",
+        "socket.io.js.map",
+        "socket.io.min.js",
+        "socket.io.min.js.map",
+        "socket.io.esm.min.js",
+        "socket.io.esm.min.js.map",
+        "socket.io.msgpack.min.js",
+        "socket.io.msgpack.min.js.map",
+    }
+)
+
+_NOT_INSTALLED = (
+    b"The socket.io browser client is not installed: run `npm install socket.io-client` in the "
+    b"project directory, or set GSOCKETIO_CLIENT_DIST to a directory holding socket.io.js.\n"
+)
+
+
+class _RequestHandler(Protocol):
+    def handle_request(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]: ...
+
+
+def _text(start_response: StartResponse, status: str, body: bytes) -> list[bytes]:
+    start_response(
+        status,
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def find_client_dist() -> Path | None:
+    """Directory of the installed ``socket.io-client`` browser bundle, or None."""
+    explicit = os.environ.get("GSOCKETIO_CLIENT_DIST")
+    if explicit:
+        path = Path(explicit)
+        return path if (path / "socket.io.js").is_file() else None
+    for start in (Path.cwd(), Path(__file__).resolve().parent):
+        for directory in (start, *start.parents):
+            candidate = directory / "node_modules" / "socket.io-client" / "dist"
+            if (candidate / "socket.io.js").is_file():
+                return candidate
+    return None
+
+
+class ClientBundle:
+    """Serves the official client files with the Node server's caching headers."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._directory = directory
+        self._version: str | None = None
+        self._cache: dict[tuple[str, str | None], bytes] = {}
+
+    def _locate(self) -> Path | None:
+        if self._directory is None:
+            self._directory = find_client_dist()
+            if self._directory is not None:
+                package = self._directory.parent / "package.json"
+                try:
+                    self._version = str(json.loads(package.read_text())["version"])
+                except (OSError, ValueError, KeyError):
+                    self._version = str(int((self._directory / "socket.io.js").stat().st_mtime))
+        return self._directory
+
+    def serve(
+        self, filename: str, environ: Mapping[str, Any], start_response: StartResponse
+    ) -> list[bytes]:
+        """Answer one client file (``filename`` must be in :data:`CLIENT_FILES`)."""
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            return _text(start_response, "405 Method Not Allowed", b"Method Not Allowed\n")
+        directory = self._locate()
+        if directory is None or not (directory / filename).is_file():
+            log.warning("socket.io client bundle requested but not installed")
+            return _text(start_response, "404 Not Found", _NOT_INSTALLED)
+        etag = f'"{self._version}"'
+        if environ.get("HTTP_IF_NONE_MATCH") in (etag, "W/" + etag):
+            start_response("304 Not Modified", [("ETag", etag)])
+            return [b""]
+        encoding = choose_encoding(environ.get("HTTP_ACCEPT_ENCODING"))
+        key = (filename, encoding)
+        body = self._cache.get(key)
+        if body is None:
+            raw = (directory / filename).read_bytes()
+            body = compress(raw, encoding) if encoding else raw
+            self._cache[key] = body
+        kind = "json" if filename.endswith(".map") else "javascript"
+        headers = [
+            ("Content-Type", f"application/{kind}; charset=utf-8"),
+            ("Cache-Control", "public, max-age=0"),
+            ("ETag", etag),
+            ("Vary", "Accept-Encoding"),
+            ("Content-Length", str(len(body))),
+        ]
+        if encoding:
+            headers.append(("Content-Encoding", encoding))
+        start_response("200 OK", headers)
+        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+
+def _resolve_engine(target: object) -> _RequestHandler:
+    """Accept an EngineServer, an object holding one (``gsocketio.Server``), or a bare handler."""
+    if isinstance(target, EngineServer):
+        return target
+    for name in ("engine", "eio"):
+        candidate = getattr(target, name, None)
+        if isinstance(candidate, EngineServer):
+            return candidate
+    if callable(getattr(target, "handle_request", None)):
+        return target  # type: ignore[return-value]
+    if all(
+        callable(getattr(target, name, None))
+        for name in ("engine_connect", "engine_message", "engine_disconnect")
+    ):
+        handler: EngineHandler = target  # type: ignore[assignment]
+        return EngineServer(handler)
+    raise TypeError(f"{target!r} is neither a gsocketio.Server, an EngineServer nor a handler")
+
+
+class WSGIApp:
+    """The WSGI application: Socket.IO endpoint, client bundle, static files, then ``other_app``.
+
+    ``static_files`` maps URL paths to files or directories (``{"/": "index.html",
+    "/static": "./public"}``); a value may also be ``{"filename": ..., "content_type": ...}``.
+    ``legacy_app`` (optional) receives ``/<socketio_path>/1/...``, the 0.9 protocol's URLs.
+    """
+
+    def __init__(
+        self,
+        sio_or_engine_handler: object,
+        other_app: WSGIApplication | None = None,
+        socketio_path: str = "socket.io",
+        static_files: StaticFiles | None = None,
+        *,
+        serve_client: bool = True,
+        legacy_app: WSGIApplication | None = None,
+    ) -> None:
+        self.engine = _resolve_engine(sio_or_engine_handler)
+        self.other_app = other_app
+        self.legacy_app = legacy_app
+        self.prefix = "/" + socketio_path.strip("/") + "/"
+        self.client = ClientBundle() if serve_client else None
+        self.static_files = dict(static_files or {})
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO") or "/"
+        if path.startswith(self.prefix):
+            rest = path[len(self.prefix) :]
+            if rest and self.client is not None and rest in CLIENT_FILES:
+                return self.client.serve(rest, environ, start_response)
+            if self.legacy_app is not None and rest.startswith("1/"):
+                return self.legacy_app(environ, start_response)
+            return self.engine.handle_request(environ, start_response)
+        if self.static_files:
+            served = self._serve_static(path, environ, start_response)
+            if served is not None:
+                return served
+        if self.other_app is not None:
+            return self.other_app(environ, start_response)
+        return _text(start_response, "404 Not Found", b"Not Found\n")
+
+    def _serve_static(
+        self, path: str, environ: Mapping[str, Any], start_response: StartResponse
+    ) -> list[bytes] | None:
+        target = self._static_target(path)
+        if target is None:
+            return None
+        filename, content_type = target
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            return _text(start_response, "405 Method Not Allowed", b"Method Not Allowed\n")
+        try:
+            body = Path(filename).read_bytes()
+        except OSError:
+            return _text(start_response, "404 Not Found", b"Not Found\n")
+        content_type = (
+            content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        )
+        start_response(
+            "200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        )
+        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+    def _static_target(self, path: str) -> tuple[str, str | None] | None:
+        """Map a URL path to (filename, content type): an exact entry, else the longest
+        directory entry it lies under; the path cannot climb out of that directory."""
+        entry = self.static_files.get(path)
+        rest = ""
+        if entry is None:
+            best: str | None = None
+            for key in self.static_files:
+                base = key.rstrip("/")
+                if path.startswith(base + "/") and (best is None or len(base) > len(best)):
+                    best = base
+            if best is None:
+                return None
+            entry = self.static_files.get(best) or self.static_files[best + "/"]
+            rest = path[len(best) + 1 :]
+        if isinstance(entry, Mapping):
+            filename, content_type = entry["filename"], entry.get("content_type")
+        else:
+            filename, content_type = entry, None
+        if "\x00" in rest:
+            return None
+        if os.path.isdir(filename):
+            rest = posixpath.normpath("/" + rest).lstrip("/")  # "/.." normalises to "/"
+            full = os.path.join(filename, rest) if rest else filename
+            if os.path.isdir(full):
+                full = os.path.join(full, "index.html")
+        elif rest:
+            return None  # a file entry serves its own path only
+        else:
+            full = filename
+        return (full, content_type) if os.path.isfile(full) else None
