@@ -98,7 +98,7 @@ class Server:
         cookie: Any = None,
         transports: Iterable[str] | None = None,
         allow_upgrades: bool = True,
-        websocket_compression: bool = True,
+        websocket_compression: bool = False,
         http_compression: bool = True,
         compression_threshold: int = 1024,
         adapter: Adapter | None = None,
@@ -490,3 +490,15 @@ class Server:
     def start_background_task(target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``target`` in a new greenlet; returns the ``gevent.Greenlet``."""
         return gevent.spawn(target, *args, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    """``gsocketio.server.SocketIOServer``: where gevent-socketio apps import the server from.
+
+    Resolved lazily because :mod:`gsocketio.serve` itself builds on this module.
+    """
+    if name == "SocketIOServer":
+        from gsocketio.serve import SocketIOServer
+
+        return SocketIOServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
