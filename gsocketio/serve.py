@@ -9,8 +9,16 @@ handshake (bounded) once the application returns, and closes the connection.
 
 The seed's Socket.IO options (``transports``, ``policy_server``, ``policy_listener``,
 ``heartbeat_interval``, ``heartbeat_timeout``, ``close_timeout``) are accepted and kept in
-:attr:`SocketIOServer.config`; the Flash policy server and the legacy session settings that use
-them are wired by a later layer.
+:attr:`SocketIOServer.config`. Given a plain WSGI application (not a :class:`gsocketio.wsgi.WSGIApp`
+already), the server runs it in *seed mode*, as gevent-socketio did: ``/<resource>/`` goes to a
+:class:`gsocketio.seed.SeedServer` that runs the application once per Socket.IO connection
+(its view calls ``socketio_manage``), everything else to the application. There
+``heartbeat_interval``/``heartbeat_timeout`` become Engine.IO's ``ping_interval``/
+``ping_timeout``, ``transports`` is mapped to Engine.IO's names, and the :class:`gsocketio.Server`
+options in :data:`SERVER_OPTIONS` may be passed as keywords; 0.9 clients are served too
+(``/<resource>/1/``, :mod:`gsocketio.legacy`, with the seed's heartbeat and close timeouts).
+The Flash policy server is not started by default (``policy_server`` is kept in ``config``):
+start ``legacy_server.policy_server(listener)`` for flashsocket clients.
 """
 
 from __future__ import annotations
@@ -25,13 +33,39 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from gsocketio.transports.websocket import RFILE_KEY, SOCKET_KEY, WEBSOCKET_KEY, WebSocket
 
-__all__ = ["DEFAULT_POLICY_PORT", "SocketIOHandler", "SocketIOServer"]
+__all__ = ["DEFAULT_POLICY_PORT", "SERVER_OPTIONS", "SocketIOHandler", "SocketIOServer"]
 
 logger = logging.getLogger("gsocketio.serve")
 
 DEFAULT_POLICY_PORT = 10843
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+SERVER_OPTIONS = frozenset(
+    {
+        "adapter",
+        "allow_upgrades",
+        "compression_threshold",
+        "connect_timeout",
+        "cookie",
+        "cors_allowed_origins",
+        "http_compression",
+        "json",
+        "manage_timeout",
+        "max_http_buffer_size",
+        "websocket_compression",
+    }
+)
+"""Keywords of :class:`SocketIOServer` that configure the seed-mode Socket.IO server."""
+
+
+def is_socketio_app(application: Any) -> bool:
+    """Whether ``application`` already routes Socket.IO itself (no seed-mode wrapping)."""
+    from gsocketio.wsgi import WSGIApp as SocketIOWSGIApp
+
+    return isinstance(application, SocketIOWSGIApp) or bool(
+        getattr(application, "gsocketio_app", False)
+    )
 
 
 def set_nodelay(sock: Any) -> None:
@@ -99,9 +133,11 @@ class SocketIOHandler(WSGIHandler):  # type: ignore[misc]  # gevent is untyped
 class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
     """A ``gevent.pywsgi.WSGIServer`` that sets ``TCP_NODELAY`` and serves WebSocket upgrades.
 
-    ``resource`` is the URL path segment Socket.IO lives under (``/socket.io/``). Other keyword
-    arguments go to ``WSGIServer``; access and error logs default to the ``gsocketio.serve``
-    logger instead of stderr.
+    ``resource`` is the URL path segment Socket.IO lives under (``/socket.io/``). A plain WSGI
+    ``application`` is served in seed mode (see the module docstring; :attr:`seed_server` is
+    then the :class:`gsocketio.seed.SeedServer`). Keywords in :data:`SERVER_OPTIONS` configure
+    that server; other keyword arguments go to ``WSGIServer``. Access and error logs default to
+    the ``gsocketio.serve`` logger instead of stderr.
     """
 
     handler_class = SocketIOHandler
@@ -122,7 +158,7 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
     ) -> None:
         kwargs.setdefault("log", logger)
         kwargs.setdefault("error_log", logger)
-        super().__init__(listener, application, **kwargs)
+        options = {key: kwargs.pop(key) for key in SERVER_OPTIONS if key in kwargs}
         self.resource = resource.strip("/")
         if policy_listener is None:
             host = listener[0] if isinstance(listener, tuple) else "0.0.0.0"
@@ -136,6 +172,50 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
             "heartbeat_timeout": heartbeat_timeout,
             "close_timeout": close_timeout,
         }
+        self.seed_server: Any = None
+        self.legacy_server: Any = None
+        if application is not None and not is_socketio_app(application):
+            application = self._seed_mode(application, options)
+        elif options:
+            raise TypeError(
+                f"{sorted(options)} configure the seed-mode server; this application already "
+                "routes Socket.IO (configure its gsocketio.Server instead)"
+            )
+        super().__init__(listener, application, **kwargs)
+
+    def _seed_mode(self, application: WSGIApp, options: dict[str, Any]) -> Any:
+        from gsocketio.seed import SeedServer, modern_transports
+
+        options.setdefault("ping_interval", self.config["heartbeat_interval"])
+        options.setdefault("ping_timeout", self.config["heartbeat_timeout"])
+        transports = modern_transports(self.config["transports"])
+        if transports is not None:
+            options["transports"] = transports
+        self.seed_server = SeedServer(
+            application, resource=self.resource, config=self.config, **options
+        )
+        self.legacy_server = self._legacy_endpoint(self.seed_server)
+        return self.seed_server.wsgi_app(legacy_app=self.legacy_server)
+
+    def _legacy_endpoint(self, handler: Any) -> Any:
+        """The 0.9 endpoint (``/<resource>/1/``) over the seed-mode server, when the legacy
+        layer is installed; the seed's heartbeat and close timeouts configure it."""
+        try:
+            from gsocketio.legacy.endpoint import LegacyServer
+            from gsocketio.legacy.transports import ALL_TRANSPORTS
+        except ImportError:  # pragma: no cover - the legacy layer ships with the package
+            return None
+        transports = self.config["transports"]
+        if transports is not None:
+            transports = [name for name in transports if name in ALL_TRANSPORTS]
+        return LegacyServer(
+            handler,
+            resource=self.resource,
+            transports=transports,
+            heartbeat_interval=self.config["heartbeat_interval"],
+            heartbeat_timeout=self.config["heartbeat_timeout"],
+            close_timeout=self.config["close_timeout"],
+        )
 
     def handle(self, sock: Any, address: Any) -> None:
         set_nodelay(sock)

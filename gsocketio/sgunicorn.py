@@ -1,0 +1,68 @@
+"""gunicorn workers that serve Socket.IO: ``gunicorn -k gsocketio.sgunicorn.GeventSocketIOWorker
+module:app``.
+
+gunicorn's own gevent worker uses plain pywsgi, which writes an HTTP response after the
+application returns (corrupting an upgraded WebSocket connection) and does not hand the raw
+socket over. These workers keep gunicorn's process management, logging and settings and swap
+in :class:`gsocketio.serve.SocketIOServer`: a plain WSGI ``app`` runs in seed mode
+(gevent-socketio apps calling ``socketio_manage``), a :class:`gsocketio.wsgi.WSGIApp` (e.g.
+``sio.wsgi_app(...)``) is served as it is.
+
+Run one worker per process (``-w N`` processes need a shared adapter, e.g. Redis, for rooms and
+broadcasts to span them, and sticky sessions for long-polling clients).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
+
+from gsocketio.serve import SocketIOHandler, SocketIOServer
+
+__all__ = [
+    "GeventSocketIOWorker",
+    "GunicornWSGIHandler",
+    "NginxGeventSocketIOWorker",
+    "NoPolicyGeventSocketIOWorker",
+]
+
+
+class GunicornWSGIHandler(PyWSGIHandler, SocketIOHandler):  # type: ignore[misc]
+    """gunicorn's access logging and environ keys, with our WebSocket hand-over."""
+
+
+class GeventSocketIOWorker(GeventPyWSGIWorker):  # type: ignore[misc]  # gunicorn is untyped
+    """The gevent worker with :class:`gsocketio.serve.SocketIOServer`.
+
+    Class attributes mirror the seed's worker: ``resource`` (URL segment), ``policy_server``
+    (kept in the server's config; see :mod:`gsocketio.serve`), ``transports`` (the seed's names,
+    None for all).
+    """
+
+    wsgi_handler = GunicornWSGIHandler
+    resource: ClassVar[str] = "socket.io"
+    policy_server: ClassVar[bool] = True
+    transports: ClassVar[list[str] | None] = None
+
+    def server_class(self, listener: Any, **kwargs: Any) -> SocketIOServer:
+        """Called by gunicorn's ``run()`` like a server class, once per listening socket."""
+        return SocketIOServer(
+            listener,
+            resource=self.resource,
+            transports=self.transports,
+            policy_server=self.policy_server,
+            **kwargs,
+        )
+
+
+class NginxGeventSocketIOWorker(GeventSocketIOWorker):
+    """For proxies that do not pass WebSocket upgrades: long-polling only."""
+
+    transports: ClassVar[list[str] | None] = ["xhr-polling"]
+
+
+class NoPolicyGeventSocketIOWorker(GeventSocketIOWorker):
+    """Without the Flash policy server."""
+
+    policy_server: ClassVar[bool] = False
