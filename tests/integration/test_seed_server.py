@@ -1,0 +1,85 @@
+"""``SocketIOServer`` in seed mode: option mapping, routing, resource, refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import pytest
+import requests
+import socketio
+
+from gsocketio import SocketIOServer, socketio_manage
+from gsocketio.namespace import BaseNamespace
+from gsocketio.seed import SeedServer, modern_transports
+
+TIMEOUT = 5
+
+
+class Echo(BaseNamespace):
+    def on_echo(self, *args: Any) -> Any:
+        return args
+
+
+def echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    if environ["PATH_INFO"].startswith("/io/") or environ["PATH_INFO"].startswith("/socket.io/"):
+        socketio_manage(environ, {"": Echo})
+        return []
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"web " + environ["PATH_INFO"].encode()]
+
+
+def test_transport_names_map_to_engineio() -> None:
+    assert modern_transports(None) is None
+    assert modern_transports(["websocket", "xhr-polling", "jsonp-polling"]) == [
+        "websocket", "polling"]
+    assert modern_transports(["htmlfile", "flashsocket"]) == ["polling"]
+    with pytest.raises(ValueError):
+        modern_transports(["flashsocket"])  # nothing today's clients can use
+    with pytest.raises(ValueError):
+        modern_transports(["carrier-pigeon"])
+
+
+def test_options_reach_the_seed_server() -> None:
+    server = SocketIOServer(("127.0.0.1", 0), echo_app, heartbeat_interval=7,
+                            heartbeat_timeout=9, transports=["xhr-polling"],
+                            max_http_buffer_size=1234, cors_allowed_origins=["http://a.example"],
+                            manage_timeout=3, log=None)
+    seed = server.seed_server
+    assert isinstance(seed, SeedServer)
+    assert (seed.engine.ping_interval, seed.engine.ping_timeout) == (7, 9)
+    assert seed.engine.transports == frozenset({"polling"})
+    assert seed.engine.max_http_buffer_size == 1234
+    assert seed.manage_timeout == 3
+    assert server.legacy_server is not None
+    with pytest.raises(TypeError):  # Server options make no sense for a modern app
+        SocketIOServer(("127.0.0.1", 0), seed.wsgi_app(), cors_allowed_origins="*")
+
+
+def test_custom_resource_and_web_routes(serve: Any) -> None:
+    url = serve(echo_app, resource="io")
+    assert requests.get(url + "/somewhere", timeout=TIMEOUT).text == "web /somewhere"
+    c = socketio.Client(reconnection=False)
+    try:
+        c.connect(url, socketio_path="io", wait_timeout=TIMEOUT)
+        assert c.call("echo", "x", timeout=TIMEOUT) == "x"
+    finally:
+        c.disconnect()
+
+
+def test_slow_app_is_refused_after_manage_timeout(serve: Any) -> None:
+    release = gevent.event.Event()
+
+    def slow_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        release.wait(10)  # never calls socketio_manage in time
+        return []
+
+    url = serve(slow_app, manage_timeout=0.3)
+    c = socketio.Client(reconnection=False)
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            c.connect(url, wait_timeout=TIMEOUT)
+    finally:
+        release.set()
+        c.disconnect()
