@@ -46,7 +46,7 @@ def _send_connect_error(server: Server, client: Client, namespace: str, error_ar
     if client.closed:
         return
     packet = Packet(PacketType.CONNECT_ERROR, namespace, connect_error_data(client.eio, error_args))
-    client.conn.send_many(server._wire.encode(packet))
+    client.conn.send_many(client.wire.encode(packet))
 
 
 def _connect_packet(sock: Socket) -> Packet:
@@ -99,7 +99,7 @@ def start(server: Server, client: Client, namespace: str, auth: Any) -> None:
         server.logger.info("refusing %s: unknown namespace %s", client.conn.sid, namespace)
         _send_connect_error(server, client, namespace, INVALID_NAMESPACE)
         return
-    sock = Socket(_new_sid(client, namespace), namespace, client, server._wire, auth)
+    sock = Socket(_new_sid(client, namespace), namespace, client, client.wire, auth)
     client.sockets[namespace] = sock
     server._sockets.setdefault(namespace, {})[sock.sid] = sock
     server.adapter.add_socket(namespace, sock.sid, sock)

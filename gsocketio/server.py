@@ -215,7 +215,10 @@ class Server:
     # --- EngineHandler -----------------------------------------------------------------------
 
     def engine_connect(self, conn: EngineConnection) -> None:
-        client = Client(conn, Decoder(loads=self._loads, limits=self._limits))
+        # A connection may bring its own wire format (the legacy 0.9 endpoint's connections
+        # do); the rest speak Socket.IO v4/v5, encoded with the server's JSON.
+        wire = getattr(conn, "wire", None) or self._wire
+        client = Client(conn, Decoder(loads=self._loads, limits=self._limits), wire)
         self._clients[conn.sid] = client
         if client.eio == 3:
             # Protocol v4: the client is in "/" without asking (it never sends CONNECT for it).

@@ -18,7 +18,7 @@ import gevent
 from gevent.event import Event
 
 from gsocketio.acks import DEFAULT_ACK_LIMIT, AckTable
-from gsocketio.adapters.base import Encoded
+from gsocketio.adapters.base import Encoded, WireFormat
 from gsocketio.protocol import socketio as sio_protocol
 from gsocketio.protocol.socketio import Decoder, Packet
 
@@ -57,12 +57,23 @@ class SocketIOWire:
 class Client:
     """One Engine.IO connection as the Socket.IO layer sees it."""
 
-    __slots__ = ("_inflight", "_slot", "closed", "conn", "decoder", "eio", "sockets", "timer")
+    __slots__ = (
+        "_inflight",
+        "_slot",
+        "closed",
+        "conn",
+        "decoder",
+        "eio",
+        "sockets",
+        "timer",
+        "wire",
+    )
 
-    def __init__(self, conn: EngineConnection, decoder: Decoder) -> None:
+    def __init__(self, conn: EngineConnection, decoder: Decoder, wire: WireFormat) -> None:
         self.conn = conn
         self.eio = conn.eio
         self.decoder = decoder
+        self.wire = wire  # how this connection's packets are encoded (0.9 clients differ)
         self.sockets: dict[str, Socket] = {}  # namespace -> socket (connecting or connected)
         self.closed = False
         self.timer: Any = None  # connect-timeout loop timer until a namespace is joined
@@ -117,7 +128,7 @@ class Socket:
     )
 
     def __init__(
-        self, sid: str, namespace: str, client: Client, wire: SocketIOWire, auth: Any
+        self, sid: str, namespace: str, client: Client, wire: WireFormat, auth: Any
     ) -> None:
         self.sid = sid
         self.namespace = namespace

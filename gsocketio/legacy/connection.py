@@ -175,7 +175,6 @@ class LegacyConnection:
             self._notified = True  # the handler never accepted it
             self.fail(FORCED_CLOSE, "connect failed")
             return
-        self._owner.adopt_wire(self)
         self.reschedule()
 
     def attach(self) -> Receiver:
@@ -264,8 +263,6 @@ class LegacyConnection:
                 handler.engine_message(self, encode_for_server(translated))
             except Exception:
                 log.exception("%s: engine_message failed", self.sid)
-            if packet.type is PacketType.CONNECT:
-                self._owner.adopt_wire(self)
         if self._session.closed:  # a client "0::", or a full buffer
             self._after_close(inline=True)
             return

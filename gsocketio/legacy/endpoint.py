@@ -188,24 +188,6 @@ class LegacyServer:
         if self._conns.get(conn.sid) is conn:
             self._pending -= 1
 
-    def adopt_wire(self, conn: LegacyConnection) -> None:
-        """Put the sockets the handler made for ``conn`` on the legacy wire.
-
-        ``gsocketio.Server`` gives every socket its own wire and has no per-connection hook
-        yet, so the sockets are switched right after it creates them (CONNECT handling is
-        synchronous). Anything encoded with the server's wire still reaches the client through
-        :class:`~gsocketio.legacy.bridge.Translator`; this only avoids that per-recipient work.
-        """
-        clients = getattr(self.handler, "_clients", None)
-        client = clients.get(conn.sid) if isinstance(clients, dict) else None
-        sockets = getattr(client, "sockets", None)
-        if not isinstance(sockets, dict):
-            return
-        wire = self.wire
-        for sock in sockets.values():
-            if getattr(sock, "wire", wire) is not wire:
-                sock.wire = wire
-
     # --- WSGI -----------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Any:

@@ -150,7 +150,7 @@ def test_namespaces(legacy_app: Any, transport: str) -> None:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_room_broadcasts_reach_legacy_and_modern_clients(legacy_app: Any, transport: str) -> None:
-    url, _sio, _rec, _legacy, _messages = legacy_app()
+    url, sio, _rec, legacy, _messages = legacy_app()
     old = NodeClient(
         LEGACY
         + """
@@ -181,6 +181,10 @@ def test_room_broadcasts_reach_legacy_and_modern_clients(legacy_app: Any, transp
     try:
         assert old.expect("joined")["joined"] == 2
         assert new.expect("joined")["joined"] == 2
+        # each socket is encoded in its connection's own wire format (once per broadcast)
+        wires = [sock.wire for sock in sio._sockets["/"].values()]
+        assert sum(wire is legacy.wire for wire in wires) == 1
+        assert sum(wire is sio._wire for wire in wires) == 1
         new.send({"shout": "from 4.x"})
         assert old.expect("got")["got"] == "from 4.x"
         old.send({"shout": "from 0.9"})
