@@ -1,7 +1,7 @@
 """``python -m gsocketio``: run the demo chat, or a user's app.
 
-    python -m gsocketio [--host 127.0.0.1] [--port 5000]
-    python -m gsocketio run package.module:app [--host ...] [--port ...]
+python -m gsocketio [--host 127.0.0.1] [--port 5000]
+python -m gsocketio run package.module:app [--host ...] [--port ...]
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ def _load(target: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gsocketio", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m gsocketio",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", nargs="?", choices=["demo", "run"], default="demo")
     parser.add_argument("target", nargs="?", help="module:app for `run` (a WSGI app)")
     parser.add_argument("--host", default="127.0.0.1")

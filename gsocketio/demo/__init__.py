@@ -103,8 +103,10 @@ def page_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     """The WSGI app for everything that is not Socket.IO: the chat page."""
     if environ.get("PATH_INFO", "/") in ("/", "/index.html"):
         body = PAGE.read_bytes()
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"),
-                                  ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK",
+            [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
         return [body]
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"not found"]
