@@ -45,10 +45,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("`run` needs module:app")
         app = _load(args.target)
     else:
-        from gsocketio.demo import create_server, page_app
+        from gsocketio.demo import create_app
 
-        sio, _state = create_server()
-        app = sio.wsgi_app(page_app)
+        app, _sio, _state, _legacy = create_app()
     server = SocketIOServer((args.host, args.port), app, log=None)
     try:
         server.init_socket()

@@ -1,7 +1,9 @@
 """The demo chat: rooms, nicknames and a live member list.
 
 ``python -m gsocketio`` serves it. It is written against the modern API (``gsocketio.Server``)
-and uses nothing a user app could not: the same handlers serve every client generation.
+and uses nothing a user app could not: the same handlers serve every client generation. ``/``
+is the page for today's client (socket.io-client 4.x); ``/legacy`` is the same chat on the
+0.9 client, whose users share rooms with the others through the legacy endpoint.
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gsocketio.legacy import LegacyServer
 from gsocketio.server import Server
 
 log = logging.getLogger("gsocketio.demo")
 
-PAGE = Path(__file__).with_name("index.html")
+HERE = Path(__file__).resolve().parent
+PAGES = {
+    "/": HERE / "index.html",
+    "/index.html": HERE / "index.html",
+    "/legacy": HERE / "legacy.html",
+}
 MAX_NICK = 32
 MAX_ROOM = 32
 MAX_TEXT = 2000
@@ -99,14 +107,42 @@ def create_server(**options: Any) -> tuple[Server, ChatState]:
     return sio, state
 
 
+def find_legacy_bundle() -> Path | None:
+    """The 0.9 client's browser bundle installed by npm (``socket.io-client-legacy``), or None."""
+    for start in (Path.cwd(), HERE):
+        for directory in (start, *start.parents):
+            candidate = directory / "node_modules" / "socket.io-client-legacy" / "dist"
+            if (candidate / "socket.io.js").is_file():
+                return candidate / "socket.io.js"
+    return None
+
+
 def page_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    """The WSGI app for everything that is not Socket.IO: the chat page."""
-    if environ.get("PATH_INFO", "/") in ("/", "/index.html"):
-        body = PAGE.read_bytes()
-        start_response(
-            "200 OK",
-            [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
+    """The WSGI app for everything that is not Socket.IO: the chat pages."""
+    path = environ.get("PATH_INFO", "/")
+    page = PAGES.get(path)
+    if page is not None:
+        return _respond(start_response, "200 OK", "text/html; charset=utf-8", page.read_bytes())
+    if path == "/legacy/socket.io.js":
+        bundle = find_legacy_bundle()
+        if bundle is not None:
+            return _respond(start_response, "200 OK", "application/javascript", bundle.read_bytes())
+        return _respond(
+            start_response,
+            "404 Not Found",
+            "text/plain",
+            b"the 0.9 client is not installed: run `make run` (npm installs it)",
         )
-        return [body]
-    start_response("404 Not Found", [("Content-Type", "text/plain")])
-    return [b"not found"]
+    return _respond(start_response, "404 Not Found", "text/plain", b"not found")
+
+
+def _respond(start_response: Any, status: str, content_type: str, body: bytes) -> list[bytes]:
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def create_app(**options: Any) -> tuple[Any, Server, ChatState, LegacyServer]:
+    """The whole demo as one WSGI app: pages, Socket.IO for today's clients and for 0.9 ones."""
+    sio, state = create_server(**options)
+    legacy = LegacyServer(sio)
+    return sio.wsgi_app(page_app, legacy_app=legacy), sio, state, legacy
