@@ -17,8 +17,9 @@ already), the server runs it in *seed mode*, as gevent-socketio did: ``/<resourc
 ``ping_timeout``, ``transports`` is mapped to Engine.IO's names, and the :class:`gsocketio.Server`
 options in :data:`SERVER_OPTIONS` may be passed as keywords; 0.9 clients are served too
 (``/<resource>/1/``, :mod:`gsocketio.legacy`, with the seed's heartbeat and close timeouts).
-The Flash policy server is not started by default (``policy_server`` is kept in ``config``):
-start ``legacy_server.policy_server(listener)`` for flashsocket clients.
+In seed mode the Flash policy server starts with the server, as in the seed, when
+``policy_server`` is true and ``flashsocket`` is enabled (``policy_listener``, default
+``(host, 10843)``); a port already taken is logged as a warning, not fatal.
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
         }
         self.seed_server: Any = None
         self.legacy_server: Any = None
+        self.policy_server: Any = None  # the running Flash policy server, if any
         if application is not None and not is_socketio_app(application):
             application = self._seed_mode(application, options)
         elif options:
@@ -200,11 +202,9 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
     def _legacy_endpoint(self, handler: Any) -> Any:
         """The 0.9 endpoint (``/<resource>/1/``) over the seed-mode server, when the legacy
         layer is installed; the seed's heartbeat and close timeouts configure it."""
-        try:
-            from gsocketio.legacy.endpoint import LegacyServer
-            from gsocketio.legacy.transports import ALL_TRANSPORTS
-        except ImportError:  # pragma: no cover - the legacy layer ships with the package
-            return None
+        from gsocketio.legacy.endpoint import LegacyServer
+        from gsocketio.legacy.transports import ALL_TRANSPORTS
+
         transports = self.config["transports"]
         if transports is not None:
             transports = [name for name in transports if name in ALL_TRANSPORTS]
@@ -216,6 +216,38 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
             heartbeat_timeout=self.config["heartbeat_timeout"],
             close_timeout=self.config["close_timeout"],
         )
+
+    def start_accepting(self) -> None:
+        super().start_accepting()
+        if self.policy_server is None and self._wants_policy_server():
+            self._start_policy_server()
+
+    def _wants_policy_server(self) -> bool:
+        """As the seed: with ``policy_server=True`` (default), whenever 0.9 clients may use
+        ``flashsocket`` — i.e. in seed mode with that transport enabled."""
+        if not self.config["policy_server"] or self.legacy_server is None:
+            return False
+        transports = self.config["transports"]
+        return transports is None or "flashsocket" in transports
+
+    def _start_policy_server(self) -> None:
+        listener = self.config["policy_listener"]
+        server = self.legacy_server.policy_server(listener, ports=[self.server_port])
+        try:
+            server.start()
+        except OSError as exc:
+            # Another process (often a second app on the same host) has the port: the app
+            # still serves everything but Flash clients, so say so instead of failing.
+            logger.warning("Flash policy server not started on %s:%s: %s", *listener, exc)
+            return
+        self.policy_server = server
+        logger.info("Flash policy server on %s:%s", *server.address[:2])
+
+    def stop(self, timeout: float | None = None) -> None:
+        if self.policy_server is not None:
+            self.policy_server.stop()
+            self.policy_server = None
+        super().stop(timeout)
 
     def handle(self, sock: Any, address: Any) -> None:
         set_nodelay(sock)

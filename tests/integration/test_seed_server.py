@@ -83,3 +83,63 @@ def test_slow_app_is_refused_after_manage_timeout(serve: Any) -> None:
     finally:
         release.set()
         c.disconnect()
+
+
+def _policy_request(address: tuple[str, int]) -> bytes:
+    import socket as pysocket
+
+    with pysocket.create_connection(address, timeout=TIMEOUT) as conn:
+        conn.sendall(b"<policy-file-request/>\0")
+        chunks = []
+        for _ in range(100):  # the server closes after its answer
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_seed_mode_starts_the_flash_policy_server_like_the_seed() -> None:
+    server = SocketIOServer(("127.0.0.1", 0), echo_app, policy_listener=("127.0.0.1", 0))
+    server.start()
+    try:
+        assert server.policy_server is not None
+        answer = _policy_request(server.policy_server.address[:2])
+        assert answer.endswith(b"\0")
+        assert b"<cross-domain-policy>" in answer
+        assert f'to-ports="{server.server_port}"'.encode() in answer
+    finally:
+        server.stop(timeout=2)
+    assert server.policy_server is None
+
+
+@pytest.mark.parametrize(
+    "options", [{"policy_server": False}, {"transports": ["websocket", "xhr-polling"]}]
+)
+def test_no_policy_server_when_off_or_flashsocket_disabled(options: dict[str, Any]) -> None:
+    server = SocketIOServer(("127.0.0.1", 0), echo_app, policy_listener=("127.0.0.1", 0),
+                            **options)
+    server.start()
+    try:
+        assert server.policy_server is None
+    finally:
+        server.stop(timeout=2)
+
+
+def test_policy_port_taken_is_a_warning_not_a_failure(caplog: Any) -> None:
+    import socket as pysocket
+
+    with pysocket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(1)
+        taken = squatter.getsockname()
+        server = SocketIOServer(("127.0.0.1", 0), echo_app, policy_listener=taken)
+        with caplog.at_level("WARNING", logger="gsocketio.serve"):
+            server.start()
+        try:
+            assert server.policy_server is None
+            assert "Flash policy server not started" in caplog.text
+            reply = requests.get(f"http://127.0.0.1:{server.server_port}/hello", timeout=TIMEOUT)
+            assert reply.text == "web /hello"
+        finally:
+            server.stop(timeout=2)
