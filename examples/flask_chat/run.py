@@ -6,7 +6,7 @@ monkey.patch_all()
 
 from chat import app  # noqa: E402
 
-from gsocketio.serve import SocketIOServer  # noqa: E402
+from gsocketio.server import SocketIOServer  # noqa: E402
 
 if __name__ == "__main__":
     print("Listening on http://127.0.0.1:5000 (Ctrl-C stops)")

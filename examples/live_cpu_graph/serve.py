@@ -15,7 +15,7 @@ import gevent  # noqa: E402
 from gsocketio import socketio_manage  # noqa: E402
 from gsocketio.mixins import BroadcastMixin  # noqa: E402
 from gsocketio.namespace import BaseNamespace  # noqa: E402
-from gsocketio.serve import SocketIOServer  # noqa: E402
+from gsocketio.server import SocketIOServer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INTERVAL = float(os.environ.get("CPU_INTERVAL", "0.5"))

@@ -6,7 +6,7 @@ monkey.patch_all()
 
 from chatter2 import main  # noqa: E402
 
-from gsocketio.serve import SocketIOServer  # noqa: E402
+from gsocketio.server import SocketIOServer  # noqa: E402
 
 if __name__ == "__main__":
     app = main()

@@ -14,7 +14,7 @@ import os  # noqa: E402
 from gsocketio import socketio_manage  # noqa: E402
 from gsocketio.mixins import BroadcastMixin, RoomsMixin  # noqa: E402
 from gsocketio.namespace import BaseNamespace  # noqa: E402
-from gsocketio.serve import SocketIOServer  # noqa: E402
+from gsocketio.server import SocketIOServer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -11,7 +11,7 @@ monkey.patch_all()
 from django.core.management.base import BaseCommand  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
-from gsocketio.serve import SocketIOServer  # noqa: E402
+from gsocketio.server import SocketIOServer  # noqa: E402
 
 
 class Command(BaseCommand):
