@@ -21,7 +21,9 @@ fi
 extras=""
 [ $want_test = 1 ] && extras="[test]"
 stamp=".stamps/pip${extras:+-test}"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+fresh() { [ -f "$1" ] && ! [ pyproject.toml -nt "$1" ]; }
+# the test install is a superset: after `make test`, `make run` has nothing to install
+if ! fresh "$stamp" && ! fresh .stamps/pip-test; then
   say "installing gsocketio$extras into .venv"
   .venv/bin/python -m pip install --quiet -e ".$extras"
   touch "$stamp"
