@@ -22,7 +22,7 @@ from gsocketio.socket import CLOSED, CONNECTED, Client, Socket
 if TYPE_CHECKING:
     from gsocketio.server import Server
 
-__all__ = ["arm_timeout", "close_socket", "connect_error_data", "start"]
+__all__ = ["arm_timeout", "close_socket", "connect_error_data", "discard", "register", "start"]
 
 SERVER_DISCONNECT = "server namespace disconnect"
 CLIENT_DISCONNECT = "client namespace disconnect"
@@ -92,6 +92,16 @@ def _forget(server: Server, sock: Socket) -> None:
     server.adapter.remove_socket(sock.namespace, sock.sid)
 
 
+def register(server: Server, client: Client, namespace: str, auth: Any) -> Socket:
+    """Create a CONNECTING socket and make it known to the client, the server and the adapter
+    (shared with seed mode, whose BaseNamespace layer answers the CONNECT itself)."""
+    sock = Socket(_new_sid(client, namespace), namespace, client, client.wire, auth)
+    client.sockets[namespace] = sock
+    server._sockets.setdefault(namespace, {})[sock.sid] = sock
+    server.adapter.add_socket(namespace, sock.sid, sock)
+    return sock
+
+
 def start(server: Server, client: Client, namespace: str, auth: Any) -> None:
     """Handle a CONNECT (or the implicit v4 one to ``/``); called from the reader."""
     environ = client.conn.environ
@@ -99,10 +109,7 @@ def start(server: Server, client: Client, namespace: str, auth: Any) -> None:
         server.logger.info("refusing %s: unknown namespace %s", client.conn.sid, namespace)
         _send_connect_error(server, client, namespace, INVALID_NAMESPACE)
         return
-    sock = Socket(_new_sid(client, namespace), namespace, client, client.wire, auth)
-    client.sockets[namespace] = sock
-    server._sockets.setdefault(namespace, {})[sock.sid] = sock
-    server.adapter.add_socket(namespace, sock.sid, sock)
+    sock = register(server, client, namespace, auth)
     if server.always_connect:
         sock.open(_connect_packet(sock))
         client.cancel_timer()
@@ -144,7 +151,7 @@ def _run_connect(server: Server, sock: Socket, environ: dict[str, Any]) -> None:
         return
     if refusal is not None:
         was_open = sock.state == CONNECTED  # always_connect
-        _discard(server, sock, "connection refused")
+        discard(server, sock, "connection refused")
         if was_open:
             sock.send_now(Packet(PacketType.DISCONNECT, sock.namespace))
         else:
@@ -155,7 +162,9 @@ def _run_connect(server: Server, sock: Socket, environ: dict[str, Any]) -> None:
         client.cancel_timer()
 
 
-def _discard(server: Server, sock: Socket, reason: str) -> None:
+def discard(server: Server, sock: Socket, reason: str) -> None:
+    """Close and forget ``sock`` (acks aborted) without running a disconnect handler; seed
+    mode uses it too, since its BaseNamespace layer runs ``recv_disconnect`` itself."""
     sock.state = CLOSED
     sock.close_reason = reason
     _forget(server, sock)
@@ -169,7 +178,7 @@ def close_socket(server: Server, sock: Socket, reason: str, *, inline: bool) -> 
     if sock.state == CLOSED:
         return
     was_connected = sock.state == CONNECTED
-    _discard(server, sock, reason)
+    discard(server, sock, reason)
     if not was_connected:
         return
     if inline:

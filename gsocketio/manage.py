@@ -226,6 +226,11 @@ class VirtualSocket:
     def connected(self) -> bool:
         return self.state == self.STATE_CONNECTED
 
+    def sid_of(self, endpoint: str = "") -> str | None:
+        """This connection's sid in ``endpoint`` for the :class:`gsocketio.Server` API
+        (``sio.call(..., to=sid)``, ``sio.rooms(sid)``...); None when not connected there."""
+        return self._room_sid(endpoint)
+
     def error(
         self,
         error_name: str,

@@ -1,15 +1,16 @@
 """gunicorn workers that serve Socket.IO: ``gunicorn -k gsocketio.sgunicorn.GeventSocketIOWorker
 module:app``.
 
-gunicorn's own gevent worker uses plain pywsgi, which writes an HTTP response after the
-application returns (corrupting an upgraded WebSocket connection) and does not hand the raw
-socket over. These workers keep gunicorn's process management, logging and settings and swap
-in :class:`gsocketio.serve.SocketIOServer`: a plain WSGI ``app`` runs in seed mode
+gunicorn's stock gevent workers cannot run seed mode, and ``-k gevent_pywsgi`` (plain pywsgi,
+which answers after the application returns and does not hand the raw socket over) serves no
+WebSocket; ``-k gevent`` serves a :class:`gsocketio.wsgi.WSGIApp` with WebSocket (see
+:mod:`gsocketio.wsgi`). These workers keep gunicorn's process management, logging and settings
+and swap in :class:`gsocketio.serve.SocketIOServer`: a plain WSGI ``app`` runs in seed mode
 (gevent-socketio apps calling ``socketio_manage``), a :class:`gsocketio.wsgi.WSGIApp` (e.g.
 ``sio.wsgi_app(...)``) is served as it is.
 
-Run one worker per process (``-w N`` processes need a shared adapter, e.g. Redis, for rooms and
-broadcasts to span them, and sticky sessions for long-polling clients).
+``-w N`` processes need sticky sessions for long-polling clients and a shared adapter for rooms
+and broadcasts to span them (see docs/deployment.md).
 """
 
 from __future__ import annotations

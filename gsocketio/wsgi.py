@@ -8,6 +8,12 @@ src="/socket.io/socket.io.js">`` without a CDN. The bundle is looked up in
 ``$GSOCKETIO_CLIENT_DIST`` (a directory holding the files), else in
 ``node_modules/socket.io-client/dist`` found by walking up from the working directory and from
 this package's directory; when none is found the files answer 404 with instructions.
+
+WebSocket upgrades need the connection's raw socket and a server that writes nothing after
+the application: :class:`gsocketio.SocketIOServer` (and the gunicorn workers of
+:mod:`gsocketio.sgunicorn`) and gunicorn's stock gevent worker (``-k gevent``) qualify. Under
+any other WSGI server the upgrade is refused (HTTP 400, one warning logged) and clients keep
+long-polling, which works under any WSGI server. See ``docs/deployment.md``.
 """
 
 from __future__ import annotations
@@ -21,8 +27,17 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import gevent.socket
+
 from gsocketio.engine import EngineHandler, EngineServer
 from gsocketio.engine.http import choose_encoding, compress
+from gsocketio.transports.websocket import (
+    GUNICORN_SOCKET_KEY,
+    SOCKET_KEY,
+    WEBSOCKET_KEY,
+    WebSocket,
+    is_websocket_request,
+)
 
 __all__ = ["CLIENT_FILES", "ClientBundle", "WSGIApp", "find_client_dist"]
 
@@ -43,6 +58,12 @@ CLIENT_FILES = frozenset(
         "socket.io.msgpack.min.js",
         "socket.io.msgpack.min.js.map",
     }
+)
+
+NO_RAW_SOCKET_WARNING = (
+    "WebSocket upgrades refused: this WSGI server does not hand over the raw socket, so "
+    "clients stay on HTTP long-polling; serve with gsocketio.SocketIOServer, or under gunicorn "
+    "with -k gsocketio.sgunicorn.GeventSocketIOWorker (see docs/deployment.md)"
 )
 
 _NOT_INSTALLED = (
@@ -133,6 +154,15 @@ class ClientBundle:
         return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
 
+def _gunicorn_already_handled() -> Any:
+    """gunicorn's marker for "the app wrote the response itself" (async workers), or None."""
+    try:
+        from gunicorn.workers.base_async import ALREADY_HANDLED
+    except ImportError:
+        return None
+    return ALREADY_HANDLED
+
+
 def _resolve_engine(target: object) -> _RequestHandler:
     """Accept an EngineServer, an object holding one (``gsocketio.Server``), or a bare handler."""
     if isinstance(target, EngineServer):
@@ -176,6 +206,7 @@ class WSGIApp:
         self.prefix = "/" + socketio_path.strip("/") + "/"
         self.client = ClientBundle() if serve_client else None
         self.static_files = dict(static_files or {})
+        self._warned_upgrade = False
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO") or "/"
@@ -184,8 +215,12 @@ class WSGIApp:
             if rest and self.client is not None and rest in CLIENT_FILES:
                 return self.client.serve(rest, environ, start_response)
             if self.legacy_app is not None and rest.startswith("1/"):
-                return self.legacy_app(environ, start_response)
-            return self.engine.handle_request(environ, start_response)
+                target: WSGIApplication = self.legacy_app
+            else:
+                target = self.engine.handle_request
+            if SOCKET_KEY not in environ and is_websocket_request(environ):
+                return self._foreign_upgrade(target, environ, start_response)
+            return target(environ, start_response)
         if self.static_files:
             served = self._serve_static(path, environ, start_response)
             if served is not None:
@@ -193,6 +228,37 @@ class WSGIApp:
         if self.other_app is not None:
             return self.other_app(environ, start_response)
         return _text(start_response, "404 Not Found", b"Not Found\n")
+
+    def _foreign_upgrade(
+        self, target: WSGIApplication, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """A WebSocket upgrade on a WSGI server other than :class:`gsocketio.SocketIOServer`.
+
+        gunicorn's own gevent worker (``-k gevent``) gives the raw socket
+        (``environ['gunicorn.socket']``) and writes no response of its own for an app that
+        returns its ``ALREADY_HANDLED`` marker: the upgrade is served, then the closing
+        handshake finished here, as ``SocketIOHandler`` does after the app. Other servers
+        (``-k gevent_pywsgi``, whose pywsgi handler would still log and answer after the app;
+        thread or sync workers; servers without a raw socket) get the upgrade refused with
+        HTTP 400, which clients take as "stay on long-polling", and one warning saying why.
+        """
+        raw = environ.get(GUNICORN_SOCKET_KEY)
+        handled = _gunicorn_already_handled() if raw is not None else None
+        if handled is None or not isinstance(raw, gevent.socket.socket):
+            if not self._warned_upgrade:
+                self._warned_upgrade = True
+                log.warning(NO_RAW_SOCKET_WARNING)
+            hidden = {key: value for key, value in environ.items() if key != GUNICORN_SOCKET_KEY}
+            return target(hidden, start_response)
+        result = target(environ, start_response)
+        ws = environ.get(WEBSOCKET_KEY)
+        if not isinstance(ws, WebSocket):  # refused for another reason: a normal response
+            return result
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+        ws.finish()
+        return handled  # type: ignore[no-any-return]
 
     def _serve_static(
         self, path: str, environ: Mapping[str, Any], start_response: StartResponse
