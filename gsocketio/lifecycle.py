@@ -28,6 +28,11 @@ SERVER_DISCONNECT = "server namespace disconnect"
 CLIENT_DISCONNECT = "client namespace disconnect"
 DEFAULT_REFUSAL: dict[str, Any] = {"message": "Connection rejected by server"}
 INVALID_NAMESPACE: dict[str, Any] = {"message": "Invalid namespace"}
+TOO_MANY_NAMESPACES: dict[str, Any] = {"message": "Too many namespaces"}
+MAX_NAMESPACES_PER_CLIENT = 256
+"""Namespaces one connection may be in at once: with ``namespaces="*"`` (or a callable) each
+accepted CONNECT keeps a socket, so without a bound one client could make the server hold
+any number of them. Past it, CONNECT_ERROR "Too many namespaces"."""
 
 
 def connect_error_data(eio: int, error_args: Any) -> Any:
@@ -108,6 +113,10 @@ def start(server: Server, client: Client, namespace: str, auth: Any) -> None:
     if not _namespace_allowed(server, namespace, environ):
         server.logger.info("refusing %s: unknown namespace %s", client.conn.sid, namespace)
         _send_connect_error(server, client, namespace, INVALID_NAMESPACE)
+        return
+    if len(client.sockets) >= MAX_NAMESPACES_PER_CLIENT:
+        server.logger.warning("refusing %s: too many namespaces", client.conn.sid)
+        _send_connect_error(server, client, namespace, TOO_MANY_NAMESPACES)
         return
     sock = register(server, client, namespace, auth)
     if server.always_connect:

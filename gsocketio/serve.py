@@ -20,6 +20,22 @@ options in :data:`SERVER_OPTIONS` may be passed as keywords; 0.9 clients are ser
 In seed mode the Flash policy server starts with the server, as in the seed, when
 ``policy_server`` is true and ``flashsocket`` is enabled (``policy_listener``, default
 ``(host, 10843)``); a port already taken is logged as a warning, not fatal.
+
+Hostile HTTP, bounded (pywsgi alone waits and reads without limits):
+
+* ``http_timeout`` (default 60 s) bounds every read and write of the HTTP phase: a client that
+  connects and sends nothing, a request head or body that trickles in, an idle keep-alive
+  connection, a response nobody reads. An accepted WebSocket clears it (the engine's ping/pong
+  bounds it from then on).
+* A request body the application did not read (a refused POST: unknown sid, 413) is discarded
+  only up to :data:`MAX_DISCARD` bytes to keep the connection alive, and not at all when the
+  response says ``Connection: close``; beyond that the connection is closed. pywsgi would
+  otherwise read a declared terabyte, or a chunked body that never ends, to its end.
+* A body whose end is ambiguous (differing ``Content-Length`` headers, a transfer coding other
+  than ``chunked``) is refused with 400, as RFC 9112 asks: pywsgi would pick one reading and
+  parse the rest as a next request.
+* Requests pywsgi cannot parse (request line over 8 KiB: 414; over 100 header lines, a header
+  line over 64 KiB, bad chunk framing: 400) are the client's fault: logged at INFO, not ERROR.
 """
 
 from __future__ import annotations
@@ -30,15 +46,30 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from gevent import GreenletExit
-from gevent.pywsgi import WSGIHandler, WSGIServer
+from gevent.pywsgi import Input, WSGIHandler, WSGIServer
 
 from gsocketio.transports.websocket import RFILE_KEY, SOCKET_KEY, WEBSOCKET_KEY, WebSocket
 
-__all__ = ["DEFAULT_POLICY_PORT", "SERVER_OPTIONS", "SocketIOHandler", "SocketIOServer"]
+__all__ = [
+    "DEFAULT_HTTP_TIMEOUT",
+    "DEFAULT_POLICY_PORT",
+    "MAX_DISCARD",
+    "SERVER_OPTIONS",
+    "SocketIOHandler",
+    "SocketIOServer",
+]
 
 logger = logging.getLogger("gsocketio.serve")
 
 DEFAULT_POLICY_PORT = 10843
+DEFAULT_HTTP_TIMEOUT = 60.0
+"""Seconds one read or write of an HTTP request or response may take (see the docstring)."""
+MAX_DISCARD = 65536
+"""Bytes of an unread request body skipped to keep a connection alive; more closes it."""
+_BAD_REQUEST = (
+    b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 12\r\n\r\nBad Request\n"
+)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -79,14 +110,71 @@ def set_nodelay(sock: Any) -> None:
         logger.debug("TCP_NODELAY not set: %s", exc)
 
 
+class _BoundedInput(Input):  # type: ignore[misc]  # gevent is untyped
+    """pywsgi's request body, whose unread rest is skipped only when that is cheap."""
+
+    __slots__ = ("_handler",)
+
+    def _discard(self) -> None:
+        handler = self._handler
+        if handler.close_connection:
+            return  # the connection closes after this response: nothing needs skipping
+        if self.socket is not None:
+            # "Expect: 100-continue" never answered: the client may still be waiting to send.
+            handler.close_connection = True
+            return
+        skipped = 0
+        while skipped < MAX_DISCARD:
+            data = self.read(min(16384, MAX_DISCARD - skipped))
+            if not data:
+                return
+            skipped += len(data)
+        logger.info("%s: request body not read by the application; closing", handler.client_address)
+        handler.close_connection = True
+
+
 class SocketIOHandler(WSGIHandler):  # type: ignore[misc]  # gevent is untyped
     """pywsgi handler that hands the raw socket to the WebSocket transport."""
+
+    wsgi_input: Any  # set by pywsgi's get_environ
 
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
         environ[SOCKET_KEY] = self.socket
         environ[RFILE_KEY] = self.rfile
+        unbounded = self.wsgi_input
+        if type(unbounded) is Input:
+            bounded = _BoundedInput(
+                unbounded.rfile,
+                unbounded.content_length,
+                socket=unbounded.socket,
+                chunked_input=unbounded.chunked_input,
+            )
+            bounded._handler = self
+            self.wsgi_input = bounded
+            if environ.get("wsgi.input") is unbounded:
+                environ["wsgi.input"] = bounded
         return environ
+
+    def read_request(self, raw_requestline: str) -> bool:
+        # RFC 9112 6.3: differing Content-Length values, or a transfer coding other than
+        # chunked, leave the body's end unknown (pywsgi would use the first length, or read
+        # no body at all, and parse the rest as the next request): refuse and close.
+        ok: bool = super().read_request(raw_requestline)
+        headers = self.headers
+        lengths = {value.strip() for value in headers.get_all("content-length") or ()}
+        if len(lengths) > 1:
+            raise ValueError(f"conflicting Content-Length headers {sorted(lengths)}")
+        coding = headers.get("transfer-encoding")
+        if coding is not None and coding.strip().lower() != "chunked":
+            raise ValueError(f"unsupported Transfer-Encoding {coding!r}")
+        return ok
+
+    def _handle_client_error(self, ex: BaseException) -> tuple[str, bytes]:
+        # pywsgi logs these at ERROR (and prints a traceback for some): bad requests are
+        # the client's fault, and a hostile client must not be able to flood the error log.
+        logger.info("invalid request from %s: %s", self.client_address, ex)
+        return ("400", _BAD_REQUEST)
 
     def run_application(self) -> None:
         # pywsgi's own version, except that an upgraded request gets no HTTP response.
@@ -120,6 +208,10 @@ class SocketIOHandler(WSGIHandler):  # type: ignore[misc]  # gevent is untyped
         ws.finish()
 
     def handle_error(self, t: type[BaseException], v: BaseException, tb: Any) -> None:
+        if t is TimeoutError:  # http_timeout: a socket timeout (not CallTimeoutError & co.)
+            logger.info("%s: HTTP response not sent within the timeout", self.client_address)
+            self.close_connection = True
+            return
         if self._websocket() is None:
             super().handle_error(t, v, tb)
             return
@@ -138,7 +230,8 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
     ``application`` is served in seed mode (see the module docstring; :attr:`seed_server` is
     then the :class:`gsocketio.seed.SeedServer`). Keywords in :data:`SERVER_OPTIONS` configure
     that server; other keyword arguments go to ``WSGIServer``. Access and error logs default to
-    the ``gsocketio.serve`` logger instead of stderr.
+    the ``gsocketio.serve`` logger instead of stderr. ``http_timeout`` (seconds, None: none)
+    bounds each read and write of the HTTP phase of a connection (see the module docstring).
     """
 
     handler_class = SocketIOHandler
@@ -155,10 +248,12 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
         heartbeat_interval: float = 25,
         heartbeat_timeout: float = 60,
         close_timeout: float = 60,
+        http_timeout: float | None = DEFAULT_HTTP_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("log", logger)
         kwargs.setdefault("error_log", logger)
+        self.http_timeout = http_timeout
         options = {key: kwargs.pop(key) for key in SERVER_OPTIONS if key in kwargs}
         self.resource = resource.strip("/")
         if policy_listener is None:
@@ -251,4 +346,5 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
 
     def handle(self, sock: Any, address: Any) -> None:
         set_nodelay(sock)
+        sock.settimeout(self.http_timeout)  # cleared by an accepted WebSocket
         super().handle(sock, address)

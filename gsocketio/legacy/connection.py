@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import gevent
@@ -42,6 +42,7 @@ from gsocketio.legacy.bridge import (
     to_socketio,
 )
 from gsocketio.legacy.session import (
+    BUFFER_FULL,
     CLIENT_DISCONNECT,
     FORCED_CLOSE,
     PARSE_ERROR,
@@ -62,7 +63,13 @@ FAREWELL: Final = (ROOT_DISCONNECT,)
 
 
 class Receiver(Event):  # type: ignore[misc]  # gevent is untyped
-    """The token of an attached transport: set when it has something to do (or lost)."""
+    """The token of an attached transport: set when it has something to do (or lost).
+
+    ``abort``: how to drop the transport at once (a WebSocket's ``abort``), for a client whose
+    outgoing buffer overflowed: its writer may be blocked on a socket the client never reads.
+    """
+
+    abort: Callable[[], None] | None = None
 
 
 class LegacyConnection:
@@ -295,6 +302,9 @@ class LegacyConnection:
             return
         self._handled_close = True
         session = self._session
+        receiver = self._current
+        if session.close_reason == BUFFER_FULL and receiver is not None and receiver.abort:
+            receiver.abort()  # the client does not read: nothing more can reach it in time
         if session.has_outgoing() and self._current is None:
             self._drain_deadline = time.monotonic() + session.config.close_timeout
             self._owner.reaper.schedule(self._drain_deadline, self)

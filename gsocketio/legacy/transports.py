@@ -209,6 +209,7 @@ def _websocket(conn: LegacyConnection, req: Request, max_payload: int) -> list[b
         log.info("%s: legacy websocket handshake refused: %s", conn.sid, exc)
         return respond(req.start_response, 400, req.headers, b"Bad Request\n")
     receiver = conn.attach()
+    receiver.abort = ws.abort
     writer = gevent.spawn(_write_loop, conn, receiver, ws)
     try:
         while conn.is_current(receiver) and not conn.closed:
