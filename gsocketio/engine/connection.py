@@ -1,17 +1,23 @@
 """One Engine.IO connection: the I/O around a :class:`gsocketio.protocol.session.Session`.
 
-Who runs what (one writer path per connection, ``send`` never blocks the caller):
+Who runs what (one writer at a time per connection, ``send`` never blocks the caller):
 
-* ``send``/``send_many``/``close`` only queue into the session and wake the writer of the
-  current transport: the WebSocket **writer greenlet** (drains the queue with one write per
-  batch), or the **pending polling GET** (the request greenlet returns the queue as a payload).
-  A flag keeps the writer unique. It parks on an Event between batches while traffic is
-  dense and exits when it is sparse (the previous batch more than ``WRITER_LINGER`` ago), to be
-  spawned again (``spawn_raw``) by the next packet: a parked greenlet costs ~8-11 KiB per idle
-  socket (measured), a spawn ~20 us and an Event wake ~5 us, so busy sockets pay the cheap wake
-  and idle ones (a ping every ``ping_interval``) hold no greenlet.
+* ``send``/``send_many``/``close`` queue into the session and schedule a **flush**: one hub
+  callback per loop iteration (:class:`gsocketio.workers.FlushQueue`) writes the queue of
+  every connection that got packets meanwhile, with one non-blocking write each
+  (:meth:`WebSocket.send_nowait`): an ack costs no greenlet switch, a burst of broadcasts one
+  ``send`` per socket. Only when that cannot write everything (a full socket buffer, another
+  greenlet holding the socket's write lock, a TLS socket) or the session closed does a
+  **writer greenlet** run (a recycled one, :data:`gsocketio.workers.POOL`); while it exists it
+  is the only writer: it flushes the socket's backlog, then drains the queue with blocking
+  writes, and exits when both are empty. Profiled under the echo benchmark, waking a parked
+  writer greenlet per message (an Event, two switches, a timer armed per write) cost ~18 us
+  per ack; writing from the handler's greenlet instead cost one ``send`` per message, which
+  halved broadcast throughput. On polling, the **pending GET** is woken and returns the queue
+  as a payload.
 * Incoming packets are handled by the **reader**: the WebSocket request greenlet, or the POST
-  request greenlet; ``EngineHandler.engine_message`` is called there, in order.
+  request greenlet; ``EngineHandler.engine_message`` is called there, in order. A text MESSAGE
+  on a WebSocket skips the packet and event objects (``Session.receive_message``).
 * Heartbeats: the shared :class:`~gsocketio.engine.reaper.Reaper` calls :meth:`tick` at the
   session's deadline; it queues PINGs and closes dead sessions without blocking.
 * ``engine_disconnect`` runs exactly once: inline when the close happened in a request greenlet
@@ -24,7 +30,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
@@ -49,6 +56,8 @@ from gsocketio.protocol.session import (
 from gsocketio.protocol.session import (
     Event as SessionEvent,
 )
+from gsocketio.transports.framing import frame_message
+from gsocketio.workers import POOL, FlushQueue
 
 if TYPE_CHECKING:
     from gsocketio.engine.server import EngineServer
@@ -61,7 +70,7 @@ _NOOP = Packet(PacketType.NOOP)
 # WebSocket close codes that mean "the peer or the network ended it", not "it broke the rules".
 _CLEAN_CLOSE_CODES = frozenset({1000, 1001, 1005, 1006})
 _DRAIN_REASONS = frozenset({CloseReason.FORCED_CLOSE, CloseReason.BUFFER_FULL})
-WRITER_LINGER = 1.0  # seconds; see the module docstring
+_FLUSHES = FlushQueue()  # WebSocket writes, batched per loop iteration (module docstring)
 
 
 class EngineHandler(Protocol):
@@ -78,19 +87,18 @@ class EngineConnection:
     """One Engine.IO session as the Socket.IO layer sees it (see docs/architecture.md)."""
 
     __slots__ = (
-        "_b64",
         "_disconnected",
         "_drain_deadline",
+        "_encode",
         "_engine",
+        "_flush_queued",
         "_flushed",
         "_get_active",
         "_handler",
-        "_last_batch",
         "_poll_wake",
         "_post_active",
         "_probe",
         "_session",
-        "_writer_wake",
         "_writing",
         "_ws",
         "eio",
@@ -111,11 +119,10 @@ class EngineConnection:
         self._engine = engine
         self._handler = engine.handler
         self._session = session
-        self._b64 = b64
+        self._encode = _ws_encoder(session.eio, b64)
         self._ws: WebSocket | None = None
-        self._writing = False  # a writer greenlet exists (draining the queue, or parked)
-        self._writer_wake: Event | None = None  # a parked writer waits on it
-        self._last_batch = 0.0
+        self._writing = False  # a writer greenlet exists: only it writes to the WebSocket
+        self._flush_queued = False  # flush() is scheduled (see _wake)
         self._flushed: Event | None = None  # set when that writer ends (only while closing)
         self._probe: WebSocket | None = None
         self._poll_wake = Event()
@@ -172,11 +179,63 @@ class EngineConnection:
         ws = self._ws
         if ws is None:
             self._poll_wake.set()
-        elif not self._writing:
-            self._writing = True
-            gevent.spawn_raw(self._write_loop, ws)
-        elif self._writer_wake is not None:
-            self._writer_wake.set()
+        elif not self._writing and not self._flush_queued:
+            self._flush_queued = True
+            if not _FLUSHES.add(self):  # called from another thread's hub
+                self.flush({})
+        # else: a flush is due, or the writer takes the new packets after its current write
+
+    def flush(self, frames: dict[int, tuple[str, list[bytes]]]) -> None:
+        """Write what the queue holds now (from the hub, see :class:`FlushQueue`); ``frames``
+        caches the frames of text messages by the identity of their data, for this flush."""
+        self._flush_queued = False
+        ws = self._ws
+        if ws is not None and not self._writing:
+            self._write_now(ws, frames)
+
+    def _write_now(self, ws: WebSocket, frames: dict[int, tuple[str, list[bytes]]]) -> None:
+        """Write the queue without blocking; hand what is left (a full socket buffer, a busy
+        socket, a closed session) to a writer greenlet."""
+        session = self._session
+        packets = session.take_outgoing("websocket")
+        if packets:
+            try:
+                if ws.compressed:
+                    done = ws.send_nowait([self._encode(packet) for packet in packets])
+                else:
+                    done = ws.send_frames_nowait(self._frames(packets, frames))
+            except WebSocketError as exc:  # the socket is aborted; the reader sees it end too
+                log.debug("%s: websocket write failed: %s", self.sid, exc)
+                if not session.closed:
+                    self._process(session.close(CloseReason.TRANSPORT_ERROR, str(exc)), False)
+                return
+            if done and not session.closed:
+                return
+        elif not session.closed and not ws.backlog:
+            return
+        self._writing = True
+        POOL.spawn(self._write_loop, ws)
+
+    def _frames(
+        self, packets: list[Packet], shared: dict[int, tuple[str, list[bytes]]]
+    ) -> list[bytes]:
+        """The WebSocket frames of ``packets``. A text MESSAGE's frame is the same for every
+        client (v3 and v4 alike), so each broadcast message is framed once per flush."""
+        out: list[bytes] = []
+        for packet in packets:
+            data = packet.data
+            if type(data) is str and packet.type is _MESSAGE:
+                hit = shared.get(id(data))
+                if hit is None:  # the dict holds data, so no other object can take its id
+                    chunks: list[bytes] = []
+                    frame_message(chunks, "4" + data)
+                    shared[id(data)] = (data, chunks)
+                    out += chunks
+                else:
+                    out += hit[1]
+            else:
+                frame_message(out, self._encode(packet))
+        return out
 
     def _process(self, events: Iterable[SessionEvent], inline: bool) -> None:
         """Act on session events. ``inline``: we are on a request greenlet, not the caller's."""
@@ -201,6 +260,10 @@ class EngineConnection:
 
     def _on_closed(self, event: Closed, inline: bool) -> None:
         log.debug("%s: closed (%s) %s", self.sid, event.reason, event.detail)
+        if event.reason is CloseReason.BUFFER_FULL and self._ws is not None:
+            # The client stopped reading: nothing queued (not even CLOSE) reaches it in time,
+            # and a writer blocked on its full socket would hold it for send_timeout.
+            self._ws.abort()
         self._wake()  # the GET returns, or a WebSocket writer drains and closes the socket
         probe, self._probe = self._probe, None
         if probe is not None:
@@ -326,25 +389,30 @@ class EngineConnection:
         session = self._session
         eio = self.eio
         limits = self._engine.limits
+        max_payload = limits.max_payload
         receive = ws.receive
+        receive_message = session.receive_message
+        engine_message = self._handler.engine_message
         monotonic = time.monotonic
         try:
             while not session.closed:
                 message = receive()
                 if message is None:
                     break
+                if type(message) is str and message[:1] == "4" and len(message) <= max_payload:
+                    # The hot path, a text MESSAGE: straight to the handler.
+                    if receive_message(monotonic()):
+                        try:
+                            engine_message(self, message[1:])
+                        except Exception:
+                            log.exception("%s: engine_message failed", self.sid)
+                    continue
                 try:
                     packet = decode_packet(message, eio=eio, limits=limits)
                 except ProtocolError as exc:
                     self.fail(CloseReason.PARSE_ERROR, str(exc))
                     break
-                events = session.receive(packet, monotonic())
-                if packet.type is _MESSAGE and len(events) == 1:
-                    event = events[0]
-                    if type(event) is MessageReceived:  # the hot path: straight to the handler
-                        self._deliver(event.data)
-                        continue
-                self._process(events, inline=True)
+                self._process(session.receive(packet, monotonic()), inline=True)
                 self.reschedule()  # a PONG may bring the next PING before the pong deadline
         finally:
             if not session.closed:
@@ -358,32 +426,19 @@ class EngineConnection:
             self._stop_writer(ws)
 
     def _write_loop(self, ws: WebSocket) -> None:
-        """The only writer of ``ws`` while ``_writing``: drain the queue, one write per batch;
-        park between batches while traffic is dense; close the socket once the session is."""
+        """The only writer of ``ws`` while ``_writing``: flush the backlog and drain the queue
+        with blocking writes until both are empty; close the socket once the session is."""
         session = self._session
-        encode = self._ws_encoder()
-        monotonic = time.monotonic
+        encode = self._encode
         try:
             while True:
                 packets = session.take_outgoing("websocket")
                 if packets:
-                    if len(packets) == 1:
-                        ws.send(encode(packets[0]))
-                    else:
-                        ws.send_many([encode(packet) for packet in packets])
-                    continue
-                if session.closed:
+                    ws.send_many([encode(packet) for packet in packets])
+                elif ws.backlog:
+                    ws.flush()
+                else:
                     break
-                now = monotonic()
-                sparse = now - self._last_batch > WRITER_LINGER
-                self._last_batch = now
-                if sparse:
-                    break
-                wake = self._writer_wake
-                if wake is None:
-                    wake = self._writer_wake = Event()
-                wake.clear()  # no switch since the queue was seen empty: no wake-up is lost
-                wake.wait()
         except WebSocketError as exc:
             log.debug("%s: websocket write failed: %s", self.sid, exc)
             if not session.closed:
@@ -395,19 +450,6 @@ class EngineConnection:
             if self._flushed is not None:
                 self._flushed.set()
 
-    def _ws_encoder(self) -> Any:
-        eio = self.eio
-        if eio == 3 and self._b64:  # a v3 client without binary frames: base64 in text
-            import base64
-
-            def encode_b64(packet: Packet) -> str | bytes:
-                if isinstance(packet.data, bytes):
-                    return "b4" + base64.b64encode(packet.data).decode("ascii")
-                return encode_packet(packet, eio=3)
-
-            return encode_b64
-        return lambda packet: encode_packet(packet, eio=eio)
-
     def _stop_writer(self, ws: WebSocket) -> None:
         """Let a running writer flush the last packets and close ``ws`` (bounded wait)."""
         if not self._writing:
@@ -415,8 +457,6 @@ class EngineConnection:
             self._write_loop(ws)  # nothing running: drain and close from here
             return
         flushed = self._flushed = Event()
-        if self._writer_wake is not None:
-            self._writer_wake.set()  # a parked writer sees the session closed and ends
         if not flushed.wait(ws.close_timeout):
             log.debug("%s: writer still blocked after %s s", self.sid, ws.close_timeout)
             _close_quietly(ws)
@@ -459,6 +499,20 @@ class EngineConnection:
                     self._probe = None
                     _close_quietly(ws)
                     return False
+
+
+def _ws_encoder(eio: int, b64: bool) -> Callable[[Packet], str | bytes]:
+    """How packets become WebSocket messages for this client."""
+    if eio == 3 and b64:  # a v3 client without binary frames: base64 in text
+        import base64
+
+        def encode_b64(packet: Packet) -> str | bytes:
+            if isinstance(packet.data, bytes):
+                return "b4" + base64.b64encode(packet.data).decode("ascii")
+            return encode_packet(packet, eio=3)
+
+        return encode_b64
+    return partial(encode_packet, eio=eio)
 
 
 def _close_quietly(ws: WebSocket) -> None:

@@ -157,7 +157,7 @@ class EngineServer:
         if method == "OPTIONS" and cors.enabled:
             start_response("204 No Content", headers)
             return [b""]
-        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        query = _parse_query(environ.get("QUERY_STRING", ""))
         transport = query.get("transport")
         if transport not in self.transports:
             return respond_error(start_response, UNKNOWN_TRANSPORT, headers)
@@ -363,6 +363,20 @@ class EngineServer:
             conn.end_post()
         headers.append(("Content-Type", "text/html"))  # as upstream: no download dialog (GH-43)
         return respond(start_response, 200, headers, b"ok")
+
+
+def _parse_query(text: str) -> dict[str, str]:
+    """``dict(parse_qsl(text, keep_blank_values=True))``; a plain split when nothing needs
+    unquoting (every request carries EIO, transport, t and sid: parse_qsl took ~2.5% of the
+    server's CPU time under the long-polling benchmark)."""
+    if "%" in text or "+" in text:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    query: dict[str, str] = {}
+    for field in text.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            query[name] = value
+    return query
 
 
 def _jsonp_index(query: Mapping[str, str]) -> int | None:

@@ -10,6 +10,7 @@ API (all times in seconds)::
     s = Session(sid, eio=4, transport="polling", now=now, config=SessionConfig(...))
     s.open_packet() -> Packet           # the OPEN packet; already queued by the constructor
     s.receive(packet, now) -> events    # a packet from the client on the session's transport
+    s.receive_message(now) -> bool      # receive() of a MESSAGE, without packet or event objects
     s.tick(now) -> events               # call at (or after) s.next_deadline()
     s.next_deadline() -> float          # when tick() must run next (math.inf once closed)
     s.send(packet) / s.send_message(data) / s.send_many(items) -> events   # queue outgoing
@@ -172,9 +173,25 @@ class UpgradeFailed:
 
 Event = MessageReceived | Closed | ProbeReply | Upgraded | UpgradeFailed
 
+_MESSAGE = PacketType.MESSAGE
+_last_message = Packet(_MESSAGE)
 _NOOP = Packet(PacketType.NOOP)
 _PING = Packet(PacketType.PING)
 _PROBE_REPLY = ProbeReply(Packet(PacketType.PONG, "probe"))
+
+
+def _message(data: str | bytes) -> Packet:
+    """A MESSAGE packet for ``data``; the previous one when it carries the very same object.
+
+    A broadcast queues one encoded message to every recipient in turn: they then share one
+    (immutable) packet instead of each allocating its own.
+    """
+    global _last_message
+    last = _last_message  # read once: another thread may replace it meanwhile
+    if last.data is data:
+        return last
+    packet = _last_message = Packet(_MESSAGE, data)
+    return packet
 
 
 class Session:
@@ -286,13 +303,8 @@ class Session:
         packet_type = packet.type
         if self._eio == 3:
             self._silence_deadline = now + self._config.ping_interval + self._config.ping_timeout
-        elif (
-            self._pong_deadline != math.inf
-            and not self._pong_extended
-            and packet_type is not PacketType.PONG
-        ):
-            self._pong_deadline = now + self._config.ping_timeout
-            self._pong_extended = True
+        elif packet_type is not PacketType.PONG:
+            self._extend_pong_wait(now)
         if packet_type is PacketType.MESSAGE:
             return [MessageReceived(packet.data)]
         if packet_type is PacketType.PONG:
@@ -310,6 +322,23 @@ class Session:
         if packet_type is PacketType.OPEN:
             return self.close(CloseReason.TRANSPORT_ERROR, "client sent OPEN")
         return []  # NOOP, or a stray UPGRADE on the current transport: nothing to do
+
+    def receive_message(self, now: float) -> bool:
+        """What :meth:`receive` does for a MESSAGE packet, for the engine's per-message path:
+        True when its data goes to the Socket.IO layer (the session is open), else False."""
+        if self._state is SessionState.CLOSED:
+            return False
+        if self._eio == 3:
+            self._silence_deadline = now + self._config.ping_interval + self._config.ping_timeout
+        elif self._pong_deadline != math.inf:
+            self._extend_pong_wait(now)
+        return True
+
+    def _extend_pong_wait(self, now: float) -> None:
+        """Another packet while waiting for a PONG extends that wait once (as upstream)."""
+        if self._pong_deadline != math.inf and not self._pong_extended:
+            self._pong_deadline = now + self._config.ping_timeout
+            self._pong_extended = True
 
     # --- timers ----------------------------------------------------------------------------
 
@@ -349,11 +378,13 @@ class Session:
     def send_message(self, data: str | bytes) -> list[Event]:
         """Queue one MESSAGE packet."""
         self._check_open()
-        return self._enqueue(Packet(PacketType.MESSAGE, data))
+        return self._enqueue(_message(data))
 
     def send_many(self, items: Sequence[str | bytes]) -> list[Event]:
         """Queue MESSAGE packets in order, all or none (the bound is checked for the batch)."""
         self._check_open()
+        if len(items) == 1:  # the usual encoded packet: one text message
+            return self._enqueue(_message(items[0]))
         size = sum(len(item) + 1 for item in items)
         if self._over_bound(len(items), size):
             return self._overflow()
@@ -398,7 +429,11 @@ class Session:
 
     def _enqueue(self, packet: Packet) -> list[Event]:
         size = len(packet.data) + 1
-        if self._over_bound(1, size):
+        config = self._config
+        if (
+            len(self._queue) >= config.max_buffered_packets
+            or self._queued_bytes + size > config.max_buffered_bytes
+        ):
             return self._overflow()
         self._queue.append(packet)
         self._queued_bytes += size

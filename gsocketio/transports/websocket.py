@@ -1,7 +1,8 @@
 """WebSocket (RFC 6455, RFC 7692) over the raw gevent socket of an upgraded WSGI request.
 
 Framing is done by the sans-I/O protocol of the ``websockets`` library (its C speedups mask and
-unmask payloads); this module only moves bytes between that state machine and the socket.
+unmask payloads), with fast paths for plain data frames (below); this module moves bytes between
+them and the socket.
 ``bench/ws_framing.py`` measured both under gevent (100 clients, 32-byte echo, server and load
 generator on separate cores): websockets' protocol echoed ~1.6x as many messages/s as wsproto,
 so wsproto is not used.
@@ -27,30 +28,42 @@ for the peer: it sends the close frame and arms a timer that shuts the socket do
 ``close_timeout`` seconds unless the closing handshake completed first. Every write must finish
 within ``send_timeout`` or the connection is aborted, so a peer that stops reading cannot block a
 sender (or ``close()``) forever. Incoming data is bounded by ``max_message_size`` plus one read.
+
+Fast paths (profiled under the echo benchmark): frames are cut, decoded and built by
+:mod:`gsocketio.transports.framing` where websockets' protocol is not needed. ``send_nowait``
+writes from the caller's greenlet when the socket buffer has room and nobody holds the write
+lock; what it could not write stays, in order, in a backlog that the next blocking write
+(``flush``, ``send``, ``close``) sends first. On gevent's plain TCP socket (not its TLS
+``SSLSocket``, whose wrapped socket carries ciphertext) the wrapped non-blocking socket is used
+directly, and after a short read the next read waits for readability first instead of failing
+with ``EAGAIN`` (a syscall and an exception per message). Elsewhere ``send_nowait`` only frames,
+and a writer greenlet does the (blocking) write.
 """
 
 from __future__ import annotations
 
-import codecs
 import logging
 import socket
-from collections import deque
+import struct
+import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any, Final
 
 import gevent
 import gevent.lock
+import gevent.socket
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidHeaderValue
 from websockets.exceptions import ProtocolError as WSProtocolError
 from websockets.extensions.base import ServerExtensionFactory
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
-from websockets.frames import CloseCode, Frame, Opcode
+from websockets.frames import CloseCode
 from websockets.http11 import Request
 from websockets.protocol import Protocol, Side, State
 from websockets.server import ServerProtocol
 
 from gsocketio.exceptions import WebSocketClosedError, WebSocketError, WebSocketHandshakeError
+from gsocketio.transports.framing import FrameReader, frame_message
 
 __all__ = [
     "GUNICORN_SOCKET_KEY",
@@ -70,6 +83,7 @@ WEBSOCKET_KEY: Final = "gsocketio.websocket"
 DEFAULT_CLOSE_TIMEOUT: Final = 5.0
 DEFAULT_SEND_TIMEOUT: Final = 60.0
 _RECV_SIZE: Final = 65536
+_LINGER_RESET: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets
 
 # Only the headers the opening handshake reads are copied, so an odd unrelated header (a cookie
 # with bytes websockets' header validator refuses) cannot fail the upgrade.
@@ -86,7 +100,6 @@ _HANDSHAKE_HEADERS: Final = (
 
 logger = logging.getLogger("gsocketio.transports.websocket")
 _frames_logger = logging.getLogger("gsocketio.transports.websocket.frames")
-_utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 Environ = MutableMapping[str, Any]
 
@@ -149,6 +162,7 @@ def accept_websocket(
     ws = WebSocket(
         sock,
         protocol,
+        max_message_size=max_message_size,
         pending=pending,
         close_timeout=close_timeout,
         send_timeout=send_timeout,
@@ -221,6 +235,7 @@ class WebSocket:
         sock: Any,
         protocol: Protocol,
         *,
+        max_message_size: int | None = None,
         pending: bytes = b"",
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
         send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
@@ -232,15 +247,20 @@ class WebSocket:
         self.send_timeout = send_timeout
         self._write_lock = gevent.lock.Semaphore()
         self._read_lock = gevent.lock.Semaphore()
-        self._messages: deque[str | bytes] = deque()
-        self._text_parts: list[str] = []
-        self._binary_parts: list[bytes] = []
-        self._decoder: codecs.IncrementalDecoder | None = None
+        # max_message_size must be the protocol's own limit (which still enforces it).
+        limit = sys.maxsize if max_message_size is None else max_message_size
+        self._reader = FrameReader(protocol, limit)
+        self._messages = self._reader.messages
         self._aborted = False
         self._close_timer: gevent.Greenlet | None = None
+        self._out: list[bytes | memoryview] = []  # framed, not yet written (the backlog)
+        # Exactly gevent's plain socket: a subclass may wrap the stream (TLS: gevent's
+        # SSLSocket), and then the wrapped socket carries ciphertext.
+        self._gevent = type(sock) is gevent.socket.socket
+        self._drained = False  # the last read found the socket's buffer empty
         # Reads may idle as long as the engine's ping/pong allows, so the socket has no timeout
-        # (a server-set one would drop idle connections). One reusable timer bounds each write:
-        # a socket timeout would also arm a timer on every idle read, measurably slower.
+        # (a server-set one would drop idle connections). One reusable timer bounds each write
+        # that has to wait: a socket timeout would also arm a timer on every idle read.
         sock.settimeout(None)
         self._send_timer = (
             gevent.Timeout(send_timeout, _SendTimedOut) if send_timeout is not None else None
@@ -280,6 +300,11 @@ class WebSocket:
         """True when permessage-deflate was negotiated."""
         return bool(self._protocol.extensions)
 
+    @property
+    def backlog(self) -> bool:
+        """True while framed messages wait to be written (see :meth:`send_nowait`)."""
+        return bool(self._out)
+
     # --- reading -------------------------------------------------------------------------------
 
     def receive(self) -> str | bytes | None:
@@ -297,66 +322,39 @@ class WebSocket:
         if self._pending:
             pending, self._pending = self._pending, b""
             return pending
+        sock = self._sock
         try:
-            data: bytes = self._sock.recv(_RECV_SIZE)
+            if not self._gevent:
+                data: bytes = sock.recv(_RECV_SIZE)
+                return data
+            # After a short read the buffer was empty: wait for more before asking, instead of
+            # a read failing with EAGAIN (a syscall and an exception per message).
+            if self._drained:
+                event = sock._read_event
+                if event is None:  # closed by another greenlet
+                    return b""
+                sock._wait(event)
+            while True:
+                try:
+                    data = sock._sock.recv(_RECV_SIZE)
+                    break
+                except BlockingIOError:
+                    event = sock._read_event
+                    if event is None:
+                        return b""
+                    sock._wait(event)
         except OSError as exc:
             logger.debug("WebSocket read failed: %s", exc)
             return b""
+        self._drained = len(data) < _RECV_SIZE
         return data
 
     def _process(self, data: bytes) -> None:
-        """Feed bytes (``b""`` = EOF) to the protocol; queue complete messages; send replies."""
-        p = self._protocol
-        if data:
-            p.receive_data(data)
-        else:
-            p.receive_eof()
-        for frame in p.events_received():
-            if not isinstance(frame, Frame):  # a base Protocol only yields frames
-                continue
-            opcode = frame.opcode
-            if opcode is Opcode.TEXT:
-                if frame.fin:  # the common case: one frame, one message
-                    try:
-                        self._messages.append(bytes(frame.data).decode())
-                    except UnicodeDecodeError as exc:
-                        self._fail_invalid_utf8(exc)
-                        break
-                    continue
-                self._decoder = _utf8_decoder()
-                self._text_parts = []
-            elif opcode is Opcode.BINARY:
-                if frame.fin:
-                    self._messages.append(bytes(frame.data))
-                    continue
-                self._decoder = None
-                self._binary_parts = []
-            elif opcode is not Opcode.CONT:
-                continue  # PING (the protocol queued the PONG), PONG, CLOSE
-            if self._decoder is not None:
-                # Decode fragment by fragment so invalid UTF-8 fails before the message ends.
-                try:
-                    self._text_parts.append(self._decoder.decode(bytes(frame.data), frame.fin))
-                except UnicodeDecodeError as exc:
-                    self._fail_invalid_utf8(exc)
-                    break
-                if frame.fin:
-                    self._messages.append("".join(self._text_parts))
-                    self._text_parts = []
-                    self._decoder = None
-            else:
-                self._binary_parts.append(bytes(frame.data))
-                if frame.fin:
-                    self._messages.append(b"".join(self._binary_parts))
-                    self._binary_parts = []
-        if p.state is State.CLOSED:
+        """Feed bytes (``b""`` = EOF); queue complete messages; send control replies."""
+        self._reader.feed(data)
+        if self._protocol.state is State.CLOSED:
             self._cancel_close_timer()
         self._flush_quietly()
-
-    def _fail_invalid_utf8(self, exc: UnicodeDecodeError) -> None:
-        self._text_parts = []
-        self._decoder = None
-        self._protocol.fail(CloseCode.INVALID_DATA, f"invalid UTF-8 at position {exc.start}")
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -367,30 +365,79 @@ class WebSocket:
         write fails or times out (the connection is then aborted).
         """
         with self._write_lock:
-            p = self._protocol
-            if self._aborted or p.state is not State.OPEN:
-                raise WebSocketClosedError("the WebSocket is closed")
-            if isinstance(data, str):
-                p.send_text(data.encode())
-            else:
-                p.send_binary(data)
+            self._frame(data)
             self._send_pending()
 
     def send_many(self, items: Iterable[str | bytes]) -> None:
         """Send several messages with one write, never interleaved with other senders."""
         with self._write_lock:
             for data in items:
-                self._queue_message(data)
+                self._frame(data)
             self._send_pending()
 
-    def _queue_message(self, data: str | bytes) -> None:
+    def send_nowait(self, items: Iterable[str | bytes]) -> bool:
+        """Frame ``items`` and write them without ever blocking the caller.
+
+        True: everything (the backlog included) was written. False: some of it waits in the
+        backlog (the socket buffer is full, another greenlet is writing, or the socket is not
+        gevent's plain TCP socket); call :meth:`flush` from a greenlet that may block. Raises
+        :class:`WebSocketClosedError` once closed, :class:`WebSocketError` when the socket
+        failed (the connection is then aborted).
+        """
+        for data in items:
+            self._frame(data)
+        return self._write_nowait()
+
+    def send_frames_nowait(self, frames: Iterable[bytes]) -> bool:
+        """:meth:`send_nowait` for messages already framed with
+        :func:`gsocketio.transports.framing.frame_message` (shared by several connections).
+        Only valid while :attr:`compressed` is False (``ValueError`` otherwise): extensions
+        transform each frame."""
         p = self._protocol
         if self._aborted or p.state is not State.OPEN:
             raise WebSocketClosedError("the WebSocket is closed")
-        if isinstance(data, str):
+        if p.extensions:
+            raise ValueError("pre-framed messages cannot go through an extension")
+        self._out.extend(frames)
+        return self._write_nowait()
+
+    def _write_nowait(self) -> bool:
+        if not self._gevent or self._write_lock.locked():
+            return False
+        out = self._out
+        data_ = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        try:
+            sent: int = self._sock._sock.send(data_)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            logger.debug("WebSocket write failed: %s", exc)
+            self._abort()
+            raise WebSocketError(f"send failed: {exc}") from exc
+        if sent < len(data_):
+            out.append(memoryview(data_)[sent:])
+            return False
+        return True
+
+    def flush(self) -> None:
+        """Write the backlog, blocking within ``send_timeout``; errors as :meth:`send`."""
+        with self._write_lock:
+            self._send_pending()
+
+    def _frame(self, data: str | bytes) -> None:
+        """Append one message frame to the backlog; raises once closed."""
+        p = self._protocol
+        if self._aborted or p.state is not State.OPEN:
+            raise WebSocketClosedError("the WebSocket is closed")
+        if not p.extensions:
+            frame_message(self._out, data)
+            return
+        if isinstance(data, str):  # an extension (deflate) transforms frames: the protocol frames
             p.send_text(data.encode())
         else:
             p.send_binary(data)
+        self._out.extend(p.data_to_send())
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake; idempotent, never waits for the peer.
@@ -433,29 +480,40 @@ class WebSocket:
         self._abort()
 
     def _send_pending(self) -> None:
-        """Write what the protocol produced; caller holds the write lock."""
-        chunks = self._protocol.data_to_send()
+        """Write the backlog, then what the protocol produced; caller holds the write lock."""
+        out = self._out
+        chunks: list[bytes | memoryview] = [*out, *self._protocol.data_to_send()]
+        out.clear()
         if not chunks:
             return
         eof = not chunks[-1]
-        data = b"".join(chunks)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if data:
             self._write_raw(data)
         if eof:
             self._shutdown(socket.SHUT_WR)
 
-    def _write_raw(self, data: bytes) -> None:
+    def _write_raw(self, data: bytes | memoryview) -> None:
         """Write all of ``data`` within ``send_timeout``; caller holds the write lock."""
         if self._aborted:
             raise WebSocketClosedError("the WebSocket connection was aborted")
+        sock = self._sock
+        try:
+            # Usually the socket buffer takes it all at once: no timer, no wait.
+            sent = sock._sock.send(data) if self._gevent else 0
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            logger.debug("WebSocket write failed: %s", exc)
+            self._abort()
+            raise WebSocketError(f"send failed: {exc}") from exc
+        if sent == len(data):
+            return
         timer = self._send_timer
         if timer is not None:
             timer.start()
         try:
-            # One send() nearly always takes a whole frame and skips sendall()'s bookkeeping.
-            sent = self._sock.send(data)
-            if sent < len(data):
-                self._sock.sendall(memoryview(data)[sent:])
+            sock.sendall(memoryview(data)[sent:])
         except _SendTimedOut as exc:
             logger.info("WebSocket send timed out after %s s; aborting", self.send_timeout)
             self._abort()
@@ -491,11 +549,24 @@ class WebSocket:
         if timer is not None and timer is not gevent.getcurrent():
             timer.kill(block=False)
 
+    def abort(self) -> None:
+        """Drop the connection now, without a closing handshake: for a peer that stopped
+        reading, whose socket a pending write (or a close frame) would wait on for
+        ``send_timeout``. A blocked writer fails with :class:`WebSocketError`, the reader
+        sees EOF; ``close_code`` is then 1006. The socket resets when closed (``SO_LINGER``
+        0), so the kernel does not keep sending what the peer's full buffers hold."""
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        except OSError as exc:  # already closed, or not a TCP socket
+            logger.debug("SO_LINGER not set: %s", exc)
+        self._abort()
+
     def _abort(self) -> None:
         """Stop all I/O; wakes a blocked reader (it sees EOF)."""
         self._cancel_close_timer()
         if not self._aborted:
             self._aborted = True
+            self._out.clear()
             self._shutdown(socket.SHUT_RDWR)
 
     def _shutdown(self, how: int) -> None:
