@@ -19,6 +19,7 @@ from gsocketio.server import Server
 log = logging.getLogger("gsocketio.demo")
 
 HERE = Path(__file__).resolve().parent
+STYLE = HERE / "chat.css"  # one stylesheet for both pages
 PAGES = {
     "/": HERE / "index.html",
     "/index.html": HERE / "index.html",
@@ -123,6 +124,8 @@ def page_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     page = PAGES.get(path)
     if page is not None:
         return _respond(start_response, "200 OK", "text/html; charset=utf-8", page.read_bytes())
+    if path == "/chat.css":
+        return _respond(start_response, "200 OK", "text/css; charset=utf-8", STYLE.read_bytes())
     if path == "/legacy/socket.io.js":
         bundle = find_legacy_bundle()
         if bundle is not None:

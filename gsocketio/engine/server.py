@@ -47,7 +47,7 @@ from gsocketio.exceptions import ProtocolError, SessionError, WebSocketHandshake
 from gsocketio.protocol.engineio import Packet
 from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.session import CloseReason, Session, SessionConfig
-from gsocketio.transports.websocket import accept_websocket, is_websocket_request
+from gsocketio.transports.websocket import WebSocket, accept_websocket, is_websocket_request
 
 __all__ = ["EngineServer"]
 
@@ -241,11 +241,7 @@ class EngineServer:
         headers: Headers,
     ) -> list[bytes]:
         try:
-            ws = accept_websocket(
-                environ,
-                max_message_size=self.max_http_buffer_size,
-                compression=self.websocket_compression,
-            )
+            ws = self._accept(environ)
         except WebSocketHandshakeError as exc:
             log.info("websocket handshake refused: %s", exc)
             return respond_error(start_response, BAD_REQUEST, headers)
@@ -254,6 +250,14 @@ class EngineServer:
         conn.connected()
         conn.run_websocket(ws)
         return []
+
+    def _accept(self, environ: dict[str, Any]) -> WebSocket:
+        """Complete the WebSocket handshake with this server's size and deflate settings."""
+        return accept_websocket(
+            environ,
+            max_message_size=self.max_http_buffer_size,
+            compression=self.websocket_compression,
+        )
 
     def _upgrade(
         self,
@@ -269,11 +273,7 @@ class EngineServer:
             log.info("%s: upgrade refused: %s", conn.sid, exc)
             return respond_error(start_response, BAD_REQUEST, headers)
         try:
-            ws = accept_websocket(
-                environ,
-                max_message_size=self.max_http_buffer_size,
-                compression=self.websocket_compression,
-            )
+            ws = self._accept(environ)
         except WebSocketHandshakeError as exc:
             log.info("%s: websocket handshake refused: %s", conn.sid, exc)
             session.abort_upgrade("websocket handshake failed")
