@@ -57,6 +57,9 @@ __all__ = [
     "SERVER_OPTIONS",
     "SocketIOHandler",
     "SocketIOServer",
+    "make_server",
+    "serve",
+    "serve_paste",
 ]
 
 logger = logging.getLogger("gsocketio.serve")
@@ -348,3 +351,55 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
         set_nodelay(sock)
         sock.settimeout(self.http_timeout)  # cleared by an accepted WebSocket
         super().handle(sock, address)
+
+
+# --- the seed's runner entry points (``serve``; ``serve_paste`` for paste.deploy ini files) ---
+
+_TRUE = frozenset({"true", "enable", "yes", "on", "1"})
+_FLOAT_OPTIONS = ("heartbeat_interval", "heartbeat_timeout", "close_timeout", "http_timeout")
+
+
+def make_server(app: WSGIApp, **kw: Any) -> SocketIOServer:
+    """The :class:`SocketIOServer` that :func:`serve` runs, from keyword options that may all be
+    strings (as a paste ``[server:main]`` section gives them): ``host`` (127.0.0.1), ``port``
+    (6543), ``resource``, ``transports`` ("websocket, xhr-polling"), ``policy_server``
+    (off unless true/yes/on/1), ``policy_listener_host``/``policy_listener_port`` (10843), the
+    seed's timeouts; the rest go to :class:`SocketIOServer` unchanged."""
+    host = str(kw.pop("host", "127.0.0.1"))
+    port = int(kw.pop("port", 6543))
+    transports = kw.pop("transports", None)
+    if isinstance(transports, str):
+        transports = [name.strip() for name in transports.split(",") if name.strip()]
+    policy = kw.pop("policy_server", False)
+    policy_server = policy is True or str(policy).strip().lower() in _TRUE
+    policy_host = str(kw.pop("policy_listener_host", host))
+    policy_port = int(kw.pop("policy_listener_port", DEFAULT_POLICY_PORT))
+    for name in _FLOAT_OPTIONS:
+        if name in kw:
+            kw[name] = float(kw[name])
+    return SocketIOServer(
+        (host, port),
+        app,
+        resource=str(kw.pop("resource", "socket.io")),
+        transports=transports,
+        policy_server=policy_server,
+        policy_listener=(policy_host, policy_port),
+        **kw,
+    )
+
+
+def serve(app: WSGIApp, **kw: Any) -> None:
+    """Serve ``app`` until interrupted, as the seed's ``socketio.server.serve`` did; options as
+    :func:`make_server` (``_quiet=True`` leaves logging alone)."""
+    if not kw.pop("_quiet", False):
+        logging.basicConfig()  # a no-op when the app configured logging already
+    server = make_server(app, **kw)
+    server.init_socket()
+    logger.info("serving on http://%s:%s", server.server_host, server.server_port)
+    server.serve_forever()
+
+
+def serve_paste(app: WSGIApp, global_conf: dict[str, Any], **kw: Any) -> int:
+    """paste.deploy server runner (``use = egg:gsocketio#paster`` in ``[server:main]``)."""
+    serve(app, **kw)
+    return 0

@@ -495,13 +495,17 @@ class Server:
         return gevent.spawn(target, *args, **kwargs)
 
 
+_SEED_SERVE_NAMES = frozenset({"SocketIOServer", "serve", "serve_paste"})
+
+
 def __getattr__(name: str) -> Any:
-    """``gsocketio.server.SocketIOServer``: where gevent-socketio apps import the server from.
+    """``gsocketio.server.SocketIOServer`` (and the seed's ``serve``/``serve_paste``): where
+    gevent-socketio apps import them from.
 
     Resolved lazily because :mod:`gsocketio.serve` itself builds on this module.
     """
-    if name == "SocketIOServer":
-        from gsocketio.serve import SocketIOServer
+    if name in _SEED_SERVE_NAMES:
+        from gsocketio import serve
 
-        return SocketIOServer
+        return getattr(serve, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

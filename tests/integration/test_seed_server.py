@@ -143,3 +143,46 @@ def test_policy_port_taken_is_a_warning_not_a_failure(caplog: Any) -> None:
             assert reply.text == "web /hello"
         finally:
             server.stop(timeout=2)
+
+
+def test_make_server_takes_paste_style_string_options() -> None:
+    from gsocketio.serve import make_server
+
+    server = make_server(
+        echo_app, host="127.0.0.1", port="0", resource="io", transports="websocket, xhr-polling",
+        policy_server="true", policy_listener_port="0", heartbeat_interval="5",
+        heartbeat_timeout="7", close_timeout="9",
+    )
+    assert server.config["transports"] == ["websocket", "xhr-polling"]
+    assert server.config["policy_server"] is True
+    assert server.config["policy_listener"] == ("127.0.0.1", 0)
+    assert (server.config["heartbeat_interval"], server.config["heartbeat_timeout"],
+            server.config["close_timeout"]) == (5.0, 7.0, 9.0)
+    assert make_server(echo_app, port="0", policy_server="off").config["policy_server"] is False
+
+
+def test_serve_paste_runs_the_app_for_a_real_client() -> None:
+    """paste.deploy's runner (egg:gsocketio#paster) serves a seed app until stopped."""
+    import socket as pysocket
+
+    from gsocketio.serve import serve_paste
+
+    with pysocket.socket() as probe:  # a free port; serve() binds it itself
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    runner = gevent.spawn(serve_paste, echo_app, {}, host="127.0.0.1", port=str(port),
+                          _quiet=True)
+    try:
+        client = socketio.Client(reconnection=False)
+        with gevent.Timeout(TIMEOUT):
+            for _ in range(200):  # bounded: wait until the runner listens
+                try:
+                    pysocket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    gevent.sleep(0.02)
+        client.connect(f"http://127.0.0.1:{port}", wait_timeout=TIMEOUT)
+        assert client.call("echo", "via paste", timeout=TIMEOUT) == "via paste"
+        client.disconnect()
+    finally:
+        runner.kill(timeout=2)
