@@ -44,7 +44,7 @@ from gsocketio.manage import VirtualSocket, default_json_dumps
 from gsocketio.protocol.socketio import Decoder
 from gsocketio.seed_socket import ModernSocket
 from gsocketio.server import Server
-from gsocketio.socket import Client, SocketIOWire
+from gsocketio.socket import SocketIOWire
 from gsocketio.transports.websocket import RFILE_KEY, SOCKET_KEY, WEBSOCKET_KEY
 
 if TYPE_CHECKING:
@@ -119,7 +119,8 @@ class SeedServer(Server):
         self.resource = resource.strip("/")
         self.manage_timeout = manage_timeout
         self.config: dict[str, Any] = dict(config or {})
-        self.wire = SocketIOWire(default_json_dumps)
+        # Seed sockets encode with the seed's JSON unless socketio_manage gives json_dumps.
+        self._wire = SocketIOWire(default_json_dumps)
         # The seed's ``server.sockets`` dict (sessid -> socket), still callable as Server's
         # ``sockets(namespace)``.
         self.seed_sockets = SeedSockets(self)
@@ -192,11 +193,7 @@ class SeedServer(Server):
     def engine_connect(self, conn: EngineConnection) -> None:
         if self.application is None:
             raise RuntimeError("SeedServer needs the WSGI application to run per connection")
-        # The legacy endpoint's connections bring their 0.9 wire format; broadcasts are then
-        # encoded once per format.
-        wire = getattr(conn, "wire", None) or self.wire
-        client = Client(conn, Decoder(limits=self.engine.limits), wire)
-        self._clients[conn.sid] = client
+        client = self._new_client(conn, Decoder(limits=self.engine.limits))
         vsock = ModernSocket(self, client)
         self._by_conn[conn.sid] = vsock
         self.seed_sockets[vsock.sessid] = vsock

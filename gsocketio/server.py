@@ -215,16 +215,20 @@ class Server:
     # --- EngineHandler -----------------------------------------------------------------------
 
     def engine_connect(self, conn: EngineConnection) -> None:
-        # A connection may bring its own wire format (the legacy 0.9 endpoint's connections
-        # do); the rest speak Socket.IO v4/v5, encoded with the server's JSON.
-        wire = getattr(conn, "wire", None) or self._wire
-        client = Client(conn, Decoder(loads=self._loads, limits=self._limits), wire)
-        self._clients[conn.sid] = client
+        client = self._new_client(conn, Decoder(loads=self._loads, limits=self._limits))
         if client.eio == 3:
             # Protocol v4: the client is in "/" without asking (it never sends CONNECT for it).
             lifecycle.start(self, client, "/", None)
         elif self.connect_timeout:
             lifecycle.arm_timeout(self, client, self.connect_timeout)
+
+    def _new_client(self, conn: EngineConnection, decoder: Decoder) -> Client:
+        """Register the Client of a new connection. A connection may bring its own wire format
+        (the legacy 0.9 endpoint's do); the rest speak Socket.IO v4/v5, encoded with
+        ``self._wire``. Broadcasts are then encoded once per format."""
+        client = Client(conn, decoder, getattr(conn, "wire", None) or self._wire)
+        self._clients[conn.sid] = client
+        return client
 
     def engine_message(self, conn: EngineConnection, data: str | bytes) -> None:
         client = self._clients.get(conn.sid)
