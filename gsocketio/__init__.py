@@ -5,6 +5,8 @@ on one endpoint, with gevent-socketio's API (``socketio_manage``, ``BaseNamespac
 modern decorator API (``Server``).
 """
 
+from importlib import metadata as _metadata
+
 from gsocketio.compat.virtsocket import socketio_manage
 from gsocketio.exceptions import (
     CallTimeoutError,
@@ -29,4 +31,7 @@ __all__ = [
     "socketio_manage",
 ]
 
-__version__ = "0.1.0"
+try:
+    __version__: str = _metadata.version("gsocketio")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
