@@ -17,7 +17,7 @@ run: setup
 
 lint: setup-test
 	.venv/bin/ruff check gsocketio tests bench examples
-	.venv/bin/ruff format --check gsocketio
+	.venv/bin/ruff format --check gsocketio tests bench examples
 
 typecheck: setup-test
 	.venv/bin/mypy
