@@ -12,11 +12,14 @@ from gevent import monkey
 monkey.patch_all()
 
 import os  # noqa: E402
+import warnings  # noqa: E402
 from collections.abc import Callable, Generator, Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
+import coverage  # noqa: E402
 import pluggy  # noqa: E402
 import pytest  # noqa: E402
+from coverage.exceptions import CoverageWarning  # noqa: E402
 
 from tests.helpers.chat_app import Recorder, build  # noqa: E402
 
@@ -35,6 +38,33 @@ def pytest_runtest_makereport(
         report.longrepr = (
             f"skipped under CI=true (a missing service or tool is a failure): {reason}"
         )
+
+
+# Tests whose own deadlines are tighter than tracing allows run with coverage paused (the ~3x
+# slowdown of `make test`'s gevent-aware coverage would fail them, not the code). Mark a test
+# ``@pytest.mark.no_cover`` or list its node id here; remove the entry once the test's setup no
+# longer races its timeouts.
+UNTRACED = frozenset(
+    {
+        # ~180 requests must finish inside close_timeout=0.6 s: 0.23 s CPU untraced, 0.7 traced
+        "tests/hostile/test_hostile_legacy.py::test_abandoned_handshakes_and_sessions",
+    }
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    cov = coverage.Coverage.current()
+    if cov is None or (item.nodeid not in UNTRACED and not item.get_closest_marker("no_cover")):
+        yield
+        return
+    cov.stop()
+    try:
+        yield
+    finally:
+        with warnings.catch_warnings():  # a restart re-warns about modules already imported
+            warnings.simplefilter("ignore", CoverageWarning)
+            cov.start()
 
 
 @pytest.fixture
