@@ -57,7 +57,8 @@ from gsocketio.legacy.transports import (
     answer_without_session,
     serve,
 )
-from gsocketio.protocol.legacy import encode_handshake, encode_jsonp, encode_jsonp_error
+from gsocketio.protocol.legacy import encode_handshake
+from gsocketio.protocol.legacy_http import encode_jsonp, encode_jsonp_error
 from gsocketio.protocol.legacy_session import LegacyConfig, LegacySession
 from gsocketio.protocol.limits import Limits
 

@@ -38,12 +38,12 @@ from gsocketio.legacy.http import (
     digits_param,
     respond,
 )
-from gsocketio.protocol.legacy import (
+from gsocketio.protocol.legacy import encode_payload
+from gsocketio.protocol.legacy_http import (
     decode_jsonp_body,
     encode_htmlfile_prologue,
     encode_htmlfile_script,
     encode_jsonp,
-    encode_payload,
 )
 from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.reasons import DisconnectReason
