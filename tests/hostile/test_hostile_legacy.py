@@ -52,7 +52,7 @@ PROLOGUE = (
     "<html><body><script>var _ = function (msg) { parent.s._(msg, document); };</script>"
     + " " * 173
 )
-FAST = {"polling_duration": 0.5, "close_timeout": 1.0}
+FAST = {"polling_duration": 0.5, "close_timeout": 1.0, "jsonp": True}  # jsonp: opt-in
 
 
 # --- clients -----------------------------------------------------------------------------------
@@ -623,3 +623,84 @@ def test_policy_server_many_silent_clients(policy: Any, good: Any) -> None:
         finally:
             for sock in sockets:
                 sock.close()
+
+
+# --- handshake flooding from one address (issue 9) ---------------------------------------------
+
+
+def shake_from(t: Target, source: str, count: int) -> list[str]:
+    """``count`` handshakes on one keep-alive raw socket bound to the address ``source``."""
+    sock = socket.create_connection(t.address, timeout=TIMEOUT, source_address=(source, 0))
+    sids: list[str] = []
+    try:
+        for n in range(count):
+            status, _headers, body, _ = modern.http(
+                t, f"GET /socket.io/1/?t={n} HTTP/1.1\r\nHost: x", sock=sock
+            )
+            assert status == 200, (status, body)
+            sids.append(body.decode().split(":")[0])
+    finally:
+        sock.close()
+    return sids
+
+
+def test_one_address_flooding_handshakes_locks_nobody_out(
+    target: Any, good: Any, legacy_good: Any
+) -> None:
+    """An attacker on 127.0.0.2 handshakes far more than the whole table holds and never uses
+    the sids: it is never refused (its own oldest sids make room), its share stays bounded, and
+    the real 0.9.16 client (on 127.0.0.1) still connects and gets every broadcast."""
+    t = target(legacy={"max_pending_handshakes": 100, "max_pending_per_address": 20, **FAST})
+    g = good(t)
+    with g.steady():
+        sids = shake_from(t, "127.0.0.2", 300)
+        assert t.legacy._pending <= 20
+        assert set(sids[-20:]) <= set(t.legacy.connections)
+        assert not set(sids[:-20]) & set(t.legacy.connections)
+        reply = requests.get(f"{base(t)}/xhr-polling/{sids[0]}", timeout=TIMEOUT)
+        assert reply.text == "7:::1+0"  # dropped: not handshaken
+        old = legacy_good(t, "xhr-polling")
+        old.check()
+        assert requests.get(f"{base(t)}/xhr-polling/{sids[-1]}", timeout=TIMEOUT).text == "1::"
+    assert not any(sid in t.sio.sockets() for sid in sids[:-1])
+
+
+# --- JSONP is opt-in and same-page only (issue 9) ----------------------------------------------
+
+
+def test_cross_site_jsonp_reads_are_refused(target: Any, good: Any) -> None:
+    """A page cors_allowed_origins does not name cannot read a session through <script>: its
+    JSONP polls and posts get 403 (with or without a Referer); the session is untouched."""
+    t = target(legacy={"cors_allowed_origins": ["http://good.example"], **FAST})
+    g = good(t)
+    with g.steady():
+        sid = opened(t)
+        for headers in ({"Referer": "http://evil.example/x"}, {}):
+            poll = requests.get(
+                f"{base(t)}/jsonp-polling/{sid}?i=0", headers=headers, timeout=TIMEOUT
+            )
+            assert (poll.status_code, poll.text) == (403, "Forbidden\n")
+            post = requests.post(
+                f"{base(t)}/jsonp-polling/{sid}",
+                data={"d": '"3:::x"'},
+                headers=headers,
+                timeout=TIMEOUT,
+            )
+            assert (post.status_code, post.text) == (403, "Forbidden\n")
+        ok = requests.get(
+            f"{base(t)}/jsonp-polling/{sid}?i=0",
+            headers={"Referer": "http://good.example/chat"},
+            timeout=TIMEOUT,
+        )
+        assert (ok.status_code, ok.text) == (200, 'io.j[0]("8::");')
+
+
+def test_jsonp_is_refused_when_not_enabled(target: Any, good: Any) -> None:
+    t = target(legacy={"polling_duration": 0.5, "close_timeout": 1.0})
+    g = good(t)
+    with g.steady():
+        shake = requests.get(f"{base(t)}/", params={"jsonp": "0"}, timeout=TIMEOUT)
+        assert (shake.status_code, shake.text) == (403, "handshake jsonp disabled")
+        sid = handshake(t)
+        poll = requests.get(f"{base(t)}/jsonp-polling/{sid}?i=0", timeout=TIMEOUT)
+        assert (poll.status_code, poll.text) == (200, "7:::0")
