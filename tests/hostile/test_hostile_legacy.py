@@ -216,6 +216,9 @@ MALFORMED = [
     '5:::{"name":"x","args":{}}',
     "5:::" + '{"name":"x","args":' + "[" * DEEP + "]" * DEEP + "}",  # a nesting bomb
     "4:::" + "{" * DEEP,
+    '5:::{"name":"x","args":[' + "1" * 5000 + "]}",  # past Python's int-string limit
+    '5:::{"name":"x","args":[1e400]}',  # overflows to Infinity: cannot be sent back
+    "4:::-1e400",
     "6:::x+[1]",  # ack of a non-numeric id
     "6:::1+[",
     "6:::1+{}",
