@@ -1,13 +1,11 @@
 """The Flash socket policy server the 0.9 ``flashsocket`` transport needs.
 
-Before a Flash ``Socket`` may connect anywhere, Flash Player asks for a cross-domain policy: it
-connects to the policy port (843, or the one the page names — the 0.9 client loads
-``xmlsocket://<host>:<flash policy port>``, default 10843), sends ``<policy-file-request/>``
-followed by a NUL byte, reads an XML ``<cross-domain-policy>`` terminated by a NUL byte, and
-the server closes the connection.
-
-The server here reads at most :data:`MAX_REQUEST` bytes within ``timeout`` seconds, answers only
-the exact request, and closes every connection; nothing else is ever accepted.
+Before a Flash ``Socket`` may connect anywhere, Flash Player connects to the policy port (843,
+or the one the page names: the 0.9 client loads ``xmlsocket://<host>:<flash policy port>``,
+default 10843), sends ``<policy-file-request/>`` and a NUL byte, and reads a
+``<cross-domain-policy>`` document ended by a NUL byte; this server reads at most
+:data:`MAX_REQUEST` bytes within ``timeout`` seconds, answers only that exact request and
+closes every connection.
 """
 
 from __future__ import annotations
