@@ -33,7 +33,6 @@ from the seed:
 from __future__ import annotations
 
 import contextlib
-import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Final
 import gevent
 from gevent.queue import Full, Queue
 
+from gsocketio._logging import get_logger
 from gsocketio.protocol import _json
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ __all__ = [
     "socketio_manage",
 ]
 
-log = logging.getLogger("gsocketio.compat")
+log = get_logger("gsocketio.compat")
 
 SeedPacket = dict[str, Any]
 ErrorHandler = Callable[["VirtualSocket", str, str, str | None, Any, bool], Any]

@@ -34,10 +34,10 @@ protocol has no binary). JSON for 0.9 clients escapes U+2028/U+2029 (see :func:`
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from gsocketio._logging import get_logger
 from gsocketio.adapters.base import Encoded
 from gsocketio.exceptions import ProtocolError
 from gsocketio.protocol import legacy
@@ -57,7 +57,7 @@ __all__ = [
     "to_socketio",
 ]
 
-log = logging.getLogger("gsocketio.legacy")
+log = get_logger("gsocketio.legacy")
 
 ROOT_DISCONNECT: Final = "0::"
 """The whole-socket disconnect: a 0.9 client treats it as being booted (no reconnect)."""

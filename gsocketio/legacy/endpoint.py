@@ -15,13 +15,13 @@ and then refused (403) to pages ``cors_allowed_origins`` does not allow.
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+from gsocketio._logging import get_logger
 from gsocketio.engine.http import CorsPolicy, OriginSpec
 from gsocketio.engine.reaper import Reaper
 from gsocketio.legacy.bridge import LegacyWire
@@ -50,7 +50,7 @@ from gsocketio.protocol.limits import Limits
 
 __all__ = ["LegacyHandler", "LegacyServer"]
 
-log = logging.getLogger("gsocketio.legacy")
+log = get_logger("gsocketio.legacy")
 
 _UNSET: Final[Any] = object()
 JSONP_POLLING: Final = "jsonp-polling"

@@ -10,7 +10,6 @@ closes every connection.
 
 from __future__ import annotations
 
-import logging
 import re
 import socket
 from collections.abc import Iterable
@@ -19,12 +18,14 @@ from typing import Any, Final
 import gevent
 from gevent.server import StreamServer
 
+from gsocketio._logging import get_logger
+
 __all__ = ["DEFAULT_POLICY_PORT", "POLICY_REQUEST", "FlashPolicyServer", "policy_xml"]
 
 DEFAULT_POLICY_PORT: Final = 10843
 """gevent-socketio's policy port (Flash asks 843 first, then the port the page names)."""
 
-log = logging.getLogger("gsocketio.legacy.policy")
+log = get_logger("gsocketio.legacy.policy")
 
 POLICY_REQUEST: Final = b"<policy-file-request/>\x00"
 MAX_REQUEST: Final = 64

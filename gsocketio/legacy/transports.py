@@ -13,13 +13,13 @@ packet per text frame both ways and end the session with the socket. A ``POST`` 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 import gevent
 
+from gsocketio._logging import get_logger
 from gsocketio.engine.polling import read_body
 from gsocketio.exceptions import ProtocolError, WebSocketError, WebSocketHandshakeError
 from gsocketio.legacy.connection import LegacyConnection, Receiver
@@ -52,7 +52,7 @@ __all__ = [
     "serve",
 ]
 
-log = logging.getLogger("gsocketio.legacy")
+log = get_logger("gsocketio.legacy")
 
 ALL_TRANSPORTS: Final = ("websocket", "flashsocket", "htmlfile", "xhr-polling", "jsonp-polling")
 """Every transport, in the order the 0.9 server advertised them."""

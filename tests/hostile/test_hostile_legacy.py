@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import socket
 import time
@@ -707,3 +708,44 @@ def test_jsonp_is_refused_when_not_enabled(target: Any, good: Any) -> None:
         sid = handshake(t)
         poll = requests.get(f"{base(t)}/jsonp-polling/{sid}?i=0", timeout=TIMEOUT)
         assert (poll.status_code, poll.text) == (200, "7:::0")
+
+
+# --- client data cannot forge log lines (issue 9) ----------------------------------------------
+
+FORGED = "\nERROR gsocketio.server forged line\r\x1b[31m"
+
+
+def test_client_strings_cannot_forge_log_lines(
+    target: Any, good: Any, raw: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Namespace and event names with newlines and escape sequences, from a 4.x and a 0.9
+    raw client: each gets its exact answer, and every log record's formatted message holds
+    the name escaped, never a raw control character."""
+    caplog.set_level(logging.DEBUG, logger="gsocketio")
+    t = target(legacy=FAST)
+    g = good(t)
+    with g.steady():
+        a = modern.Attacker(t)
+        raw.append(a)
+        a.send(f"40/a{FORGED},")
+        refused = a.recv()
+        assert refused == f'44/a{FORGED},{{"message":"Invalid namespace"}}'
+        a.send(json.dumps(["x" + FORGED], separators=(",", ":")).join(["427", ""]))
+        a.send('428["echo","still here"]')
+        assert a.drain_until_ack(8) == '438["still here"]'
+        _sid, ws = joined_ws(t)
+        raw.append(ws)
+        ws.send(f"1::/b{FORGED}")
+        assert recv_skipping_heartbeats(ws) == f"7::/b{FORGED}:2"  # unauthorized
+        ws.send('5:9+::{"name":"echo","args":["ok"]}')
+        for _ in range(1000):
+            message = recv_skipping_heartbeats(ws)
+            if isinstance(message, str) and message.startswith("6:::9+"):
+                assert message == '6:::9+["ok"]'
+                break
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("gsocketio")]
+    control = re.compile("[\x00-\x1f\x7f-\x9f]")
+    assert not [m for m in messages if control.search(m)]
+    escaped = "\\nERROR gsocketio.server forged line\\r\\x1b[31m"
+    assert any(f"/a{escaped}" in m for m in messages), messages
+    assert any(f"/b{escaped}" in m for m in messages), messages
