@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -164,8 +165,9 @@ class LegacyServer:
         self._enabled = frozenset(chosen)
         self._conns: dict[str, LegacyConnection] = {}
         # Handshaken sids no transport has used yet, oldest first: all, and per client address.
-        self._unused: dict[str, tuple[float, str]] = {}
-        self._unused_by_address: dict[str, dict[str, None]] = {}
+        # OrderedDict, not dict: popping the oldest stays O(1) (a dict's front fills with holes).
+        self._unused: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._unused_by_address: dict[str, OrderedDict[str, None]] = {}
 
     # --- public ---------------------------------------------------------------------------------
 
@@ -353,7 +355,7 @@ class LegacyServer:
         conn = LegacyConnection(self, session, environ)
         self._conns[sid] = conn
         self._unused[sid] = (now, address)
-        self._unused_by_address.setdefault(address, {})[sid] = None
+        self._unused_by_address.setdefault(address, OrderedDict())[sid] = None
         self.reaper.schedule(session.next_deadline(), conn)
         reply = encode_handshake(
             sid,
