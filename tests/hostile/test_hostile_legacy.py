@@ -654,7 +654,9 @@ def test_one_address_flooding_handshakes_locks_nobody_out(
     """An attacker on 127.0.0.2 handshakes far more than the whole table holds and never uses
     the sids: it is never refused (its own oldest sids make room), its share stays bounded, and
     the real 0.9.16 client (on 127.0.0.1) still connects and gets every broadcast."""
-    t = target(legacy={"max_pending_handshakes": 100, "max_pending_per_address": 20, **FAST})
+    bounds = {"max_pending_handshakes": 100, "max_pending_per_address": 20}
+    # Long timeouts: only the per-address bound may drop a sid here, never a slow machine.
+    t = target(legacy={**FAST, **bounds, "close_timeout": 30, "handshake_timeout": 60})
     g = good(t)
     with g.steady():
         sids = shake_from(t, "127.0.0.2", 300)
@@ -675,7 +677,9 @@ def test_one_address_flooding_handshakes_locks_nobody_out(
 def test_cross_site_jsonp_reads_are_refused(target: Any, good: Any) -> None:
     """A page cors_allowed_origins does not name cannot read a session through <script>: its
     JSONP polls and posts get 403 (with or without a Referer); the session is untouched."""
-    t = target(legacy={"cors_allowed_origins": ["http://good.example"], **FAST})
+    t = target(
+        legacy={**FAST, "cors_allowed_origins": ["http://good.example"], "close_timeout": 30}
+    )
     g = good(t)
     with g.steady():
         sid = opened(t)
