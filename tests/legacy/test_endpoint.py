@@ -624,3 +624,28 @@ def test_jsonp_only_for_pages_cors_allows(
         assert (poll.status_code, poll.text) == (403, "Forbidden\n")
         assert (post.status_code, post.text) == (403, "Forbidden\n")
         assert requests.get(f"{url}/socket.io/1/xhr-polling/{sid}", timeout=TIMEOUT).text == ("1::")
+
+
+def _seed_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    gsocketio.socketio_manage(environ, {})
+    return []
+
+
+@pytest.mark.parametrize(
+    ("transports", "jsonp"),
+    [(None, False), (["xhr-polling"], False), (["xhr-polling", "jsonp-polling"], True)],
+)
+def test_seed_mode_serves_jsonp_when_its_transports_name_it(
+    serve: Callable[..., str], transports: list[str] | None, jsonp: bool
+) -> None:
+    """gevent-socketio served jsonp-polling when its ``transports`` named it; a seed-mode
+    SocketIOServer keeps doing that, and keeps it off otherwise."""
+    options = {} if transports is None else {"transports": transports}
+    url = serve(_seed_app, **options)
+    shake = requests.get(f"{url}/socket.io/1/?jsonp=0", timeout=TIMEOUT)
+    if jsonp:
+        assert re.fullmatch(r'io\.j\[0\]\("[\w-]+:60:60:xhr-polling,jsonp-polling"\);', shake.text)
+    else:
+        assert (shake.status_code, shake.text) == (403, "handshake jsonp disabled")
+        offered = requests.get(f"{url}/socket.io/1/", timeout=TIMEOUT).text.split(":")[3]
+        assert "jsonp-polling" not in offered.split(",")
