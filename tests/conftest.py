@@ -40,13 +40,12 @@ def pytest_runtest_makereport(
         )
 
 
-# Tests whose own deadlines are tighter than tracing allows run with coverage paused (the ~3x
-# slowdown of `make test`'s gevent-aware coverage would fail them, not the code). Mark a test
-# ``@pytest.mark.no_cover`` or list its node id here; remove the entry once the test's setup no
-# longer races its timeouts.
+# A test whose own deadlines are tighter than tracing allows (coverage makes CPU-bound code
+# ~3x slower) is marked ``@pytest.mark.no_cover``, or listed here, and runs with coverage
+# paused until its setup no longer races its timeouts.
 UNTRACED = frozenset(
     {
-        # ~180 requests must finish inside close_timeout=0.6 s: 0.23 s CPU untraced, 0.7 traced
+        # makes ~180 requests while 0.8 s heartbeat timeouts run: 0.23 s CPU untraced, 0.7 s traced
         "tests/hostile/test_hostile_legacy.py::test_abandoned_handshakes_and_sessions",
     }
 )
