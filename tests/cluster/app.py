@@ -59,6 +59,9 @@ def build(key: str, name: str, url: str) -> tuple[gsocketio.Server, RedisAdapter
         if kind == "emit":
             target.emit(body["event"], *body.get("args", []))
             return "ok"
+        if kind == "emit_bin":
+            target.emit("bin", b"\x0a\x0b")
+            return "ok"
         if kind == "legacy_emit":  # the python-socketio style keyword API
             sio.emit(
                 body["event"],
