@@ -101,6 +101,8 @@ class RedisAdapter(RequestAnswers, Adapter):
         self.local = MemoryAdapter()
         self.stats = LinkStats()
         self._since = time.time()
+        self._up_parts = {"publisher"}  # the outbox starts optimistic; the subscriber connects
+        self._outage = False
         self._last_reject_log = 0.0
         self._channels: dict[str, wire.Channels] = {}  # nsp -> channels
         self._by_channel: dict[bytes, tuple[str, wire.Channels]] = {}  # channel -> (kind, ch)
@@ -139,18 +141,24 @@ class RedisAdapter(RequestAnswers, Adapter):
         )  # fmt: skip
 
     def _state_changed(self, part: str, up: bool, exc: BaseException | None) -> None:
-        self._since = time.time()
+        """Log once per outage (whichever link notices first) and once when both are back."""
+        (self._up_parts.add if up else self._up_parts.discard)(part)
+        now = self._up_parts == {"publisher", "subscriber"}
         if not up:
+            self._since = time.time()
+        if not up and not self._outage:
+            self._outage = True
             self.log.warning(
-                "Redis at %s is unreachable from the %s (%s): local clients are still served; "
-                "up to %d outgoing messages are kept and sent when it is back; reconnecting",
-                self.url, part, exc, self._outbox.bound,
+                "Redis at %s is unreachable (%s): this server keeps serving its own clients; "
+                "up to %d outgoing messages are kept and sent when Redis is back; reconnecting",
+                self.url, exc, self._outbox.bound,
             )  # fmt: skip
-        elif part == "subscriber" and self.stats.reconnects:
-            self.log.warning("Redis at %s is reachable again (%s re-subscribed)", self.url, part)
-        elif part == "publisher":
+        elif now and self._outage:
+            self._outage = False
+            self._since = time.time()
             self.log.warning(
-                "Redis at %s is reachable again: %d queued messages sent, %d dropped so far",
+                "Redis at %s is reachable again: subscriptions restored, %d queued messages "
+                "sent after outages, %d dropped so far",
                 self.url, self.stats.replayed, self.stats.dropped,
             )  # fmt: skip
 

@@ -17,6 +17,8 @@ import logging  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
+import gevent  # noqa: E402
+
 import gsocketio  # noqa: E402
 from gsocketio.adapters.redis import RedisAdapter  # noqa: E402
 from gsocketio.exceptions import ClusterError, ClusterTimeoutError  # noqa: E402
@@ -122,7 +124,17 @@ def build(key: str, name: str, url: str) -> tuple[gsocketio.Server, RedisAdapter
             return sorted(sio.sockets(nsp))
         if kind == "health":
             h = adapter.health()
-            return {f: getattr(h, f) for f in h.__dataclass_fields__}
+            return {"uid": adapter.uid, **{f: getattr(h, f) for f in h.__dataclass_fields__}}
+        if kind == "burst":  # a steady load: n sequence-numbered emits, one every interval
+
+            def burst() -> None:
+                for i in range(body["n"]):
+                    target.emit("seq", i)
+                    gevent.sleep(body.get("interval", 0.005))
+                target.emit("burst-end")
+
+            gevent.spawn(burst)
+            return "ok"
         raise ValueError(kind)
 
     def ctl(environ: dict[str, Any], start_response: Any) -> list[bytes]:
