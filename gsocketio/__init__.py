@@ -7,6 +7,7 @@ modern decorator API (``Server``).
 
 from typing import TYPE_CHECKING, Any
 
+from gsocketio.compat.virtsocket import socketio_manage
 from gsocketio.exceptions import (
     CallTimeoutError,
     ClusterError,
@@ -16,10 +17,9 @@ from gsocketio.exceptions import (
     GSocketIOError,
     ProtocolError,
 )
-from gsocketio.manage import socketio_manage
+from gsocketio.namespace import Namespace
 from gsocketio.serve import SocketIOServer
 from gsocketio.server import Server
-from gsocketio.server_namespace import Namespace
 from gsocketio.wsgi import WSGIApp
 
 if TYPE_CHECKING:

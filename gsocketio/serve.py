@@ -3,7 +3,7 @@
 Two things pywsgi lacks: it never sets ``TCP_NODELAY`` (a long-polling round trip then waits
 ~40 ms on Nagle + delayed ACK), and it has no way to hand an upgraded connection's raw socket
 to a WebSocket implementation. :class:`SocketIOHandler` puts the socket and its buffered reader
-in the environ (see :mod:`gsocketio.transports.websocket` for the keys); when the application
+in the environ (see :mod:`gsocketio.websocket.connection` for the keys); when the application
 accepted a WebSocket, the handler writes no HTTP response of its own, finishes the closing
 handshake (bounded) once the application returns, and closes the connection.
 
@@ -11,7 +11,7 @@ The seed's Socket.IO options (``transports``, ``policy_server``, ``policy_listen
 ``heartbeat_interval``, ``heartbeat_timeout``, ``close_timeout``) are accepted and kept in
 :attr:`SocketIOServer.config`. Given a plain WSGI application (not a :class:`gsocketio.wsgi.WSGIApp`
 already), the server runs it in *seed mode*, as gevent-socketio did: ``/<resource>/`` goes to a
-:class:`gsocketio.seed.SeedServer` that runs the application once per Socket.IO connection
+:class:`gsocketio.compat.managed.SeedServer` that runs the application once per Socket.IO connection
 (its view calls ``socketio_manage``), everything else to the application. There
 ``heartbeat_interval``/``heartbeat_timeout`` become Engine.IO's ``ping_interval``/
 ``ping_timeout``, ``transports`` is mapped to Engine.IO's names, and the :class:`gsocketio.Server`
@@ -48,7 +48,8 @@ from typing import Any
 from gevent import GreenletExit
 from gevent.pywsgi import Input, WSGIHandler, WSGIServer
 
-from gsocketio.transports.websocket import RFILE_KEY, SOCKET_KEY, WEBSOCKET_KEY, WebSocket
+from gsocketio.legacy.policy import DEFAULT_POLICY_PORT
+from gsocketio.websocket.connection import RFILE_KEY, SOCKET_KEY, WEBSOCKET_KEY, WebSocket
 
 __all__ = [
     "DEFAULT_HTTP_TIMEOUT",
@@ -64,7 +65,6 @@ __all__ = [
 
 logger = logging.getLogger("gsocketio.serve")
 
-DEFAULT_POLICY_PORT = 10843
 DEFAULT_HTTP_TIMEOUT = 60.0
 """Seconds one read or write of an HTTP request or response may take (see the docstring)."""
 MAX_DISCARD = 65536
@@ -231,9 +231,10 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
 
     ``resource`` is the URL path segment Socket.IO lives under (``/socket.io/``). A plain WSGI
     ``application`` is served in seed mode (see the module docstring; :attr:`seed_server` is
-    then the :class:`gsocketio.seed.SeedServer`). Keywords in :data:`SERVER_OPTIONS` configure
-    that server; other keyword arguments go to ``WSGIServer``. Access and error logs default to
-    the ``gsocketio.serve`` logger instead of stderr. ``http_timeout`` (seconds, None: none)
+    then the :class:`gsocketio.compat.managed.SeedServer`). Keywords in :data:`SERVER_OPTIONS`
+    configure that server; other keyword arguments go to ``WSGIServer``. Access and error logs
+    default to the ``gsocketio.serve`` logger instead of stderr. ``http_timeout`` (seconds,
+    None: none)
     bounds each read and write of the HTTP phase of a connection (see the module docstring).
     """
 
@@ -284,7 +285,7 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
         super().__init__(listener, application, **kwargs)
 
     def _seed_mode(self, application: WSGIApp, options: dict[str, Any]) -> Any:
-        from gsocketio.seed import SeedServer, modern_transports
+        from gsocketio.compat.managed import SeedServer, modern_transports
 
         options.setdefault("ping_interval", self.config["heartbeat_interval"])
         options.setdefault("ping_timeout", self.config["heartbeat_timeout"])

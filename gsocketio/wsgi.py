@@ -31,7 +31,7 @@ import gevent.socket
 
 from gsocketio.engine import EngineHandler, EngineServer
 from gsocketio.engine.http import choose_encoding, compress
-from gsocketio.transports.websocket import (
+from gsocketio.websocket.connection import (
     GUNICORN_SOCKET_KEY,
     SOCKET_KEY,
     WEBSOCKET_KEY,
