@@ -224,7 +224,9 @@ def test_emitters_reach_both(py_nodes: Any, js_node: JsNode, clients: Clients, k
     got_py = events_until(on_py, "end") + events_until(on_py, "end")
     got_js = events_until(on_js, "end") + events_until(on_js, "end")
     assert _msgs(got_py) == ["node-emitter", "py-emitter", "py-emitter-except", "py-volatile"]
-    assert _msgs(got_js) == ["node-emitter", "py-emitter", "py-volatile"]
+    # Node's server drops a volatile packet while its WebSocket is still writing the previous
+    # one (that is what volatile means), so it may or may not arrive there.
+    assert [m for m in _msgs(got_js) if m != "py-volatile"] == ["node-emitter", "py-emitter"]
     # requests from both emitters: join, server-side emit, disconnect
     emitter.in_(py_sid).sockets_join("from-emitter")
     js_node.cmd("emitter_join", to=[js_sid], rooms=["from-node-emitter"])
