@@ -12,6 +12,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import gevent
+
 from gsocketio.adapters import redis_requests as rq
 from gsocketio.adapters import redis_wire as wire
 from gsocketio.adapters.base import EVERYONE, AdapterHost, BroadcastFlags, BroadcastOptions
@@ -95,11 +97,12 @@ class RequestAnswers:
         elif rtype is RT.REMOTE_DISCONNECT:
             if sel is None:
                 if req.sid is not None and local.has_members(nsp, req.sid):
-                    self.host.disconnect_local(nsp, [req.sid], req.close)
+                    gevent.spawn(self.host.disconnect_local, nsp, [req.sid], req.close)
                     if rid:
                         self._respond(ch, req.uid, rq.encode_legacy_ack(rid))
             else:
-                local.disconnect_sockets(nsp, opts, req.close)
+                # disconnect handlers run here: never in the subscriber greenlet
+                gevent.spawn(local.disconnect_sockets, nsp, opts, req.close)
         elif rtype is RT.REMOTE_FETCH:
             described = local.fetch_sockets(nsp, opts, 0)
             self._respond(ch, req.uid, rq.encode_fetch_response(rid or "", described))
