@@ -11,65 +11,29 @@ and every malformed message logged (rate-limited), counted and dropped.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import gevent
-import redis
-from gevent.event import Event
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from gsocketio.adapters import redis_requests as rq
 from gsocketio.adapters import redis_wire as wire
 from gsocketio.adapters.base import (
     EVERYONE,
-    Adapter,
-    AdapterHost,
     BroadcastOptions,
-    Recipient,
 )
-from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.adapters.redis_answers import RequestAnswers, read_flags, wire_flags
-from gsocketio.adapters.redis_link import LINK_ERRORS, LinkStats, Outbox, Subscriber
-from gsocketio.exceptions import AdapterMessageError, ClusterTimeoutError, ClusterUnavailableError
+from gsocketio.adapters.redis_base import AdapterHealth, RedisAdapterBase
+from gsocketio.adapters.redis_link import LINK_ERRORS
+from gsocketio.exceptions import AdapterMessageError, ClusterUnavailableError
 from gsocketio.protocol.socketio import Packet, PacketType
 
-__all__ = ["AdapterHealth", "RedisAdapter"]
+__all__ = ["AdapterHealth", "RedisAdapter"]  # AdapterHealth: re-exported
 
 RT = rq.RequestType
 
 
-@dataclass(frozen=True, slots=True)
-class AdapterHealth:
-    """A snapshot of the adapter's link to Redis and its counters."""
-
-    connected: bool  # both the publisher and the subscriber reach Redis
-    since: float  # time.time() of the last state change
-    outbox: int  # messages waiting to be published
-    outbox_bound: int
-    published: int
-    dropped: int  # lost to the outbox bound (oldest first) or volatile during an outage
-    replayed: int  # published after an outage
-    received: int
-    rejected: int  # malformed messages dropped
-    reconnects: int
-
-
-class _Pending:
-    """One outstanding request: how many answers complete it and what arrived."""
-
-    def __init__(self, kind: RT, expected: int, first: list[Any]) -> None:
-        self.kind = kind
-        self.expected = expected
-        self.count = 1 if kind is not RT.SERVER_SIDE_EMIT else 0  # fetch/rooms count ourselves
-        self.results = first
-        self.done = Event()
-
-
-class RedisAdapter(RequestAnswers, Adapter):
+class RedisAdapter(RequestAnswers, RedisAdapterBase):
     """``gsocketio.Server(adapter=RedisAdapter("redis://127.0.0.1:6379/0"))``.
 
     ``key``: the channel prefix shared with every Node and Python peer. ``requests_timeout``:
@@ -91,86 +55,15 @@ class RedisAdapter(RequestAnswers, Adapter):
         redis_options: dict[str, Any] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
-        self.uid = wire.new_uid()
-        self.key = key
-        self.url = url
-        self.requests_timeout = requests_timeout
         self.specific_responses = publish_on_specific_response_channel
-        self.limits = limits
-        self.log = logger or logging.getLogger("gsocketio.cluster")
-        self.local = MemoryAdapter()
-        self.stats = LinkStats()
-        self._since = time.time()
-        self._up_parts = {"publisher"}  # the outbox starts optimistic; the subscriber connects
-        self._outage = False
-        self._last_reject_log = 0.0
         self._channels: dict[str, wire.Channels] = {}  # nsp -> channels
         self._by_channel: dict[bytes, tuple[str, wire.Channels]] = {}  # channel -> (kind, ch)
         self._by_pattern: dict[bytes, wire.Channels] = {}
-        self._pending: dict[str, _Pending] = {}
-        self._acks: dict[str, tuple[Callable[[int], None], Callable[[Any], None]]] = {}
-        options = {
-            "socket_connect_timeout": 2.0,
-            "socket_timeout": 5.0,
-            "retry": Retry(NoBackoff(), 0),
-            "protocol": 2,  # RESP2: pub/sub messages are plain replies, read by Subscriber
-            **(redis_options or {}),
-        }
-        self._client = redis.Redis.from_url(
-            url, client_name=f"gsio:{key}:{self.uid}:pub", **options
-        )
-        sub_options = {**options, "socket_timeout": None}
-        sub_pool = redis.ConnectionPool.from_url(
-            url, client_name=f"gsio:{key}:{self.uid}:sub", **sub_options
-        )
-        self._outbox = Outbox(self._client, outbox_size, self.stats, self._state_changed)
-        self._subscriber = Subscriber(sub_pool, self.stats, self._on_message, self._state_changed)
-        self._namespace("/")
-
-    # --- link state ------------------------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        return self._outbox.up and self._subscriber.up
-
-    def health(self) -> AdapterHealth:
-        s = self.stats
-        return AdapterHealth(
-            self.connected, self._since, len(self._outbox), self._outbox.bound, s.published,
-            s.dropped, s.replayed, s.received, s.rejected, s.reconnects,
+        super().__init__(
+            url, key, wire.new_uid(), requests_timeout=requests_timeout, outbox_size=outbox_size,
+            limits=limits, redis_options=redis_options, logger=logger, sharded=False,
         )  # fmt: skip
-
-    def _state_changed(self, part: str, up: bool, exc: BaseException | None) -> None:
-        """Log once per outage (whichever link notices first) and once when both are back."""
-        (self._up_parts.add if up else self._up_parts.discard)(part)
-        now = self._up_parts == {"publisher", "subscriber"}
-        if not up:
-            self._since = time.time()
-        if not up and not self._outage:
-            self._outage = True
-            self.log.warning(
-                "Redis at %s is unreachable (%s): this server keeps serving its own clients; "
-                "up to %d outgoing messages are kept and sent when Redis is back; reconnecting",
-                self.url, exc, self._outbox.bound,
-            )  # fmt: skip
-        elif now and self._outage:
-            self._outage = False
-            self._since = time.time()
-            self.log.warning(
-                "Redis at %s is reachable again: subscriptions restored, %d queued messages "
-                "sent after outages, %d dropped so far",
-                self.url, self.stats.replayed, self.stats.dropped,
-            )  # fmt: skip
-
-    def _reject(self, what: str, exc: Exception) -> None:
-        self.stats.rejected += 1
-        now = time.monotonic()
-        if now - self._last_reject_log >= 10.0:
-            self._last_reject_log = now
-            self.log.warning(
-                "dropped a malformed %s from Redis (%s); %d dropped so far",
-                what, exc, self.stats.rejected,
-            )  # fmt: skip
+        self._namespace("/")
 
     # --- channels --------------------------------------------------------------------------
 
@@ -203,35 +96,6 @@ class RedisAdapter(RequestAnswers, Adapter):
         except LINK_ERRORS as exc:
             raise ClusterUnavailableError(f"Redis at {self.url} is unreachable: {exc}") from None
         return max(1, int(counts[0][1])) if counts else 1
-
-    # --- local socket bookkeeping (delegated) ----------------------------------------------
-
-    def bind(self, host: AdapterHost) -> None:
-        super().bind(host)
-        self.local.bind(host)
-
-    def add_socket(self, namespace: str, sid: str, recipient: Recipient) -> None:
-        if namespace not in self._channels:
-            self._namespace(namespace)
-        self.local.add_socket(namespace, sid, recipient)
-
-    def remove_socket(self, namespace: str, sid: str) -> None:
-        self.local.remove_socket(namespace, sid)
-
-    def enter_room(self, namespace: str, sid: str, room: str) -> None:
-        self.local.enter_room(namespace, sid, room)
-
-    def leave_room(self, namespace: str, sid: str, room: str) -> None:
-        self.local.leave_room(namespace, sid, room)
-
-    def rooms_of(self, namespace: str, sid: str) -> set[str]:
-        return self.local.rooms_of(namespace, sid)
-
-    def sockets(self, namespace: str, opts: BroadcastOptions = EVERYONE) -> set[str]:
-        return self.local.sockets(namespace, opts)
-
-    def all_rooms(self, namespace: str) -> set[str]:
-        return self.local.all_rooms(namespace)
 
     def server_count(self, namespace: str) -> int:
         return self._server_count(self._ready(namespace))
@@ -278,31 +142,6 @@ class RedisAdapter(RequestAnswers, Adapter):
             self._outbox.put(self._namespace(namespace).request, payload)
         self.local.disconnect_sockets(namespace, opts, close)
 
-    def _request(
-        self,
-        ch: wire.Channels,
-        kind: RT,
-        payload_for: Callable[[str], bytes],
-        expected: int,
-        first: list[Any],
-        timeout: float,
-        what: str,
-    ) -> list[Any]:
-        request_id = wire.new_uid()
-        pending = self._pending[request_id] = _Pending(kind, expected, first)
-        try:
-            self._outbox.put(ch.request, payload_for(request_id))
-            if not pending.done.wait(timeout):
-                got = pending.count if kind is not RT.SERVER_SIDE_EMIT else len(pending.results)
-                raise ClusterTimeoutError(
-                    f"timeout reached while waiting for {what} response "
-                    f"(only {got} of {expected} answered)",
-                    pending.results,
-                )
-            return pending.results
-        finally:
-            self._pending.pop(request_id, None)
-
     def fetch_sockets(
         self, namespace: str, opts: BroadcastOptions, timeout: float
     ) -> list[dict[str, Any]]:
@@ -315,9 +154,10 @@ class RedisAdapter(RequestAnswers, Adapter):
             return local
         rooms, excluded = sorted(opts.rooms), sorted(opts.except_rooms)
         return self._request(
-            ch, RT.REMOTE_FETCH,
-            lambda rid: rq.encode_fetch_request(self.uid, rid, rooms, excluded),
-            servers, local, timeout, "fetchSockets",
+            lambda rid: self._outbox.put(
+                ch.request, rq.encode_fetch_request(self.uid, rid, rooms, excluded)
+            ),
+            RT.REMOTE_FETCH, True, servers, local, timeout, "fetchSockets",
         )  # fmt: skip
 
     def cluster_rooms(self, namespace: str, timeout: float) -> set[str]:
@@ -327,8 +167,8 @@ class RedisAdapter(RequestAnswers, Adapter):
         if servers <= 1:
             return local
         found = self._request(
-            ch, RT.ALL_ROOMS, lambda rid: rq.encode_all_rooms_request(self.uid, rid),
-            servers, list(local), timeout, "allRooms",
+            lambda rid: self._outbox.put(ch.request, rq.encode_all_rooms_request(self.uid, rid)),
+            RT.ALL_ROOMS, True, servers, list(local), timeout, "allRooms",
         )  # fmt: skip
         return {str(r) for r in found}
 
@@ -344,9 +184,10 @@ class RedisAdapter(RequestAnswers, Adapter):
         if expected <= 0:
             return []
         return self._request(
-            ch, RT.SERVER_SIDE_EMIT,
-            lambda rid: rq.encode_server_side_emit(self.uid, data, rid),
-            expected, [], timeout, "serverSideEmit",
+            lambda rid: self._outbox.put(
+                ch.request, rq.encode_server_side_emit(self.uid, data, rid)
+            ),
+            RT.SERVER_SIDE_EMIT, False, expected, [], timeout, "serverSideEmit",
         )  # fmt: skip
 
     def broadcast_with_ack(
@@ -371,11 +212,6 @@ class RedisAdapter(RequestAnswers, Adapter):
         self._outbox.put(ch.request, payload)
         self.local.broadcast_with_ack(packet, opts, timeout, on_count, on_ack)
         return servers
-
-    def close(self) -> None:
-        self._subscriber.close()
-        self._outbox.close()
-        self._client.close()
 
     # --- incoming --------------------------------------------------------------------------
 

@@ -48,8 +48,11 @@ class Outbox:
         bound: int,
         stats: LinkStats,
         on_state: Callable[[str, bool, BaseException | None], None],
+        *,
+        sharded: bool = False,
     ) -> None:
         self._client = client
+        self._command = "SPUBLISH" if sharded else "PUBLISH"
         self.bound = bound
         self._stats = stats
         self._on_state = on_state
@@ -84,9 +87,9 @@ class Outbox:
                 continue
             batch = [queue.popleft() for _ in range(min(len(queue), BATCH))]
             try:
-                pipe = self._client.pipeline(transaction=False)
+                pipe: Any = self._client.pipeline(transaction=False)
                 for channel, payload in batch:
-                    pipe.publish(channel, payload)
+                    pipe.execute_command(self._command, channel, payload)
                 pipe.execute()
             except LINK_ERRORS as exc:
                 queue.extendleft(reversed(batch))
@@ -121,8 +124,14 @@ class Subscriber:
         on_message: Callable[[list[Any]], None],
         on_state: Callable[[str, bool, BaseException | None], None],
         ping_interval: float = 10.0,
+        *,
+        sharded: bool = False,
     ) -> None:
         self._pool = pool
+        self._subscribe = "SSUBSCRIBE" if sharded else "SUBSCRIBE"
+        self._unsubscribe = "SUNSUBSCRIBE" if sharded else "UNSUBSCRIBE"
+        self._message_kinds = (b"smessage",) if sharded else (b"message", b"pmessage")
+        self._confirm_kinds = (b"ssubscribe",) if sharded else (b"subscribe", b"psubscribe")
         self._stats = stats
         self._on_message = on_message
         self._on_state = on_state
@@ -148,12 +157,30 @@ class Subscriber:
             if conn is None:
                 return
             try:
-                if new_channels:
-                    conn.send_command("SUBSCRIBE", *new_channels)
+                for channel in new_channels:  # one per command: sharded channels live in slots
+                    conn.send_command(self._subscribe, channel)
                 if new_patterns:
                     conn.send_command("PSUBSCRIBE", *new_patterns)
             except LINK_ERRORS:
                 pass  # the reader sees the broken link and re-subscribes everything
+
+    def remove(self, channels: list[str]) -> None:
+        """Unsubscribe from sharded channels (dynamic room channels whose room emptied)."""
+        gone = [c for c in channels if c in self.channels]
+        self.channels.difference_update(gone)
+        self._confirmed.difference_update(gone)
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                return
+            try:
+                for channel in gone:
+                    conn.send_command(
+                        "S" + "UNSUBSCRIBE" if self._subscribe == "SSUBSCRIBE" else "UNSUBSCRIBE",
+                        channel,
+                    )
+            except LINK_ERRORS:
+                pass
 
     def wait_confirmed(self, channel: str, timeout: float) -> bool:
         """Wait (bounded) until Redis confirmed the subscription of ``channel``."""
@@ -172,8 +199,8 @@ class Subscriber:
                 with self._lock:
                     self._conn = conn
                     self._confirmed.clear()
-                    if self.channels:
-                        conn.send_command("SUBSCRIBE", *sorted(self.channels))
+                    for channel in sorted(self.channels):
+                        conn.send_command(self._subscribe, channel)
                     if self.patterns:
                         conn.send_command("PSUBSCRIBE", *sorted(self.patterns))
                 if not first:
@@ -211,10 +238,10 @@ class Subscriber:
             if not isinstance(reply, list) or not reply:
                 continue
             kind = reply[0]
-            if kind in (b"message", b"pmessage"):
+            if kind in self._message_kinds:
                 self._stats.received += 1
                 self._on_message(reply)
-            elif kind in (b"subscribe", b"psubscribe") and len(reply) > 1:
+            elif kind in self._confirm_kinds and len(reply) > 1:
                 name = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
                 self._confirmed.add(name)
                 waiter = self._waiters.pop(name, None)
