@@ -135,6 +135,11 @@ class MemoryAdapter(Adapter):
         ns = self._nsps.get(namespace)
         return ns is not None and (room in ns.rooms or room in ns.recipients)
 
+    def room_exists(self, namespace: str, room: str) -> bool:
+        """Has any local socket explicitly joined ``room``?"""
+        ns = self._nsps.get(namespace)
+        return ns is not None and room in ns.rooms
+
     def all_rooms(self, namespace: str) -> set[str]:
         ns = self._nsps.get(namespace)
         return set(ns.rooms) if ns is not None else set()

@@ -269,7 +269,8 @@ class RedisAdapter(RequestAnswers, RedisAdapterBase):
             return
         if pending.kind is RT.SERVER_SIDE_EMIT:
             pending.results.append(body.get("data"))
-            if len(pending.results) >= pending.expected:
+            pending.count += 1
+            if pending.count >= pending.expected:
                 pending.done.set()
             return
         pending.count += 1

@@ -200,7 +200,7 @@ class RedisAdapterBase(Adapter):
         try:
             publish(request_id)
             if not pending.done.wait(timeout):
-                got = pending.count if counts_self else len(pending.results)
+                got = pending.count
                 raise ClusterTimeoutError(
                     f"timeout reached while waiting for {what} response "
                     f"(only {got} of {expected} answered)",

@@ -21,12 +21,19 @@ import gevent  # noqa: E402
 
 import gsocketio  # noqa: E402
 from gsocketio.adapters.redis import RedisAdapter  # noqa: E402
+from gsocketio.adapters.redis_sharded import RedisShardedAdapter  # noqa: E402
 from gsocketio.exceptions import ClusterError, ClusterTimeoutError  # noqa: E402
 from gsocketio.serve import SocketIOServer  # noqa: E402
 
 
-def build(key: str, name: str, url: str) -> tuple[gsocketio.Server, RedisAdapter, Any]:
-    adapter = RedisAdapter(url, key=key, requests_timeout=3)
+def build(
+    key: str, name: str, url: str, sharded: bool = False
+) -> tuple[gsocketio.Server, RedisAdapter | RedisShardedAdapter, Any]:
+    adapter: RedisAdapter | RedisShardedAdapter
+    if sharded:
+        adapter = RedisShardedAdapter(url, channel_prefix=key, requests_timeout=3)
+    else:
+        adapter = RedisAdapter(url, key=key, requests_timeout=3)
     sio = gsocketio.Server(adapter=adapter, cors_allowed_origins="*", namespaces="*")
     server_events: list[Any] = []
 
@@ -159,13 +166,14 @@ def main() -> None:
     parser.add_argument("--key", required=True)
     parser.add_argument("--name", default="py")
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--sharded", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.WARNING,
         stream=sys.stderr,
         format=f"[{args.name}] %(levelname)s %(name)s: %(message)s",
     )
-    sio, _adapter, ctl = build(args.key, args.name, args.url)
+    sio, _adapter, ctl = build(args.key, args.name, args.url, args.sharded)
     server = SocketIOServer(("127.0.0.1", 0), sio.wsgi_app(ctl), log=None)
     server.start()
     print(f"PORT {server.server_port}", flush=True)

@@ -49,11 +49,12 @@ def key(redis_up: None) -> str:
 class PyNode:
     """One ``tests.cluster.app`` process."""
 
-    def __init__(self, key: str, name: str) -> None:
+    def __init__(self, key: str, name: str, sharded: bool = False) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.name = name
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.cluster.app", "--key", key, "--name", name],
+            [sys.executable, "-m", "tests.cluster.app", "--key", key, "--name", name]
+            + (["--sharded"] if sharded else []),
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -93,11 +94,11 @@ class PyNode:
 
 
 @pytest.fixture
-def py_nodes(key: str) -> Iterator[Callable[[int], list[PyNode]]]:
+def py_nodes(key: str) -> Iterator[Callable[..., list[PyNode]]]:
     started: list[PyNode] = []
 
-    def start(n: int) -> list[PyNode]:
-        nodes = [PyNode(key, f"py{len(started) + i}") for i in range(n)]
+    def start(n: int, sharded: bool = False) -> list[PyNode]:
+        nodes = [PyNode(key, f"py{len(started) + i}", sharded) for i in range(n)]
         started.extend(nodes)
         return nodes
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.service
 NODE_SERVER = """
 const http = require("http");
 const { Server } = require("socket.io");
-const { createAdapter } = require("@socket.io/redis-adapter");
+const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 const { Emitter } = require("@socket.io/redis-emitter");
 const { createClient } = require("redis");
 (async () => {
@@ -27,7 +27,10 @@ const { createClient } = require("redis");
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { key: ARGS.key, requestsTimeout: 3000 }) });
+  const adapter = ARGS.sharded
+    ? createShardedAdapter(pub, sub, { channelPrefix: ARGS.key })
+    : createAdapter(pub, sub, { key: ARGS.key, requestsTimeout: 3000 });
+  const io = new Server(httpServer, { adapter });
   const emitter = new Emitter(pub, { key: ARGS.key });
   io.on("connection", (s) => {
     s.on("join", (room, cb) => { s.join(room); cb("ok"); });
@@ -66,8 +69,8 @@ const { createClient } = require("redis");
 
 
 class JsNode:
-    def __init__(self, key: str) -> None:
-        self.proc = NodeClient(NODE_SERVER, "", args={"key": key}, timeout=90)
+    def __init__(self, key: str, sharded: bool = False) -> None:
+        self.proc = NodeClient(NODE_SERVER, "", args={"key": key, "sharded": sharded}, timeout=90)
         self.url = f"http://127.0.0.1:{self.proc.expect('port', timeout=15)['port']}"
         self.next_id = 0
         self.sse: list[Any] = []
