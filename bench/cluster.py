@@ -93,7 +93,7 @@ def run_once(stack: str, clients: int, broadcasts: int) -> dict[str, float]:
         used_a, used_b = cpu_seconds(a.pid) - cpu_a, cpu_seconds(b.pid) - cpu_b
         return {
             "deliveries_per_s": clients * broadcasts / max(result["done"], 1) * 1000,
-            "publisher_us": (used_a if stack != "memory" else used_a) / broadcasts * 1e6,
+            "publisher_us": used_a / broadcasts * 1e6,
             "receiver_us": (used_b / broadcasts * 1e6) if stack != "memory" else 0.0,
         }
     finally:
