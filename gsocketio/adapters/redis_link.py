@@ -10,6 +10,7 @@ link with PINGs. Both reconnect with capped exponential backoff and log state ch
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
@@ -25,6 +26,7 @@ BACKOFF_START: Final = 0.05
 BACKOFF_MAX: Final = 5.0
 BATCH: Final = 256
 LINK_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+log = logging.getLogger("gsocketio.cluster")
 
 
 class LinkStats:
@@ -90,7 +92,7 @@ class Outbox:
                 pipe: Any = self._client.pipeline(transaction=False)
                 for channel, payload in batch:
                     pipe.execute_command(self._command, channel, payload)
-                pipe.execute()
+                results = pipe.execute(raise_on_error=False)
             except LINK_ERRORS as exc:
                 queue.extendleft(reversed(batch))
                 while len(queue) > self.bound:
@@ -107,7 +109,11 @@ class Outbox:
                 self._stats.replayed += len(batch) + len(queue)  # all queued while away
                 self._on_state("publisher", True, None)
             backoff = BACKOFF_START
-            self._stats.published += len(batch)
+            refused = [r for r in results if isinstance(r, Exception)]
+            if refused:  # e.g. SPUBLISH on a Redis < 7, or an ACL: not retried, counted
+                self._stats.dropped += len(refused)
+                log.error("Redis refused %d messages (%s); dropped", len(refused), refused[0])
+            self._stats.published += len(batch) - len(refused)
 
     def close(self) -> None:
         self._closed = True
@@ -210,7 +216,9 @@ class Subscriber:
                 self._on_state("subscriber", True, None)
                 backoff = BACKOFF_START
                 self._read(conn)
-            except LINK_ERRORS as exc:
+            except (*LINK_ERRORS, redis.RedisError) as exc:
+                if isinstance(exc, redis.ResponseError):  # refused SUBSCRIBE (ACL, version)
+                    log.error("Redis refused the adapter's subscriptions: %s", exc)
                 if self.up or first:
                     self._on_state("subscriber", False, exc)
                 self.up = False
