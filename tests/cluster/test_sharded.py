@@ -84,3 +84,25 @@ def test_sharded_requests_both_ways(
     js_sharded.cmd("emit", event="noop")
     py.ctl("sockets_leave", to=["joined"], rooms=["joined"])
     assert eventually(holders, lambda n: n == 0) == 0
+
+
+def test_sharded_hostile_messages_are_dropped(py_nodes: Any, clients: Clients, key: str) -> None:
+    a, b = py_nodes(2, sharded=True)
+    member, _ = clients.start(a.url, "m", rooms=["room1"])
+    uid = a.ctl("health")["uid"]
+    r = redis_client()
+    bad = [
+        b"{", b"\xc1", b'{"type":99,"uid":"x","nsp":"/"}', b'{"type":3,"uid":"x","nsp":"/","data":{}}',
+        b'{"type":3,"uid":"x","nsp":"/","data":{"packet":{"data":["e"]},"opts":{"rooms":"r"}}}',
+        b'{"type":7,"uid":"x","nsp":"/","data":{"opts":{}}}',
+        b'{"type":8,"uid":"x","nsp":"/","data":{"requestId":5}}',
+        b'{"type":4,"uid":"x","nsp":"/","data":{"opts":{"rooms":[]},"rooms":[' + b",".join(b'"%d"' % i for i in range(20_000)) + b"]}}",
+    ]  # fmt: skip
+    for payload in bad:
+        for channel in (f"{key}#/#", f"{key}#/#room1#", f"{key}#/#{uid}#"):
+            r.execute_command("SPUBLISH", channel, payload)
+    health = eventually(lambda: a.ctl("health"), lambda h: h["rejected"] >= 3 * len(bad))
+    assert health["rejected"] >= 3 * len(bad), health
+    b.ctl("emit", to=["room1"], event="still", args=["alive"])
+    b.ctl("emit", to=["room1"], event="end")
+    assert [x["args"] for x in events_until(member, "end") if x["ev"] == "still"] == [["alive"]]
