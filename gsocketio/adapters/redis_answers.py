@@ -144,14 +144,14 @@ class RequestAnswers:
         sel = req.selection
         flags = read_flags(sel.flags) if sel is not None else BroadcastFlags()
         opts = BroadcastOptions(opts.rooms, opts.except_rooms, flags)
-        sids = [s for s in self.local.sockets(ch.nsp, opts)]
-        self._respond(ch, req.uid, rq.encode_client_count(rid, len(sids)))
+        sids = list(self.local.sockets(ch.nsp, opts))
 
         def on_ack(value: Any) -> None:
             self._respond(ch, req.uid, rq.encode_broadcast_ack(rid, value))
 
+        # The count is what was actually sent (sockets still connecting get nothing). Neither
+        # the sends nor the queueing yield, so the count is queued before any ack can be.
         sent = self.host.emit_with_ack_local(
             Packet(PacketType.EVENT, ch.nsp, req.data), sids, on_ack
         )
-        if sent != len(sids):
-            self.log.debug("broadcast %s: %d of %d sockets left meanwhile", rid, sent, len(sids))
+        self._respond(ch, req.uid, rq.encode_client_count(rid, sent))

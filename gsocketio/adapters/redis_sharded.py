@@ -280,14 +280,15 @@ class RedisShardedAdapter(RedisAdapterBase):
                 self.local.broadcast(Packet(PacketType.EVENT, nsp, args), opts)
                 return
             sids = list(self.local.sockets(nsp, opts))
-            count = {"requestId": rid, "clientCount": len(sids)}
-            self._publish_response(nsp, msg.uid, MT.BROADCAST_CLIENT_COUNT, count)
 
             def on_ack(value: Any) -> None:
                 ack = {"requestId": rid, "packet": value}
                 self._publish_response(nsp, msg.uid, MT.BROADCAST_ACK, ack)
 
-            self.host.emit_with_ack_local(Packet(PacketType.EVENT, nsp, args), sids, on_ack)
+            # sends and queueing never yield: the count is queued before any ack
+            sent = self.host.emit_with_ack_local(Packet(PacketType.EVENT, nsp, args), sids, on_ack)
+            count = {"requestId": rid, "clientCount": sent}
+            self._publish_response(nsp, msg.uid, MT.BROADCAST_CLIENT_COUNT, count)
         elif mtype in (MT.SOCKETS_JOIN, MT.SOCKETS_LEAVE):
             opts, _sel = self._selection(data)
             rooms = list(wire.room_list(data.get("rooms"), self.limits, "rooms"))
