@@ -8,7 +8,6 @@ server-side event handlers (``sio.on_server_side``) that ``server_side_emit`` re
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from urllib.parse import parse_qsl
 
 import gevent
 
+from gsocketio._logging import get_logger
 from gsocketio.protocol.socketio import Packet, PacketType
 from gsocketio.socket import CONNECTED, Socket
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ServerHost", "node_handshake"]
 
-log = logging.getLogger("gsocketio.cluster")
+log = get_logger("gsocketio.cluster")
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

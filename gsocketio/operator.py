@@ -11,7 +11,6 @@ local sockets with the memory adapter and every node's sockets with the Redis ad
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 import gevent
 from gevent.event import Event
 
+from gsocketio._logging import get_logger
 from gsocketio.adapters.base import DEFAULT_FLAGS, BroadcastFlags, BroadcastOptions
 from gsocketio.exceptions import ClusterTimeoutError
 from gsocketio.protocol.socketio import RESERVED_EVENTS, Packet, PacketType
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_TIMEOUT", "BroadcastOperator", "RemoteSocket"]
 
-log = logging.getLogger("gsocketio.cluster")
+log = get_logger("gsocketio.cluster")
 
 DEFAULT_TIMEOUT: Final = 5.0
 """Seconds a cluster request (and ``call`` without ``.timeout()``) waits: Node's 5000 ms."""

@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl
 import gevent
 
 from gsocketio import lifecycle
+from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter, unwrap_call_result
 from gsocketio.adapters.base import Adapter, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
@@ -111,7 +112,7 @@ class Server(ClusterAPI):
         logger: logging.Logger | None = None,
         connect_timeout: float = 45,
     ) -> None:
-        self.logger = logger or logging.getLogger("gsocketio.server")
+        self.logger = logger or get_logger("gsocketio.server")
         self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
         self._cluster_host = ServerHost(self)  # cluster operations: see gsocketio/cluster_api.py
         self.adapter.bind(self._cluster_host)

@@ -17,6 +17,7 @@ from gevent.event import Event
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from gsocketio._logging import get_logger
 from gsocketio.adapters import redis_wire as wire
 from gsocketio.adapters.base import EVERYONE, Adapter, AdapterHost, BroadcastOptions, Recipient
 from gsocketio.adapters.memory import MemoryAdapter
@@ -74,7 +75,7 @@ class RedisAdapterBase(Adapter):
         self.url = url
         self.requests_timeout = requests_timeout
         self.limits = limits
-        self.log = logger or logging.getLogger("gsocketio.cluster")
+        self.log = logger or get_logger("gsocketio.cluster")
         self.local = MemoryAdapter()
         self.stats = LinkStats()
         self._since = time.time()

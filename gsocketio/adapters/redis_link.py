@@ -10,7 +10,6 @@ link with PINGs. Both reconnect with capped exponential backoff and log state ch
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
@@ -20,13 +19,15 @@ import redis
 from gevent.event import Event
 from gevent.lock import RLock
 
+from gsocketio._logging import get_logger
+
 __all__ = ["LinkStats", "Outbox", "Subscriber"]
 
 BACKOFF_START: Final = 0.05
 BACKOFF_MAX: Final = 5.0
 BATCH: Final = 256
 LINK_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
-log = logging.getLogger("gsocketio.cluster")
+log = get_logger("gsocketio.cluster")
 
 
 class LinkStats:
