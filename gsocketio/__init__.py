@@ -6,10 +6,14 @@ modern decorator API (``Server``).
 """
 
 from importlib import metadata as _metadata
+from typing import TYPE_CHECKING, Any
 
 from gsocketio.compat.virtsocket import socketio_manage
 from gsocketio.exceptions import (
     CallTimeoutError,
+    ClusterError,
+    ClusterTimeoutError,
+    ClusterUnavailableError,
     ConnectionRefusedError,
     GSocketIOError,
     ProtocolError,
@@ -19,9 +23,16 @@ from gsocketio.serve import SocketIOServer
 from gsocketio.server import Server
 from gsocketio.wsgi import WSGIApp
 
+if TYPE_CHECKING:
+    from gsocketio.emitter import Emitter
+
 __all__ = [
     "CallTimeoutError",
+    "ClusterError",
+    "ClusterTimeoutError",
+    "ClusterUnavailableError",
     "ConnectionRefusedError",
+    "Emitter",
     "GSocketIOError",
     "Namespace",
     "ProtocolError",
@@ -35,3 +46,13 @@ try:
     __version__: str = _metadata.version("gsocketio")
 except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
     __version__ = "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    """``gsocketio.Emitter``, imported on first use: it needs redis-py (the ``redis`` extra),
+    which servers without the Redis adapter do not install or pay for."""
+    if name == "Emitter":
+        from gsocketio.emitter import Emitter
+
+        return Emitter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
