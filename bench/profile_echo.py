@@ -47,6 +47,12 @@ FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^():]*):(?P<line>\d+)\)$")
 Stacks = list[tuple[list[str], int]]
 
 
+def function_of(frame: str) -> str:
+    """``name (file:line)`` without the line: samples add up per function."""
+    m = FRAME.match(frame)
+    return f"{m['name']} ({m['file']})" if m else frame
+
+
 def read_collapsed(path: Path) -> Stacks:
     """py-spy raw output: one ``frame;frame;...;leaf count`` line per distinct stack."""
     stacks: Stacks = []
@@ -95,13 +101,14 @@ def speedscope(stacks: Stacks, name: str) -> dict[str, Any]:
 
 
 def flamegraph_svg(stacks: Stacks, title: str, width: int = 1600, row: int = 17) -> str:
-    """An icicle graph: each frame a box as wide as its share of samples, callees below."""
+    """An icicle graph: each function a box as wide as its share of samples, callees below
+    (lines of one function merged; the speedscope file keeps them apart)."""
     tree: dict[str, Any] = {"n": 0, "kids": {}}
     depth = 0
     for stack, count in stacks:
         node = tree
         node["n"] += count
-        for frame in stack:
+        for frame in map(function_of, stack):
             node = node["kids"].setdefault(frame, {"n": 0, "kids": {}})
             node["n"] += count
         depth = max(depth, len(stack))
@@ -146,10 +153,11 @@ def hottest(stacks: Stacks, top: int) -> tuple[list[tuple[str, int]], list[tuple
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     for stack, count in stacks:
-        if stack:
-            own[stack[-1]] += count
-        for frame in set(stack):
-            total[frame] += count
+        functions = [function_of(f) for f in stack]
+        if functions:
+            own[functions[-1]] += count
+        for function in set(functions):
+            total[function] += count
     return own.most_common(top), total.most_common(top)
 
 
