@@ -29,7 +29,12 @@ ROOT = HERE.parent
 PY = sys.executable
 NODE = shutil.which("node") or "node"
 LOAD = HERE / "load"
-ENV = dict(os.environ, NODE_PATH=str(ROOT / "node_modules"))
+# The servers import the gsocketio of the tree this bench/ belongs to (not whatever is installed).
+ENV = dict(
+    os.environ,
+    NODE_PATH=str(ROOT / "node_modules"),
+    PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+)
 
 SERVERS: dict[str, list[str]] = {
     "gsocketio": [PY, str(HERE / "servers" / "gsocketio_echo.py")],
@@ -299,6 +304,13 @@ def saturation_warning(name: str, cell: Cell, result: dict[str, Any]) -> str | N
         f"!!! WARNING: load generator used {result['load_cpu_pct']:.0f}% of its core "
         f"({cell.label}, {name}): this figure may measure the load generator, not the server"
     )
+
+
+def gsocketio_origin(env: dict[str, str]) -> str:
+    """Where a server started with ``env`` imports gsocketio from (baseline vs this tree)."""
+    code = "import gsocketio, os; print(os.path.dirname(gsocketio.__file__))"
+    out = subprocess.run([PY, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    return out.stdout.strip() or out.stderr.strip()[-200:]
 
 
 def versions() -> dict[str, str]:

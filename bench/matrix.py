@@ -56,9 +56,7 @@ class Plan:
 
     def estimate_seconds(self, servers: int) -> float:
         unique = {c for cells in self.cells().values() for c in cells}
-        per = sum(
-            (c.seconds if c.scenario == "echo" else 12) + 4 + c.clients / 1000 for c in unique
-        )
+        per = sum((c.seconds if c.scenario == "echo" else 12) + 4 + c.clients / 500 for c in unique)
         return per * servers * self.repeat
 
 

@@ -47,7 +47,16 @@ from pathlib import Path
 from typing import Any
 
 import matrix
-from harness import ENV, HERE, SERVERS, Cell, raise_fd_limit, run_cell, saturation_warning
+from harness import (
+    ENV,
+    HERE,
+    SERVERS,
+    Cell,
+    gsocketio_origin,
+    raise_fd_limit,
+    run_cell,
+    saturation_warning,
+)
 from harness import versions as tool_versions
 
 SCENARIOS = ("echo", "polling", "broadcast", "idle")
@@ -173,6 +182,9 @@ def main() -> int:
         servers["gsocketio (baseline)"] = (SERVERS["gsocketio"], dict(ENV, PYTHONPATH=tree))
     chosen = {n: s for n, s in servers.items() if not args.only or n in args.only}
     found = tool_versions()
+    for name, (_, env) in chosen.items():
+        if name.startswith("gsocketio"):
+            found[f"{name} imports"] = gsocketio_origin(env)
     print("versions:", json.dumps(found), f"file descriptor limit: {limit}", flush=True)
     if args.matrix or "matrix" in scenarios:
         groups = [g for g in args.groups.split(",") if g]
