@@ -103,11 +103,16 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20
     raise RuntimeError(f"server not listening on {port} after {timeout}s")
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+def rss_kib(pid: int) -> int | None:
+    """Resident set size of a live process (None once it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
-    return 0
+    return None
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -195,9 +200,11 @@ class LoadProcess:
     def error(self, what: str) -> dict[str, Any]:
         return {"error": what, "stderr": "".join(self.stderr)[-500:]}
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 15.0) -> None:
+        """Give the generator ``grace`` seconds to exit on its own (it does right after its
+        last line), then kill it."""
         try:
-            self.proc.wait(timeout=max(1.0, self.deadline - time.monotonic()))
+            self.proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
@@ -257,6 +264,8 @@ def run_idle(cell: Cell, url: str, server_pid: int) -> dict[str, Any]:
     finally:
         load.stop()
     connected = int(ready["connected"])
+    if before is None or after is None:
+        return {"error": "server exited during the idle run", "clients": connected}
     return {
         "clients": connected,
         "alive_at_end": final.get("alive"),
@@ -278,11 +287,12 @@ def run_cell(cmd: list[str], cell: Cell, env: dict[str, str]) -> dict[str, Any]:
             result = run_idle(cell, url, server.pid)
         else:
             result = run_load(cell, url, server.pid)
-        if server.poll() is None:
-            result["server_rss_kib"] = rss_kib(server.pid)
+        rss = rss_kib(server.pid) if server.poll() is None else None
+        if rss is None:
+            result.setdefault("error", f"server exited with {server.poll()}")
         else:
-            result.setdefault("error", f"server exited with {server.returncode}")
-    except RuntimeError as exc:
+            result["server_rss_kib"] = rss
+    except (RuntimeError, OSError) as exc:  # server never listened, or a process vanished
         result = {"error": str(exc)}
     finally:
         server.terminate()

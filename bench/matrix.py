@@ -246,9 +246,24 @@ def markdown(
             out += pivot("deliveries/s", rows, "rate", num, "higher")
             out += pivot("server CPU µs/delivery", rows, "cpu_us_per_delivery", two, "lower")
             out += detail(rows, BROADCAST_COLUMNS)
+    out += [headroom(medians), ""]
     if warnings:
         out += ["### load generator warnings", "", *(f"- {w}" for w in warnings), ""]
     return "\n".join(out)
+
+
+def headroom(medians: dict[Cell, dict[str, dict[str, Any]]]) -> str:
+    """The busiest the load generator got in any cell: how much headroom the figures had."""
+    busiest = [
+        (r["load_cpu_pct"], cell.label, name)
+        for cell, per in medians.items()
+        for name, r in per.items()
+        if isinstance(r.get("load_cpu_pct"), int | float)
+    ]
+    if not busiest:
+        return "Load generator CPU: not measured."
+    pct, label, name = max(busiest)
+    return f"Highest load generator CPU (median): {pct:.0f}% of its core ({label}, {name})."
 
 
 def _row_label(group: str, cell: Cell) -> str:

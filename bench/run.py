@@ -151,6 +151,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--only", action="append", help="run only these servers")
     parser.add_argument(
+        "--pysio-as-shipped",
+        action="store_true",
+        help="python-socketio without TCP_NODELAY (pywsgi's default; replies stall on Nagle)",
+    )
+    parser.add_argument(
         "--baseline",
         metavar="DIR",
         help="also run gsocketio from the source tree in DIR (before/after)",
@@ -177,11 +182,15 @@ def main() -> int:
     if args.transport == "polling":
         scenarios = ["polling" if s == "echo" else s for s in scenarios]
     servers = {name: (cmd, ENV) for name, cmd in SERVERS.items()}
+    if args.pysio_as_shipped:
+        name = "python-socketio (gevent)"
+        servers[name] = (SERVERS[name], dict(ENV, BENCH_PYSIO_NAGLE="1"))
     if args.baseline:
         tree = str(Path(args.baseline).resolve())
         servers["gsocketio (baseline)"] = (SERVERS["gsocketio"], dict(ENV, PYTHONPATH=tree))
     chosen = {n: s for n, s in servers.items() if not args.only or n in args.only}
     found = tool_versions()
+    found["python-socketio TCP_NODELAY"] = "off" if args.pysio_as_shipped else "on"
     for name, (_, env) in chosen.items():
         if name.startswith("gsocketio"):
             found[f"{name} imports"] = gsocketio_origin(env)
