@@ -117,3 +117,28 @@ class CallAbortedError(CallTimeoutError):
 
 class UnknownSocketError(SessionError):
     """No connected Socket.IO socket has this sid in this namespace."""
+
+
+# --- HTTP front door -------------------------------------------------------------------------
+
+
+class HTTPRequestError(ProtocolError):
+    """A request head the HTTP server refuses; ``status`` is the answer (400, 414, 505...).
+
+    The connection is closed after the answer: the byte stream cannot be trusted any more.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HTTPBodyError(GSocketIOError, builtins.OSError):
+    """A request body could not be read: broken chunked framing, a bound or deadline crossed,
+    or the client went away. An ``OSError``, so an application that reads ``wsgi.input``
+    handles it like a lost client; the connection is closed after the response."""
+
+
+class ServerConfigError(GSocketIOError, ValueError):
+    """The server was configured in a way that cannot work (e.g. seed mode for an application
+    that routes Socket.IO itself); raised at start-up rather than leaving clients hanging."""

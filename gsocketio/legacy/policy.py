@@ -21,7 +21,8 @@ from typing import Any, Final
 import gevent
 from gevent.server import StreamServer
 
-from gsocketio.serve import DEFAULT_POLICY_PORT
+DEFAULT_POLICY_PORT: Final = 10843
+"""The Flash policy port clients ask first (the seed's default)."""
 
 __all__ = ["DEFAULT_POLICY_PORT", "POLICY_REQUEST", "FlashPolicyServer", "policy_xml"]
 
