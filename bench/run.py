@@ -15,6 +15,10 @@ Scenarios (``--scenario``, repeatable; ``all`` runs every one):
                the room: deliveries/s across all clients (median of ``--rounds`` rounds).
 ``idle``       ``--clients`` (2000) idle WebSocket connections: server RSS growth per socket.
 
+The load generator is ``bench/load/lean.js`` by default: a minimal Engine.IO 4 / Socket.IO 5
+client on raw TCP sockets, so the load side is never the saturated one; ``--load client`` uses
+socket.io-client 4.x instead (the older generators, kept to compare).
+
 ``--repeat N`` runs every server N times, interleaved (A B C A B C ...), and reports medians:
 use it on a machine where other work runs. ``--baseline DIR`` adds "gsocketio (baseline)": the
 same server script importing the ``gsocketio`` package found in DIR (a copy of another
@@ -101,15 +105,29 @@ def last_json(text: str) -> dict[str, Any]:
 # --- scenarios: each drives one running server and returns its figures ----------------------
 
 
+LEAN_SCENARIOS = {"echo_load.js": "echo", "broadcast_load.js": "broadcast", "idle_load.js": "idle"}
+LOAD_KIND = {"kind": "lean"}  # set from --load in main()
+
+
 def load_cmd(script: str, *args: object) -> list[str]:
-    return pin(1, [NODE, str(LOAD / script), *(str(a) for a in args)])
+    """The load generator's command, pinned to core 1: the lean raw-socket client
+    (bench/load/lean.js, the default) or socket.io-client (``--load client``)."""
+    if LOAD_KIND["kind"] == "lean":
+        cmd = [NODE, str(LOAD / "lean.js"), LEAN_SCENARIOS[script]]
+    else:
+        cmd = [NODE, str(LOAD / script)]
+    return pin(1, [*cmd, *(str(a) for a in args)])
 
 
 def run_echo(url: str, pid: int, args: argparse.Namespace, transport: str) -> dict[str, Any]:
     cpu0 = cpu_seconds(pid)
     load = subprocess.run(
         load_cmd("echo_load.js", url, args.clients, args.seconds, args.size, transport),
-        env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=args.seconds + 90,
+        env=ENV,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=args.seconds + 90,
     )
     result = last_json(load.stdout) or {"error": load.stderr[-500:]}
     if result.get("acks"):
@@ -120,9 +138,20 @@ def run_echo(url: str, pid: int, args: argparse.Namespace, transport: str) -> di
 def run_broadcast(url: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
     cpu0 = cpu_seconds(pid)
     load = subprocess.run(
-        load_cmd("broadcast_load.js", url, args.clients, args.broadcasts, args.size, args.rounds,
-                 "websocket"),
-        env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=180 + 60 * args.rounds,
+        load_cmd(
+            "broadcast_load.js",
+            url,
+            args.clients,
+            args.broadcasts,
+            args.size,
+            args.rounds,
+            "websocket",
+        ),
+        env=ENV,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180 + 60 * args.rounds,
     )
     result = last_json(load.stdout) or {"error": load.stderr[-500:]}
     result["server_cpu_s"] = cpu_seconds(pid) - cpu0
@@ -135,7 +164,11 @@ def run_idle(url: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
     hold = IDLE_SETTLE + 5
     proc = subprocess.Popen(
         load_cmd("idle_load.js", url, args.clients, hold, "websocket"),
-        env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=ENV,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     ready: dict[str, Any] = {}
     try:
@@ -204,15 +237,43 @@ NUM = "{:,.0f}".format
 MS = "{:.1f}".format
 KIB = "{:.1f}".format
 TABLES: dict[str, tuple[str, list[Column], str, bool]] = {
-    "echo": ("acks/s", [("acks/s", "rate", NUM), ("CPU µs/ack", "cpu_us_per_ack", NUM),
-                        ("p50 ms", "p50_ms", MS), ("p99 ms", "p99_ms", MS)], "rate", True),
-    "polling": ("acks/s", [("acks/s", "rate", NUM), ("CPU µs/ack", "cpu_us_per_ack", NUM),
-                           ("p50 ms", "p50_ms", MS), ("p99 ms", "p99_ms", MS)], "rate", True),
-    "broadcast": ("deliveries/s", [("deliveries/s", "rate", NUM),
-                                   ("server CPU s", "server_cpu_s", MS)], "rate", True),
-    "idle": ("KiB/socket", [("KiB/socket", "kib_per_socket", KIB),
-                            ("RSS MiB", "rss_after_kib", lambda v: f"{v / 1024:.1f}")],
-             "kib_per_socket", False),
+    "echo": (
+        "acks/s",
+        [
+            ("acks/s", "rate", NUM),
+            ("CPU µs/ack", "cpu_us_per_ack", NUM),
+            ("p50 ms", "p50_ms", MS),
+            ("p99 ms", "p99_ms", MS),
+        ],
+        "rate",
+        True,
+    ),
+    "polling": (
+        "acks/s",
+        [
+            ("acks/s", "rate", NUM),
+            ("CPU µs/ack", "cpu_us_per_ack", NUM),
+            ("p50 ms", "p50_ms", MS),
+            ("p99 ms", "p99_ms", MS),
+        ],
+        "rate",
+        True,
+    ),
+    "broadcast": (
+        "deliveries/s",
+        [("deliveries/s", "rate", NUM), ("server CPU s", "server_cpu_s", MS)],
+        "rate",
+        True,
+    ),
+    "idle": (
+        "KiB/socket",
+        [
+            ("KiB/socket", "kib_per_socket", KIB),
+            ("RSS MiB", "rss_after_kib", lambda v: f"{v / 1024:.1f}"),
+        ],
+        "kib_per_socket",
+        False,
+    ),
 }
 
 
@@ -237,7 +298,9 @@ def report(scenario: str, results: dict[str, dict[str, Any]], args: argparse.Nam
         "broadcast": f"{args.clients} clients, {args.broadcasts} broadcasts x {args.rounds} rounds",
         "idle": f"{args.clients} idle WebSocket connections",
     }[scenario]
-    print(f"\n{scenario}: {detail}; median of {args.repeat} run(s); server on core 0, load on core 1")
+    print(
+        f"\n{scenario}: {detail}; median of {args.repeat} run(s); server on core 0, load on core 1"
+    )
     print("| server | " + " | ".join(c[0] for c in columns) + " | gsocketio ÷ server |")
     print("|---" * (len(columns) + 2) + "|")
     for name, r in results.items():
@@ -256,17 +319,30 @@ def report(scenario: str, results: dict[str, dict[str, Any]], args: argparse.Nam
 def versions() -> dict[str, str]:
     from importlib.metadata import version
 
-    out = {"python": platform.python_version(), "node": subprocess.run(
-        [NODE, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()}
-    for dist in ("gsocketio", "python-socketio", "python-engineio", "gevent", "gevent-websocket",
-                 "greenlet", "websockets"):
+    out = {
+        "python": platform.python_version(),
+        "node": subprocess.run(
+            [NODE, "--version"], capture_output=True, text=True, timeout=30
+        ).stdout.strip(),
+    }
+    for dist in (
+        "gsocketio",
+        "python-socketio",
+        "python-engineio",
+        "gevent",
+        "gevent-websocket",
+        "greenlet",
+        "websockets",
+    ):
         try:
             out[dist] = version(dist)
         except Exception:  # noqa: BLE001 - a missing peer is reported, not fatal
             out[dist] = "not installed"
     for pkg in ("socket.io", "socket.io-client"):
         path = ROOT / "node_modules" / pkg / "package.json"
-        out[f"{pkg} (node)"] = json.loads(path.read_text())["version"] if path.exists() else "missing"
+        out[f"{pkg} (node)"] = (
+            json.loads(path.read_text())["version"] if path.exists() else "missing"
+        )
     return out
 
 
@@ -274,23 +350,42 @@ ENV = dict(os.environ, NODE_PATH=str(ROOT / "node_modules"))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", action="append", choices=[*SCENARIOS, "all"],
-                        help="what to run (repeatable; default echo)")
-    parser.add_argument("--clients", type=int, help="default: 100 (echo, polling), "
-                        "1000 (broadcast), 2000 (idle)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=[*SCENARIOS, "all"],
+        help="what to run (repeatable; default echo)",
+    )
+    parser.add_argument(
+        "--clients", type=int, help="default: 100 (echo, polling), 1000 (broadcast), 2000 (idle)"
+    )
     parser.add_argument("--seconds", type=int, default=10, help="echo/polling duration")
     parser.add_argument("--size", type=int, default=32, help="payload bytes")
     parser.add_argument("--broadcasts", type=int, default=100, help="broadcasts per round")
     parser.add_argument("--rounds", type=int, default=3, help="broadcast rounds (median)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per server (median)")
-    parser.add_argument("--transport", choices=["websocket", "polling"],
-                        help="echo over this transport (same as --scenario polling)")
+    parser.add_argument(
+        "--transport",
+        choices=["websocket", "polling"],
+        help="echo over this transport (same as --scenario polling)",
+    )
+    parser.add_argument(
+        "--load",
+        choices=["lean", "client"],
+        default="lean",
+        help="load generator: lean raw-socket client (default) or socket.io-client",
+    )
     parser.add_argument("--only", action="append", help="run only these servers")
-    parser.add_argument("--baseline", metavar="DIR",
-                        help="also run gsocketio from the source tree in DIR (before/after)")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run gsocketio from the source tree in DIR (before/after)",
+    )
     args = parser.parse_args()
+    LOAD_KIND["kind"] = args.load
     scenarios = args.scenario or ["echo"]
     if "all" in scenarios:
         scenarios = list(SCENARIOS)
@@ -319,9 +414,18 @@ def main() -> int:
         results = {name: median_result(rs) for name, rs in runs.items()}
         report(scenario, results, args)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        (out_dir / f"{scenario}-{stamp}.json").write_text(json.dumps(
-            {"scenario": scenario, "args": vars(args), "versions": found, "results": results,
-             "runs": runs}, indent=2))
+        (out_dir / f"{scenario}-{stamp}.json").write_text(
+            json.dumps(
+                {
+                    "scenario": scenario,
+                    "args": vars(args),
+                    "versions": found,
+                    "results": results,
+                    "runs": runs,
+                },
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -105,7 +105,7 @@ def websockets_handler(sock: Any, _address: Any) -> None:
 
 
 def gsocketio_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    from gsocketio.transports.websocket import accept_websocket
+    from gsocketio.websocket.connection import accept_websocket
 
     ws = accept_websocket(environ)
     while (message := ws.receive()) is not None:

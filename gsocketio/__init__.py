@@ -5,16 +5,16 @@ on one endpoint, with gevent-socketio's API (``socketio_manage``, ``BaseNamespac
 modern decorator API (``Server``).
 """
 
+from gsocketio.compat.virtsocket import socketio_manage
 from gsocketio.exceptions import (
     CallTimeoutError,
     ConnectionRefusedError,
     GSocketIOError,
     ProtocolError,
 )
-from gsocketio.manage import socketio_manage
+from gsocketio.namespace import Namespace
 from gsocketio.serve import SocketIOServer
 from gsocketio.server import Server
-from gsocketio.server_namespace import Namespace
 from gsocketio.wsgi import WSGIApp
 
 __all__ = [

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 
 from gsocketio.exceptions import ConnectionRefusedError
+from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import Packet, PacketType
 from gsocketio.socket import CLOSED, CONNECTED, Client, Socket
 
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["arm_timeout", "close_socket", "connect_error_data", "discard", "register", "start"]
 
-SERVER_DISCONNECT = "server namespace disconnect"
-CLIENT_DISCONNECT = "client namespace disconnect"
+SERVER_DISCONNECT = DisconnectReason.SERVER_DISCONNECT
+CLIENT_DISCONNECT = DisconnectReason.CLIENT_DISCONNECT
 DEFAULT_REFUSAL: dict[str, Any] = {"message": "Connection rejected by server"}
 INVALID_NAMESPACE: dict[str, Any] = {"message": "Invalid namespace"}
 TOO_MANY_NAMESPACES: dict[str, Any] = {"message": "Too many namespaces"}
@@ -151,7 +152,7 @@ def _run_connect(server: Server, sock: Socket, environ: dict[str, Any]) -> None:
 
     client = sock.client
     if sock.state == CLOSED:  # closed while the handler ran
-        reason = sock.close_reason or "transport close"
+        reason = sock.close_reason or DisconnectReason.TRANSPORT_CLOSE
         if reason == SERVER_DISCONNECT and not server.always_connect:
             # sio.disconnect() during connect: the client still waits for an answer
             _send_connect_error(server, client, sock.namespace, refusal or DEFAULT_REFUSAL)
@@ -224,4 +225,4 @@ def _timeout_fired(server: Server, client: Client) -> None:
     if client.closed or any(s.state == CONNECTED for s in client.sockets.values()):
         return
     server.logger.info("closing %s: no namespace joined in time", client.conn.sid)
-    gevent.spawn(server.close_client, client, "forced server close")
+    gevent.spawn(server.close_client, client, DisconnectReason.FORCED_SERVER_CLOSE)

@@ -21,11 +21,11 @@ from gsocketio.protocol.socketio import Packet, PacketType
 
 if TYPE_CHECKING:
     from gsocketio.adapters.base import Adapter
-    from gsocketio.manage import VirtualSocket
+    from gsocketio.compat.virtsocket import VirtualSocket
 
 __all__ = ["BroadcastMixin", "RoomsMixin", "adapter_namespace"]
 
-log = logging.getLogger("gsocketio.seed")
+log = logging.getLogger("gsocketio.compat")
 
 
 def adapter_namespace(ns_name: str) -> str:

@@ -1,17 +1,16 @@
-"""gevent-socketio's ``BaseNamespace``: class-based handlers for one endpoint of one socket.
+"""Class-based namespaces: the modern :class:`Namespace`, gevent-socketio's :class:`BaseNamespace`.
 
-One object per client connection and namespace, created when the first packet for its
-endpoint arrives (``initialize()`` then runs on each class of the MRO that defines it). Packets
-come in the seed's dict form through :meth:`BaseNamespace.process_packet`, whatever protocol
-the client speaks; ``event`` packets go to ``on_<name>`` methods (spaces in the name become
-underscores), the others to ``recv_connect``/``recv_message``/``recv_json``/``recv_error``/
-``recv_disconnect``. Every call goes through the ACL (:meth:`BaseNamespace.call_method_with_acl`).
-A method's return value answers a client that asked for an ack (a tuple gives several args).
+:class:`Namespace` (python-socketio's shape) is one object per namespace for the whole server:
+its ``on_<event>`` methods are resolved once, at registration (:mod:`gsocketio.registry`), and its
+helpers (``emit``, ``enter_room``...) are the :class:`gsocketio.Server` ones with this namespace as
+default; override :meth:`Namespace.trigger_event` to intercept every event of the namespace.
 
-Differences from the seed: a handler called with the wrong number of arguments gets
-``invalid_method_args`` through the error handler instead of raising; decorated methods
-(``functools.wraps``) are inspected through their wrapper; an ack callback that raises is
-logged, not printed.
+:class:`BaseNamespace` (gevent-socketio's) is one object per client connection and endpoint,
+created when the first packet for its endpoint arrives (``initialize()`` then runs on each class
+of the MRO that defines it). Packets come in the seed's dict form through
+:meth:`BaseNamespace.process_packet`, whatever protocol the client speaks; every call goes
+through the ACL (:meth:`BaseNamespace.call_method_with_acl`). Differences from gevent-socketio
+are listed in docs/migrating-from-gevent-socketio.md.
 """
 
 from __future__ import annotations
@@ -20,16 +19,20 @@ import inspect
 import logging
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import gevent
 
+from gsocketio.registry import fit, namespace_methods
+
 if TYPE_CHECKING:
-    from gsocketio.manage import VirtualSocket
+    from gsocketio.compat.virtsocket import VirtualSocket
+    from gsocketio.server import Rooms, Server
 
-__all__ = ["BaseNamespace", "allowed_event_name_regex", "initialize_namespace"]
+__all__ = ["BaseNamespace", "Namespace", "allowed_event_name_regex", "initialize_namespace"]
 
-log = logging.getLogger("gsocketio.seed")
+log = logging.getLogger("gsocketio.compat")
 
 allowed_event_name_regex = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*$")
 """Event names ``process_event`` dispatches; others get ``unallowed_event_name``."""
@@ -294,3 +297,117 @@ def _accepts(method: Callable[..., Any], count: int) -> bool:
     except TypeError:
         return False
     return True
+
+
+class Namespace:
+    """Base class of class-based namespace handlers."""
+
+    def __init__(self, namespace: str | None = None) -> None:
+        self.namespace = namespace or "/"
+        self._server: Server | None = None
+        self._methods: dict[str, Callable[..., Any]] | None = None
+
+    # --- wiring ------------------------------------------------------------------------------
+
+    @property
+    def server(self) -> Server:
+        if self._server is None:
+            raise RuntimeError(f"namespace {self.namespace!r} is not registered with a server")
+        return self._server
+
+    def _set_server(self, server: Server) -> None:
+        self._server = server
+
+    def overrides_trigger_event(self) -> bool:
+        """True when a subclass replaced :meth:`trigger_event` (then every event goes there)."""
+        return type(self).trigger_event is not Namespace.trigger_event
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        """Call ``on_<event>(*args)``; None if there is no such method.
+
+        ``connect`` gets ``(sid, environ, auth)`` and ``disconnect`` ``(sid, reason)``, trimmed
+        to what the method declares.
+        """
+        methods = self._methods
+        if methods is None:
+            methods = namespace_methods(self)
+            if "connect" in methods:
+                methods["connect"] = fit(methods["connect"], 3)
+            if "disconnect" in methods:
+                methods["disconnect"] = fit(methods["disconnect"], 2)
+            self._methods = methods
+        handler = methods.get(event)
+        return handler(*args) if handler is not None else None
+
+    # --- server helpers with this namespace as default ---------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        to: Rooms | None = None,
+        room: Rooms | None = None,
+        skip_sid: Rooms | None = None,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+    ) -> None:
+        self.server.emit(
+            event,
+            *args,
+            to=to,
+            room=room,
+            skip_sid=skip_sid,
+            namespace=namespace or self.namespace,
+            callback=callback,
+        )
+
+    def send(
+        self,
+        data: Any,
+        to: Rooms | None = None,
+        room: Rooms | None = None,
+        skip_sid: Rooms | None = None,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+    ) -> None:
+        self.server.send(
+            data,
+            to=to,
+            room=room,
+            skip_sid=skip_sid,
+            namespace=namespace or self.namespace,
+            callback=callback,
+        )
+
+    def call(
+        self, event: str, *args: Any, to: str, namespace: str | None = None, timeout: float = 60
+    ) -> Any:
+        return self.server.call(
+            event, *args, to=to, namespace=namespace or self.namespace, timeout=timeout
+        )
+
+    def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+        self.server.enter_room(sid, room, namespace=namespace or self.namespace)
+
+    def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+        self.server.leave_room(sid, room, namespace=namespace or self.namespace)
+
+    def close_room(self, room: str, namespace: str | None = None) -> None:
+        self.server.close_room(room, namespace=namespace or self.namespace)
+
+    def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
+        return self.server.rooms(sid, namespace=namespace or self.namespace)
+
+    def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+        return self.server.get_session(sid, namespace=namespace or self.namespace)
+
+    def save_session(self, sid: str, session: dict[str, Any], namespace: str | None = None) -> None:
+        self.server.save_session(sid, session, namespace=namespace or self.namespace)
+
+    def session(
+        self, sid: str, namespace: str | None = None
+    ) -> AbstractContextManager[dict[str, Any]]:
+        return self.server.session(sid, namespace=namespace or self.namespace)
+
+    def disconnect(self, sid: str, namespace: str | None = None) -> None:
+        self.server.disconnect(sid, namespace=namespace or self.namespace)

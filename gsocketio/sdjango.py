@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from gsocketio.manage import socketio_manage
+from gsocketio.compat.virtsocket import socketio_manage
 
 __all__ = ["SOCKETIO_NS", "autodiscover", "namespace", "socketio", "urls"]
 

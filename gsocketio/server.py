@@ -14,7 +14,7 @@ here, checked against the protocol spec and socket.io 4.8's compatibility mode:
   has no CONNECT packet: its query is in ``environ["QUERY_STRING"]`` of the handshake).
 
 Per incoming EVENT the work is: decode, look up the namespace's resolved handler table
-(:mod:`gsocketio.handlers`), spawn. Handlers (connect handlers too) run in their own greenlets,
+(:mod:`gsocketio.registry`), spawn. Handlers (connect handlers too) run in their own greenlets,
 at most ``MAX_HANDLERS_PER_CLIENT`` per connection; an exception is logged with event and sid.
 
 Additions to the brief: ``connect_timeout`` (Node's ``connectTimeout``, 45 s: a v5 client that
@@ -40,18 +40,19 @@ from gsocketio.adapters.base import Adapter, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.engine import EngineConnection, EngineServer
 from gsocketio.exceptions import CallTimeoutError, ProtocolError, UnknownSocketError
-from gsocketio.handlers import (
+from gsocketio.lifecycle import CLIENT_DISCONNECT, SERVER_DISCONNECT
+from gsocketio.namespace import Namespace
+from gsocketio.protocol import socketio as sio_protocol
+from gsocketio.protocol.limits import Limits
+from gsocketio.protocol.reasons import DisconnectReason
+from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
+from gsocketio.registry import (
     ARGS,
     EVENT_ARGS,
     NSP_ARGS,
     Entry,
     HandlerRegistry,
 )
-from gsocketio.lifecycle import CLIENT_DISCONNECT, SERVER_DISCONNECT
-from gsocketio.protocol import socketio as sio_protocol
-from gsocketio.protocol.limits import Limits
-from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
-from gsocketio.server_namespace import Namespace
 from gsocketio.socket import CONNECTED, Client, Socket, SocketIOWire
 from gsocketio.wsgi import WSGIApp
 
@@ -238,7 +239,7 @@ class Server:
             packet = client.decoder.feed(data)
         except ProtocolError as exc:
             self.logger.warning("closing %s: bad packet (%s)", conn.sid, exc)
-            self.close_client(client, "parse error")
+            self.close_client(client, DisconnectReason.PARSE_ERROR)
             return
         if packet is None:  # waiting for binary attachments
             return
@@ -263,7 +264,7 @@ class Server:
         elif ptype is _CONNECT:
             if sock is not None:
                 self.logger.warning("closing %s: second CONNECT to %s", conn.sid, packet.namespace)
-                self.close_client(client, "parse error")
+                self.close_client(client, DisconnectReason.PARSE_ERROR)
                 return
             if client.eio == 3:
                 auth: Any = dict(parse_qsl(packet.query)) if packet.query else None
@@ -275,7 +276,7 @@ class Server:
                 lifecycle.close_socket(self, sock, CLIENT_DISCONNECT, inline=False)
         else:  # a client never sends CONNECT_ERROR
             self.logger.warning("closing %s: unexpected %s packet", conn.sid, ptype.name)
-            self.close_client(client, "parse error")
+            self.close_client(client, DisconnectReason.PARSE_ERROR)
 
     def engine_disconnect(self, conn: EngineConnection, reason: str) -> None:
         client = self._clients.pop(conn.sid, None)
@@ -303,7 +304,7 @@ class Server:
             self.logger.warning(
                 "closing %s: %s before any CONNECT", client.conn.sid, packet.type.name
             )
-            self.close_client(client, "parse error")
+            self.close_client(client, DisconnectReason.PARSE_ERROR)
         else:
             self.logger.debug(
                 "ignoring %s for %s: not connected", packet.type.name, packet.namespace

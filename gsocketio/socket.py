@@ -18,9 +18,9 @@ from gevent.event import Event
 
 from gsocketio.acks import DEFAULT_ACK_LIMIT, AckTable
 from gsocketio.adapters.base import Encoded, WireFormat
+from gsocketio.greenlets import POOL
 from gsocketio.protocol import socketio as sio_protocol
 from gsocketio.protocol.socketio import Decoder, Packet
-from gsocketio.workers import POOL
 
 if TYPE_CHECKING:
     from gsocketio.engine import EngineConnection
@@ -97,7 +97,7 @@ class Client:
             slot.clear()
             slot.wait()
         self._inflight += 1
-        # A recycled bare greenlet (gsocketio.workers): a fresh one costs several times more
+        # A recycled bare greenlet (gsocketio.greenlets): a fresh one costs several times more
         # per message; fn never raises (the server's runners log errors).
         POOL.spawn(self._run, fn, args)
 

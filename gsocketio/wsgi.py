@@ -32,7 +32,7 @@ import gevent.socket
 from gsocketio.engine import EngineHandler, EngineServer
 from gsocketio.engine.http import choose_encoding, compress
 from gsocketio.exceptions import ServerConfigError
-from gsocketio.transports.websocket import (
+from gsocketio.websocket.connection import (
     GUNICORN_SOCKET_KEY,
     SOCKET_KEY,
     WEBSOCKET_KEY,
@@ -68,7 +68,7 @@ NO_RAW_SOCKET_WARNING = (
 )
 
 SEED_ENVIRON_KEY = "gsocketio.original_path_info"
-"""Set in the environ seed mode runs an application with (gsocketio.seed.SeedServer)."""
+"""Set in the environ seed mode runs an application with (gsocketio.compat.managed.SeedServer)."""
 
 SEED_MODE_ERROR = (
     "SocketIOServer runs this application in seed mode (gevent-socketio style), but it "

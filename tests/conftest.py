@@ -17,6 +17,8 @@ from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
+from tests.helpers.chat_app import Recorder, build  # noqa: E402
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -27,7 +29,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
-        report.longrepr = f"skipped under CI=true (a missing service or tool is a failure): {reason}"
+        report.longrepr = (
+            f"skipped under CI=true (a missing service or tool is a failure): {reason}"
+        )
 
 
 @pytest.fixture
@@ -46,3 +50,15 @@ def serve() -> Iterator[Callable[..., str]]:
     yield _serve
     for server in servers:
         server.stop(timeout=2)
+
+
+@pytest.fixture
+def app(serve: Callable[..., str]) -> Callable[..., tuple[str, Any, Recorder]]:
+    """Start the integration app; returns (url, sio, recorder)."""
+
+    def _app(**options: Any) -> tuple[str, Any, Recorder]:
+        options.setdefault("cors_allowed_origins", "*")
+        sio, rec = build(**options)
+        return serve(sio.wsgi_app()), sio, rec
+
+    return _app

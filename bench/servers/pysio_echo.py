@@ -34,5 +34,6 @@ def connect(sid, environ, auth):  # type: ignore[no-untyped-def]
 
 if __name__ == "__main__":
     app = socketio.WSGIApp(sio)
-    pywsgi.WSGIServer(("127.0.0.1", int(sys.argv[1])), app, handler_class=WebSocketHandler,
-                      log=None).serve_forever()
+    pywsgi.WSGIServer(
+        ("127.0.0.1", int(sys.argv[1])), app, handler_class=WebSocketHandler, log=None
+    ).serve_forever()

@@ -12,8 +12,8 @@ Its *mode* says who routes ``/<resource>/``:
     the application does (``sio.wsgi_app(...)``, possibly inside WSGI middleware);
 ``"seed"``
     the server does, as gevent-socketio did: ``/<resource>/`` goes to a
-    :class:`gsocketio.seed.SeedServer` that runs the application once per Socket.IO connection
-    (its view calls ``socketio_manage``), the 0.9 protocol is served at ``/<resource>/1/``, and
+    :class:`gsocketio.compat.managed.SeedServer` that runs the application once per Socket.IO
+    connection (its view calls ``socketio_manage``), the 0.9 protocol is served at ``/<resource>/1/``, and
     the Flash policy server starts with the server when ``policy_server`` is true and
     ``flashsocket`` is enabled (a port already taken is a warning, not fatal). The
     :class:`gsocketio.Server` options in :data:`SERVER_OPTIONS` configure that server;
@@ -242,7 +242,7 @@ class SocketIOServer(WSGIServer):
     # --- seed mode -----------------------------------------------------------------------------
 
     def _seed_mode(self, application: WSGIApp, options: dict[str, Any]) -> Any:
-        from gsocketio.seed import SeedServer, modern_transports
+        from gsocketio.compat.managed import SeedServer, modern_transports
 
         options.setdefault("ping_interval", self.config["heartbeat_interval"])
         options.setdefault("ping_timeout", self.config["heartbeat_timeout"])

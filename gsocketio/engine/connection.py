@@ -1,14 +1,14 @@
-"""One Engine.IO connection: the I/O around a :class:`gsocketio.protocol.session.Session`.
+"""One Engine.IO connection: the I/O around a :class:`gsocketio.protocol.engineio_session.Session`.
 
 Who runs what (one writer at a time per connection, ``send`` never blocks the caller):
 
 * ``send``/``send_many``/``close`` queue into the session and schedule a **flush**: one hub
-  callback per loop iteration (:class:`gsocketio.workers.FlushQueue`) writes the queue of
+  callback per loop iteration (:class:`gsocketio.greenlets.FlushQueue`) writes the queue of
   every connection that got packets meanwhile, with one non-blocking write each
   (:meth:`WebSocket.send_nowait`): an ack costs no greenlet switch, a burst of broadcasts one
   ``send`` per socket. Only when that cannot write everything (a full socket buffer, another
   greenlet holding the socket's write lock, a TLS socket) or the session closed does a
-  **writer greenlet** run (a recycled one, :data:`gsocketio.workers.POOL`); while it exists it
+  **writer greenlet** run (a recycled one, :data:`gsocketio.greenlets.POOL`); while it exists it
   is the only writer: it flushes the socket's backlog, then drains the queue with blocking
   writes, and exits when both are empty. Profiled under the echo benchmark, waking a parked
   writer greenlet per message (an Event, two switches, a timer armed per write) cost ~18 us
@@ -43,25 +43,25 @@ from gsocketio.exceptions import (
     SessionError,
     WebSocketError,
 )
+from gsocketio.greenlets import POOL, FlushQueue
 from gsocketio.protocol.engineio import Packet, PacketType, decode_packet, encode_packet
-from gsocketio.protocol.session import (
+from gsocketio.protocol.engineio_session import (
     Closed,
-    CloseReason,
     MessageReceived,
     ProbeReply,
     Session,
     Upgraded,
     UpgradeFailed,
 )
-from gsocketio.protocol.session import (
+from gsocketio.protocol.engineio_session import (
     Event as SessionEvent,
 )
-from gsocketio.transports.framing import frame_message
-from gsocketio.workers import POOL, FlushQueue
+from gsocketio.protocol.reasons import DisconnectReason
+from gsocketio.websocket.framing import frame_message
 
 if TYPE_CHECKING:
     from gsocketio.engine.server import EngineServer
-    from gsocketio.transports.websocket import WebSocket
+    from gsocketio.websocket.connection import WebSocket
 
 log = logging.getLogger("gsocketio.engine")
 
@@ -69,7 +69,7 @@ _MESSAGE = PacketType.MESSAGE
 _NOOP = Packet(PacketType.NOOP)
 # WebSocket close codes that mean "the peer or the network ended it", not "it broke the rules".
 _CLEAN_CLOSE_CODES = frozenset({1000, 1001, 1005, 1006})
-_DRAIN_REASONS = frozenset({CloseReason.FORCED_CLOSE, CloseReason.BUFFER_FULL})
+_DRAIN_REASONS = frozenset({DisconnectReason.FORCED_CLOSE, DisconnectReason.BUFFER_FULL})
 _FLUSHES = FlushQueue()  # WebSocket writes, batched per loop iteration (module docstring)
 
 
@@ -171,7 +171,7 @@ class EngineConnection:
 
     def close(self) -> None:
         """Server-side close: pending packets and a CLOSE packet are still delivered."""
-        self._process(self._session.close(CloseReason.FORCED_CLOSE, "closed by server"), False)
+        self._process(self._session.close(DisconnectReason.FORCED_CLOSE, "closed by server"), False)
 
     # --- events --------------------------------------------------------------------------------
 
@@ -207,7 +207,7 @@ class EngineConnection:
             except WebSocketError as exc:  # the socket is aborted; the reader sees it end too
                 log.debug("%s: websocket write failed: %s", self.sid, exc)
                 if not session.closed:
-                    self._process(session.close(CloseReason.TRANSPORT_ERROR, str(exc)), False)
+                    self._process(session.close(DisconnectReason.TRANSPORT_ERROR, str(exc)), False)
                 return
             if done and not session.closed:
                 return
@@ -260,7 +260,7 @@ class EngineConnection:
 
     def _on_closed(self, event: Closed, inline: bool) -> None:
         log.debug("%s: closed (%s) %s", self.sid, event.reason, event.detail)
-        if event.reason is CloseReason.BUFFER_FULL and self._ws is not None:
+        if event.reason is DisconnectReason.BUFFER_FULL and self._ws is not None:
             # The client stopped reading: nothing queued (not even CLOSE) reaches it in time,
             # and a writer blocked on its full socket would hold it for send_timeout.
             self._ws.abort()
@@ -322,7 +322,9 @@ class EngineConnection:
     def poll(self, timeout: float) -> list[Packet] | None:
         """Serve a GET: wait (bounded) for packets. None: a GET is already pending (overlap)."""
         if self._get_active:
-            self._process(self._session.close(CloseReason.TRANSPORT_ERROR, "overlapping GET"), True)
+            self._process(
+                self._session.close(DisconnectReason.TRANSPORT_ERROR, "overlapping GET"), True
+            )
             return None
         session = self._session
         self._get_active = True
@@ -341,7 +343,7 @@ class EngineConnection:
         """Mark a POST in progress; False (and the session closed) if one already is."""
         if self._post_active:
             self._process(
-                self._session.close(CloseReason.TRANSPORT_ERROR, "overlapping POST"), True
+                self._session.close(DisconnectReason.TRANSPORT_ERROR, "overlapping POST"), True
             )
             return False
         self._post_active = True
@@ -360,7 +362,7 @@ class EngineConnection:
             self._process(session.receive(packet, now), inline=True)
         self.reschedule()
 
-    def fail(self, reason: CloseReason, detail: str) -> None:
+    def fail(self, reason: DisconnectReason, detail: str) -> None:
         """Close because the client broke the protocol (from a request greenlet)."""
         self._process(self._session.close(reason, detail), inline=True)
 
@@ -371,7 +373,9 @@ class EngineConnection:
         except Exception:
             log.exception("%s: engine_connect failed", self.sid)
             # engine_disconnect still follows, so whatever the handler set up is released.
-            self._process(self._session.close(CloseReason.TRANSPORT_ERROR, "connect failed"), True)
+            self._process(
+                self._session.close(DisconnectReason.TRANSPORT_ERROR, "connect failed"), True
+            )
             return
         self.reschedule()
 
@@ -410,7 +414,7 @@ class EngineConnection:
                 try:
                     packet = decode_packet(message, eio=eio, limits=limits)
                 except ProtocolError as exc:
-                    self.fail(CloseReason.PARSE_ERROR, str(exc))
+                    self.fail(DisconnectReason.PARSE_ERROR, str(exc))
                     break
                 self._process(session.receive(packet, monotonic()), inline=True)
                 self.reschedule()  # a PONG may bring the next PING before the pong deadline
@@ -418,9 +422,9 @@ class EngineConnection:
             if not session.closed:
                 code = ws.close_code
                 reason = (
-                    CloseReason.TRANSPORT_CLOSE
+                    DisconnectReason.TRANSPORT_CLOSE
                     if code is None or code in _CLEAN_CLOSE_CODES
-                    else CloseReason.TRANSPORT_ERROR
+                    else DisconnectReason.TRANSPORT_ERROR
                 )
                 self._process(session.close(reason, f"websocket closed ({code})"), inline=True)
             self._stop_writer(ws)
@@ -442,7 +446,7 @@ class EngineConnection:
         except WebSocketError as exc:
             log.debug("%s: websocket write failed: %s", self.sid, exc)
             if not session.closed:
-                self._process(session.close(CloseReason.TRANSPORT_ERROR, str(exc)), True)
+                self._process(session.close(DisconnectReason.TRANSPORT_ERROR, str(exc)), True)
         finally:
             self._writing = False
             if session.closed:

@@ -45,9 +45,10 @@ from gsocketio.engine.polling import decode_post, encode_poll, read_body
 from gsocketio.engine.reaper import Reaper
 from gsocketio.exceptions import ProtocolError, SessionError, WebSocketHandshakeError
 from gsocketio.protocol.engineio import Packet
+from gsocketio.protocol.engineio_session import Session, SessionConfig
 from gsocketio.protocol.limits import Limits
-from gsocketio.protocol.session import CloseReason, Session, SessionConfig
-from gsocketio.transports.websocket import WebSocket, accept_websocket, is_websocket_request
+from gsocketio.protocol.reasons import DisconnectReason
+from gsocketio.websocket.connection import WebSocket, accept_websocket, is_websocket_request
 
 __all__ = ["EngineServer"]
 
@@ -337,13 +338,13 @@ class EngineServer:
             try:
                 body = read_body(environ, self.max_http_buffer_size)
             except ProtocolError as exc:
-                conn.fail(CloseReason.TRANSPORT_ERROR, str(exc))
+                conn.fail(DisconnectReason.TRANSPORT_ERROR, str(exc))
                 return respond_error(start_response, BAD_REQUEST, headers)
             except OSError as exc:  # the client went away mid-body
-                conn.fail(CloseReason.TRANSPORT_ERROR, f"POST body not received: {exc}")
+                conn.fail(DisconnectReason.TRANSPORT_ERROR, f"POST body not received: {exc}")
                 return respond(start_response, 400, headers)
             if body is None:
-                conn.fail(CloseReason.TRANSPORT_ERROR, "POST body over max_http_buffer_size")
+                conn.fail(DisconnectReason.TRANSPORT_ERROR, "POST body over max_http_buffer_size")
                 headers.append(("Connection", "close"))
                 return respond(start_response, 413, headers)
             try:
@@ -356,7 +357,7 @@ class EngineServer:
                 )
             except ProtocolError as exc:
                 log.info("%s: malformed payload: %s", conn.sid, exc)
-                conn.fail(CloseReason.PARSE_ERROR, str(exc))
+                conn.fail(DisconnectReason.PARSE_ERROR, str(exc))
                 return respond_error(start_response, BAD_REQUEST, headers)
             conn.receive_packets(packets)
         finally:

@@ -8,7 +8,7 @@ in 1-byte chunks) shares the process with everyone else. Deadlines: a whole head
 ``head_timeout`` of the previous response (or of the accept), a whole body within
 ``body_timeout`` (see :mod:`gsocketio.http.body`), a whole response within ``send_timeout``.
 
-WebSocket hand-over (the contract of :mod:`gsocketio.transports.websocket`): the environ
+WebSocket hand-over (the contract of :mod:`gsocketio.websocket.connection`): the environ
 carries the raw socket and a reader whose ``read1`` returns the bytes already received past the
 head; when the application accepted a WebSocket (the environ's ``gsocketio.websocket`` key),
 no HTTP response is written, :meth:`WebSocket.finish` completes the closing handshake once the
@@ -29,7 +29,7 @@ from gsocketio.http.body import RequestBody
 from gsocketio.http.environ import build_environ
 from gsocketio.http.parser import HeadParser, RequestHead
 from gsocketio.http.response import Response, simple_response
-from gsocketio.transports.websocket import RFILE_KEY, SOCKET_KEY, WEBSOCKET_KEY, WebSocket
+from gsocketio.websocket.connection import RFILE_KEY, SOCKET_KEY, WEBSOCKET_KEY, WebSocket
 
 if TYPE_CHECKING:
     from gsocketio.http.server import WSGIServer

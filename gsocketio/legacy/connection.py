@@ -2,7 +2,7 @@
 
 :class:`LegacyConnection` has the attributes and methods of the ``EngineConnection`` contract
 (docs/architecture.md: ``sid``, ``eio``, ``environ``, ``transport``, ``send``, ``send_many``,
-``close``) and drives a :class:`~gsocketio.legacy.session.LegacySession` with gevent:
+``close``) and drives a :class:`~gsocketio.protocol.legacy_session.LegacySession` with gevent:
 
 * **Receivers.** One transport at a time carries packets to the client: a polling GET, an
   htmlfile stream or a WebSocket writer. :meth:`attach` makes a new one current (the one it
@@ -41,16 +41,9 @@ from gsocketio.legacy.bridge import (
     encode_for_server,
     to_socketio,
 )
-from gsocketio.legacy.session import (
-    BUFFER_FULL,
-    CLIENT_DISCONNECT,
-    FORCED_CLOSE,
-    PARSE_ERROR,
-    SERVER_DISCONNECT,
-    TRANSPORT_CLOSE,
-    LegacySession,
-)
 from gsocketio.protocol.legacy import Packet, PacketType, encode_packet
+from gsocketio.protocol.legacy_session import LegacySession
+from gsocketio.protocol.reasons import DisconnectReason
 
 if TYPE_CHECKING:
     from gsocketio.legacy.endpoint import LegacyServer
@@ -151,18 +144,18 @@ class LegacyConnection:
             return
         if ROOT_DISCONNECT in texts:
             # The server disconnected "/": a 0.9 client is then booted as a whole.
-            session.close(SERVER_DISCONNECT)
+            session.close(DisconnectReason.SERVER_DISCONNECT)
             self._after_close(inline=False)
         elif ROOT_REFUSAL in texts:
             # "/" refused: the client got "connect_failed"; end the socket it cannot use.
-            session.close(FORCED_CLOSE, FAREWELL)
+            session.close(DisconnectReason.FORCED_CLOSE, FAREWELL)
             self._after_close(inline=False)
         else:
             self._notify()
 
     def close(self) -> None:
         """Server-side close: what is queued, then ``0::``, still reach the client."""
-        if self._session.close(FORCED_CLOSE, FAREWELL):
+        if self._session.close(DisconnectReason.FORCED_CLOSE, FAREWELL):
             self._after_close(inline=False)
 
     # --- transports' side -----------------------------------------------------------------------
@@ -180,7 +173,7 @@ class LegacyConnection:
         except Exception:
             log.exception("%s: engine_connect failed", self.sid)
             self._notified = True  # the handler never accepted it
-            self.fail(FORCED_CLOSE, "connect failed")
+            self.fail(DisconnectReason.FORCED_CLOSE, "connect failed")
             return
         self.reschedule()
 
@@ -201,7 +194,7 @@ class LegacyConnection:
             return
         self._current = None
         self._session.detach(time.monotonic())
-        if transport_gone and self._session.close(TRANSPORT_CLOSE):
+        if transport_gone and self._session.close(DisconnectReason.TRANSPORT_CLOSE):
             self._after_close(inline=True)
         else:
             self.reschedule()
@@ -228,7 +221,7 @@ class LegacyConnection:
             try:
                 packets = self._session.receive_payload(body, time.monotonic())
             except ProtocolError as exc:
-                self.fail(PARSE_ERROR, str(exc))
+                self.fail(DisconnectReason.PARSE_ERROR, str(exc))
                 return False
             self._deliver(packets)
         return True
@@ -239,14 +232,14 @@ class LegacyConnection:
             try:
                 packets = self._session.receive(text, time.monotonic())
             except ProtocolError as exc:
-                self.fail(PARSE_ERROR, str(exc))
+                self.fail(DisconnectReason.PARSE_ERROR, str(exc))
                 return False
             self._deliver(packets)
         return True
 
     def client_disconnect(self) -> None:
         """The client asked to end the session (``?disconnect`` URL) outside the stream."""
-        if self._session.close(CLIENT_DISCONNECT):
+        if self._session.close(DisconnectReason.CLIENT_DISCONNECT):
             self._after_close(inline=True)
 
     def fail(self, reason: str, detail: str) -> None:
@@ -303,7 +296,11 @@ class LegacyConnection:
         self._handled_close = True
         session = self._session
         receiver = self._current
-        if session.close_reason == BUFFER_FULL and receiver is not None and receiver.abort:
+        if (
+            session.close_reason == DisconnectReason.BUFFER_FULL
+            and receiver is not None
+            and receiver.abort
+        ):
             receiver.abort()  # the client does not read: nothing more can reach it in time
         if session.has_outgoing() and self._current is None:
             self._drain_deadline = time.monotonic() + session.config.close_timeout
@@ -314,7 +311,7 @@ class LegacyConnection:
         if not self._opened or self._notified:
             return
         self._notified = True
-        reason = session.close_reason or TRANSPORT_CLOSE
+        reason = session.close_reason or DisconnectReason.TRANSPORT_CLOSE
         if inline:
             self._notify_disconnect(reason)
         else:

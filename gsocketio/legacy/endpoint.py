@@ -49,7 +49,6 @@ from gsocketio.legacy.http import (
     respond,
 )
 from gsocketio.legacy.policy import DEFAULT_POLICY_PORT, FlashPolicyServer
-from gsocketio.legacy.session import LegacyConfig, LegacySession
 from gsocketio.legacy.transports import (
     ALL_TRANSPORTS,
     NOT_HANDSHAKEN,
@@ -59,6 +58,7 @@ from gsocketio.legacy.transports import (
     serve,
 )
 from gsocketio.protocol.legacy import encode_handshake, encode_jsonp, encode_jsonp_error
+from gsocketio.protocol.legacy_session import LegacyConfig, LegacySession
 from gsocketio.protocol.limits import Limits
 
 __all__ = ["LegacyHandler", "LegacyServer"]

@@ -21,10 +21,10 @@ from typing import Any, Final
 import gevent
 from gevent.server import StreamServer
 
-DEFAULT_POLICY_PORT: Final = 10843
-"""The Flash policy port clients ask first (the seed's default)."""
-
 __all__ = ["DEFAULT_POLICY_PORT", "POLICY_REQUEST", "FlashPolicyServer", "policy_xml"]
+
+DEFAULT_POLICY_PORT: Final = 10843
+"""gevent-socketio's policy port (Flash asks 843 first, then the port the page names)."""
 
 log = logging.getLogger("gsocketio.legacy.policy")
 

@@ -38,7 +38,6 @@ from gsocketio.legacy.http import (
     digits_param,
     respond,
 )
-from gsocketio.legacy.session import PARSE_ERROR, TRANSPORT_ERROR
 from gsocketio.protocol.legacy import (
     decode_jsonp_body,
     encode_htmlfile_prologue,
@@ -47,7 +46,8 @@ from gsocketio.protocol.legacy import (
     encode_payload,
 )
 from gsocketio.protocol.limits import Limits
-from gsocketio.transports.websocket import WebSocket, accept_websocket
+from gsocketio.protocol.reasons import DisconnectReason
+from gsocketio.websocket.connection import WebSocket, accept_websocket
 
 __all__ = [
     "ALL_TRANSPORTS",
@@ -150,13 +150,13 @@ def _post(conn: LegacyConnection, req: Request, limits: Limits) -> list[bytes]:
     try:
         body = read_body(req.environ, limits.max_payload)
     except ProtocolError as exc:  # a bad Content-Length
-        conn.fail(PARSE_ERROR, str(exc))
+        conn.fail(DisconnectReason.PARSE_ERROR, str(exc))
         return respond(start_response, 400, headers, b"Bad Request\n")
     except OSError as exc:
-        conn.fail(TRANSPORT_ERROR, f"POST body not received: {exc}")
+        conn.fail(DisconnectReason.TRANSPORT_ERROR, f"POST body not received: {exc}")
         return respond(start_response, 400, headers, b"Bad Request\n")
     if body is None:
-        conn.fail(TRANSPORT_ERROR, f"POST body over {limits.max_payload} bytes")
+        conn.fail(DisconnectReason.TRANSPORT_ERROR, f"POST body over {limits.max_payload} bytes")
         headers.append(("Connection", "close"))
         return respond(start_response, 413, headers, b"Payload Too Large\n")
     try:
@@ -165,7 +165,7 @@ def _post(conn: LegacyConnection, req: Request, limits: Limits) -> list[bytes]:
         else:
             text = body.decode("utf-8")
     except (ProtocolError, UnicodeDecodeError) as exc:
-        conn.fail(PARSE_ERROR, f"bad POST body: {exc}")
+        conn.fail(DisconnectReason.PARSE_ERROR, f"bad POST body: {exc}")
         return respond(start_response, 400, headers, b"Bad Request\n")
     if not conn.receive_payload(text):
         return respond(start_response, 400, headers, b"Bad Request\n")
@@ -217,7 +217,9 @@ def _websocket(conn: LegacyConnection, req: Request, max_payload: int) -> list[b
             if message is None:
                 break
             if isinstance(message, bytes):
-                conn.fail(PARSE_ERROR, "binary frame (the 0.9 protocol is text only)")
+                conn.fail(
+                    DisconnectReason.PARSE_ERROR, "binary frame (the 0.9 protocol is text only)"
+                )
                 break
             if not conn.receive_text(message):
                 break

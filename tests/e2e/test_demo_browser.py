@@ -60,8 +60,9 @@ def test_two_pages_chat(serve: Callable[..., str], tmp_path: Any) -> None:
     app, _sio, state, _legacy = create_app()
     url = serve(app)
     shot = tmp_path / "chat.png"
-    records = run_node(BROWSER_SCRIPT, url, args={"chromium": chromium, "screenshot": str(shot)},
-                       timeout=60)
+    records = run_node(
+        BROWSER_SCRIPT, url, args={"chromium": chromium, "screenshot": str(shot)}, timeout=60
+    )
     assert not [r for r in records if "pageerror" in r]
     final = records[-1]
     assert final["members"] == ["alice", "bob"]
@@ -116,9 +117,7 @@ const { chromium } = require("playwright-core");
 
 
 @pytest.mark.parametrize("transport", ["websocket", "xhr-polling"])
-def test_legacy_and_modern_pages_share_a_room(
-    serve: Callable[..., str], transport: str
-) -> None:
+def test_legacy_and_modern_pages_share_a_room(serve: Callable[..., str], transport: str) -> None:
     """A 0.9 client and a 4.x client in the same demo room see each other's messages."""
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -127,8 +126,11 @@ def test_legacy_and_modern_pages_share_a_room(
 
     app, _sio, _state, _legacy = create_app()
     url = serve(app)
-    records = run_node(MIXED_SCRIPT, url, args={"chromium": chromium, "transport": transport},
-                       timeout=60)
+    records = run_node(
+        MIXED_SCRIPT, url, args={"chromium": chromium, "transport": transport}, timeout=60
+    )
     assert not [r for r in records if "pageerror" in r]
-    assert records[-1] == {"legacy_status": f"connected ({transport})",
-                           "members": ["modern", "old"]}
+    assert records[-1] == {
+        "legacy_status": f"connected ({transport})",
+        "members": ["modern", "old"],
+    }

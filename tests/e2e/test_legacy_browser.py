@@ -22,8 +22,8 @@ import gevent
 import pytest
 
 from gsocketio.legacy import LegacyServer
+from tests.helpers.chat_app import build
 from tests.helpers.node import NODE_MODULES, NodeClient
-from tests.integration.chat_app import build
 
 BUNDLE = NODE_MODULES / "socket.io-client-legacy" / "dist" / "socket.io.js"
 TRANSPORTS = ["websocket", "xhr-polling", "jsonp-polling", "htmlfile"]

@@ -61,14 +61,19 @@ def _env(url: str, args: dict[str, Any] | None, timeout: float) -> dict[str, str
     return env
 
 
-def run_node(script: str, url: str, *, args: dict[str, Any] | None = None,
-             timeout: float = 20.0) -> list[dict[str, Any]]:
+def run_node(
+    script: str, url: str, *, args: dict[str, Any] | None = None, timeout: float = 20.0
+) -> list[dict[str, Any]]:
     """Run a snippet to completion; returns its ``out()`` records (the final done record removed)."""
     node = require_node()
     code = _program(script)
     proc = subprocess.run(
-        [node, "-e", code], env=_env(url, args, timeout), capture_output=True, text=True,
-        timeout=timeout + 10, cwd=ROOT,
+        [node, "-e", code],
+        env=_env(url, args, timeout),
+        capture_output=True,
+        text=True,
+        timeout=timeout + 10,
+        cwd=ROOT,
     )
     records = [json.loads(line) for line in proc.stdout.split("\n") if line.startswith("{")]
     errors = [r["error"] for r in records if "error" in r]
@@ -83,13 +88,18 @@ def run_node(script: str, url: str, *, args: dict[str, Any] | None = None,
 class NodeClient:
     """A snippet running in the background, for scenarios with several live clients."""
 
-    def __init__(self, script: str, url: str, *, args: dict[str, Any] | None = None,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self, script: str, url: str, *, args: dict[str, Any] | None = None, timeout: float = 30.0
+    ) -> None:
         node = require_node()
         self.proc = subprocess.Popen(
             [node, "-e", _program(script)],
-            env=_env(url, args, timeout), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            env=_env(url, args, timeout),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
         )
         self.timeout = timeout
 

@@ -1,0 +1,215 @@
+"""Handler registry: who handles which event in which namespace, resolved ahead of time.
+
+Registration is rare and dispatch is per message, so every decision that does not depend on
+the message is taken at registration: signatures of ``connect``/``disconnect`` handlers are
+inspected once and adapted, and each namespace gets a :class:`Dispatch` table (event name →
+``(function, calling convention)``) rebuilt whenever a handler is added. Dispatching an event
+is then two dict lookups.
+
+Resolution order (python-socketio's, with class-based namespaces merged in):
+
+1. a function handler of the namespace for the event;
+2. an ``on_<event>`` method of the namespace's class-based :class:`Namespace`;
+3. a handler registered with ``namespace="*"`` for the event (gets the namespace first);
+4. otherwise the catch-all ``"*"`` of the namespace (gets the event name first), then an
+   overridden ``Namespace.trigger_event``, then the ``"*"`` catch-all of ``namespace="*"``
+   (gets event name and namespace first).
+
+``connect`` and ``disconnect`` never reach a catch-all (clients cannot send them anyway: the
+decoder refuses reserved event names).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from gsocketio.namespace import Namespace
+
+__all__ = [
+    "ARGS",
+    "EVENT_ARGS",
+    "EVENT_NSP_ARGS",
+    "NSP_ARGS",
+    "Dispatch",
+    "Entry",
+    "HandlerRegistry",
+]
+
+Handler = Callable[..., Any]
+
+# Calling conventions of an entry: what precedes (sid, *args).
+ARGS: Final = 0  # fn(sid, *args)
+EVENT_ARGS: Final = 1  # fn(event, sid, *args)
+NSP_ARGS: Final = 2  # fn(namespace, sid, *args)
+EVENT_NSP_ARGS: Final = 3  # fn(event, namespace, sid, *args)
+
+Entry = tuple[Handler, int]
+ConnectHandler = Callable[[str, str, dict[str, Any], Any], Any]  # (nsp, sid, environ, auth)
+DisconnectHandler = Callable[[str, str, str], Any]  # (nsp, sid, reason)
+
+SPECIAL_EVENTS: Final = frozenset({"connect", "disconnect"})
+
+
+def positional_capacity(fn: Handler) -> int | None:
+    """How many positional arguments ``fn`` accepts; None when it takes ``*args`` (or is
+    uninspectable, e.g. some builtins)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for param in signature.parameters.values():
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            return None
+        if param.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            count += 1
+    return count
+
+
+def fit(fn: Handler, offered: int, prefix: tuple[Any, ...] = ()) -> Callable[..., Any]:
+    """Wrap ``fn`` so it can be called with ``offered`` arguments (after ``prefix``) even if it
+    declares fewer — ``connect(sid)`` and ``connect(sid, environ)`` are both valid handlers."""
+    capacity = positional_capacity(fn)
+    wanted = offered + len(prefix)
+    if capacity is None or capacity >= wanted:
+        if not prefix:
+            return fn
+        return lambda *args: fn(*prefix, *args)
+    keep = max(capacity - len(prefix), 0)
+    return lambda *args: fn(*prefix, *args[:keep])
+
+
+class Dispatch:
+    """The resolved handlers of one namespace."""
+
+    __slots__ = ("connect", "disconnect", "events", "fallback")
+
+    def __init__(self) -> None:
+        self.events: dict[str, Entry] = {}
+        self.fallback: Entry | None = None
+        self.connect: ConnectHandler | None = None
+        self.disconnect: DisconnectHandler | None = None
+
+    def lookup(self, event: str) -> Entry | None:
+        """The entry for a client event (the per-message fast path)."""
+        entry = self.events.get(event)
+        return entry if entry is not None else self.fallback
+
+
+def _connect_adapter(fn: Handler, star: bool) -> ConnectHandler:
+    if star:  # fn(namespace, sid, environ, auth)
+        fitted = fit(fn, 4)
+        return lambda nsp, sid, environ, auth: fitted(nsp, sid, environ, auth)
+    fitted = fit(fn, 3)
+    return lambda nsp, sid, environ, auth: fitted(sid, environ, auth)
+
+
+def _disconnect_adapter(fn: Handler, star: bool) -> DisconnectHandler:
+    if star:  # fn(namespace, sid, reason)
+        fitted = fit(fn, 3)
+        return lambda nsp, sid, reason: fitted(nsp, sid, reason)
+    fitted = fit(fn, 2)
+    return lambda nsp, sid, reason: fitted(sid, reason)
+
+
+def namespace_methods(obj: Namespace) -> dict[str, Handler]:
+    """The ``on_<event>`` methods of a class-based namespace, by event name."""
+    methods: dict[str, Handler] = {}
+    for name in dir(type(obj)):
+        if name.startswith("on_") and len(name) > 3:
+            method = getattr(obj, name)
+            if callable(method):
+                methods[name[3:]] = method
+    return methods
+
+
+class HandlerRegistry:
+    """Every registered handler; :meth:`get` returns a namespace's resolved :class:`Dispatch`."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, dict[str, Handler]] = {}
+        self._objects: dict[str, Namespace] = {}
+        self._resolved: dict[str, Dispatch] = {}
+        self._unregistered = Dispatch()  # what a namespace without own handlers gets
+
+    def add(self, event: str, fn: Handler, namespace: str) -> None:
+        self._functions.setdefault(namespace, {})[event] = fn
+        self._rebuild()
+
+    def add_namespace(self, obj: Namespace) -> None:
+        self._objects[obj.namespace] = obj
+        self._rebuild()
+
+    def known(self, namespace: str) -> bool:
+        """True if the namespace has handlers of its own (which makes it accepted)."""
+        return namespace in self._resolved
+
+    def get(self, namespace: str) -> Dispatch:
+        found = self._resolved.get(namespace)
+        return found if found is not None else self._unregistered
+
+    def namespace_object(self, namespace: str) -> Namespace | None:
+        return self._objects.get(namespace)
+
+    def _rebuild(self) -> None:
+        names = (set(self._functions) | set(self._objects)) - {"*"}
+        self._resolved = {name: self._resolve(name) for name in names}
+        self._unregistered = self._resolve(None)
+
+    def _resolve(self, namespace: str | None) -> Dispatch:
+        star = self._functions.get("*", {})
+        own = self._functions.get(namespace, {}) if namespace is not None else {}
+        obj = self._objects.get(namespace) if namespace is not None else None
+        intercepted = obj is not None and obj.overrides_trigger_event()
+        methods = namespace_methods(obj) if obj is not None and not intercepted else {}
+        table = Dispatch()
+
+        for event, fn in star.items():
+            if event != "*" and event not in SPECIAL_EVENTS:
+                table.events[event] = (fn, NSP_ARGS)
+        for event, fn in methods.items():
+            if event not in SPECIAL_EVENTS:
+                table.events[event] = (fn, ARGS)
+        for event, fn in own.items():
+            if event != "*" and event not in SPECIAL_EVENTS:
+                table.events[event] = (fn, ARGS)
+
+        if "*" in own:
+            table.fallback = (own["*"], EVENT_ARGS)
+        elif obj is not None and intercepted:
+            table.fallback = (obj.trigger_event, EVENT_ARGS)
+        elif "*" in star:
+            table.fallback = (star["*"], EVENT_NSP_ARGS)
+
+        table.connect = self._special(
+            "connect", own, methods, star, obj if intercepted else None, _connect_adapter
+        )
+        table.disconnect = self._special(
+            "disconnect", own, methods, star, obj if intercepted else None, _disconnect_adapter
+        )
+        return table
+
+    @staticmethod
+    def _special(
+        event: str,
+        own: dict[str, Handler],
+        methods: dict[str, Handler],
+        star: dict[str, Handler],
+        interceptor: Namespace | None,
+        adapt: Callable[[Handler, bool], Any],
+    ) -> Any:
+        fn = own.get(event) or methods.get(event)
+        if fn is not None:
+            return adapt(fn, False)
+        if interceptor is not None:
+            trigger = interceptor.trigger_event
+            return lambda nsp, sid, *args: trigger(event, sid, *args)
+        if event in star:
+            return adapt(star[event], True)
+        return None

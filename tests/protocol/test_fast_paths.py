@@ -1,0 +1,139 @@
+"""Per-message fast paths give exactly what the general code gives.
+
+Each shortcut (the JSON codec without its Python layers, the EVENT-with-ack decoder path,
+``Session.receive_message``, the query-string split) is compared with the general path it
+bypasses, over generated input; the expected values come from the standard library or from
+the general path, never from the shortcut itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gsocketio.engine.server import _parse_query
+from gsocketio.exceptions import ProtocolError
+from gsocketio.protocol.engineio import Packet as EioPacket
+from gsocketio.protocol.engineio import PacketType as EioType
+from gsocketio.protocol.engineio_session import MessageReceived, Session, SessionConfig
+from gsocketio.protocol.socketio import Decoder, json_dumps, json_loads
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+REFERENCE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+@settings(max_examples=300)
+@given(json_values)
+def test_json_dumps_is_the_stdlib_encoder(value: Any) -> None:
+    assert json_dumps(value) == REFERENCE.encode(value)
+
+
+@pytest.mark.parametrize("bad", [math.nan, [math.inf], {"x": object()}])
+def test_json_dumps_refuses_what_the_stdlib_refuses(bad: Any) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        REFERENCE.encode(bad)
+    with pytest.raises((ValueError, TypeError)):
+        json_dumps(bad)
+
+
+def test_json_dumps_detects_cycles_like_the_stdlib() -> None:
+    cyclic: list[Any] = []
+    cyclic.append(cyclic)
+    with pytest.raises(ValueError, match="Circular reference"):
+        json_dumps(cyclic)
+
+
+@settings(max_examples=300)
+@given(json_values, st.sampled_from(["", " ", "\n", " \t"]), st.sampled_from(["", " ", "\r\n"]))
+def test_json_loads_is_the_stdlib_decoder(value: Any, before: str, after: str) -> None:
+    text = before + json.dumps(value) + after
+    assert json_loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("bad", ["", "[1,", "[1] x", "NaN", "[Infinity]", '{"a":1}}', " "])
+def test_json_loads_refuses_what_json_parse_refuses(bad: str) -> None:
+    with pytest.raises(ValueError):
+        json_loads(bad)
+
+
+def general(message: str) -> Any:
+    """The general decoding path (what feed() used for every EVENT with an ack id)."""
+    try:
+        packet, _count = Decoder()._decode_text(message)
+    except ProtocolError as exc:
+        return type(exc)
+    return (packet.type, packet.namespace, packet.data, packet.id, packet.query)
+
+
+def fast(message: str) -> Any:
+    try:
+        packet = Decoder().feed(message)
+    except ProtocolError as exc:
+        return type(exc)
+    assert packet is not None
+    return (packet.type, packet.namespace, packet.data, packet.id, packet.query)
+
+
+heads = st.sampled_from(["2", "20", "2007", "2" + "9" * 15, "2" + "1" * 16, "2x", "2٣", "2/a,1"])
+bodies = st.sampled_from(
+    ['["echo","x"]', '["echo",{"a":[1]}]', "[]", "[1]", '"s"', "[", '["connect"]']
+)
+
+
+@settings(max_examples=200)
+@given(heads, bodies)
+def test_event_fast_path_matches_the_general_decoder(head: str, body: str) -> None:
+    assert fast(head + body) == general(head + body)
+
+
+def test_event_with_ack_id_takes_the_fast_path() -> None:
+    assert fast('212["echo","x"]') == (2, "/", ["echo", "x"], 12, None)
+
+
+def new_session(eio: int) -> Session:
+    config = SessionConfig(ping_interval=10, ping_timeout=5)
+    session = Session("sid", eio=eio, transport="websocket", now=0.0, config=config)
+    session.take_outgoing()
+    return session
+
+
+@pytest.mark.parametrize("eio", [3, 4])
+def test_receive_message_keeps_the_deadlines_of_receive(eio: int) -> None:
+    a, b = new_session(eio), new_session(eio)
+    for now in (1.0, 11.0, 12.0, 13.5):  # a v4 ping is due at 10: the pong wait gets extended
+        a.tick(now)
+        b.tick(now)
+        assert a.receive(EioPacket(EioType.MESSAGE, "x"), now) == [MessageReceived("x")]
+        assert b.receive_message(now) is True
+        assert a.next_deadline() == b.next_deadline()
+    a.close()
+    b.close()
+    assert a.receive(EioPacket(EioType.MESSAGE, "x"), 14.0) == []
+    assert b.receive_message(14.0) is False
+
+
+queries = st.lists(
+    st.tuples(st.text("abcEIO_-.~0123456789=", max_size=6), st.text("ab=%+&-_2", max_size=6)),
+    max_size=6,
+)
+
+
+@settings(max_examples=300)
+@given(queries, st.sampled_from(["", "&", "&&"]))
+def test_query_split_is_parse_qsl(fields: list[tuple[str, str]], tail: str) -> None:
+    text = "&".join(f"{name}={value}" if value else name for name, value in fields) + tail
+    assert _parse_query(text) == dict(parse_qsl(text, keep_blank_values=True))
