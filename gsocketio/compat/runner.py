@@ -16,7 +16,8 @@ Its *mode* says who routes ``/<resource>/``:
     connection (its view calls ``socketio_manage``), the 0.9 protocol is served at
     ``/<resource>/1/``, and the Flash policy server starts with the server when
     ``policy_server`` is true and ``flashsocket`` is enabled (a port already taken is a
-    warning, not fatal). The :class:`gsocketio.Server` options in :data:`SERVER_OPTIONS` configure that server;
+    warning, not fatal). The :class:`gsocketio.Server` options in :data:`SERVER_OPTIONS`
+    configure that server;
 ``"auto"`` (default)
     modern when :func:`find_socketio_app` finds a :class:`gsocketio.wsgi.WSGIApp` in the
     application or the middleware around it, seed otherwise.
