@@ -122,7 +122,7 @@ def _children(obj: Any, attributes: Any) -> list[Any]:
         if isinstance(mounts, dict):
             children.extend(mounts.values())
     if isinstance(obj, functools.partial):
-        children.append(obj.func)
+        children.extend((obj.func, *obj.args, *obj.keywords.values()))
     elif isinstance(obj, types.MethodType):
         children.append(obj.__self__)
     elif isinstance(obj, types.FunctionType) and obj.__closure__:
