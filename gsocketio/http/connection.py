@@ -64,7 +64,7 @@ class _Buffered:
 class HTTPConnection:
     """Serves the requests of one accepted socket (:meth:`run`, in its own greenlet)."""
 
-    __slots__ = ("_fills", "_parser", "address", "buf", "server", "sock")
+    __slots__ = ("_buffered", "_fills", "_parser", "address", "buf", "server", "sock")
 
     def __init__(self, server: WSGIServer, sock: Any, address: Any) -> None:
         self.server = server
@@ -73,6 +73,7 @@ class HTTPConnection:
         self.buf = bytearray()
         self._parser = HeadParser(server.limits)
         self._fills = 0
+        self._buffered = _Buffered(self)
 
     # --- the I/O a body and a response need -------------------------------------------------
 
@@ -168,7 +169,7 @@ class HTTPConnection:
         )
         environ = build_environ(server.environ, head, self.address, body)
         environ[SOCKET_KEY] = self.sock
-        environ[RFILE_KEY] = _Buffered(self)
+        environ[RFILE_KEY] = self._buffered
         close = last or not head.keep_alive or server.closed
         response = Response(
             self,

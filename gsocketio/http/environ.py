@@ -17,16 +17,14 @@ from gsocketio.http.parser import RequestHead
 
 __all__ = ["base_environ", "build_environ", "split_target"]
 
-_KEY_CACHE: dict[str, str | None] = {}
+_KEY_CACHE: dict[str, str] = {}
 _KEY_CACHE_SIZE = 512
 
 
-def _environ_key(name: str) -> str | None:
-    key = _KEY_CACHE.get(name)
-    if key is not None or name in _KEY_CACHE:
-        return key
+def _environ_key(name: str) -> str:
+    """The environ key of a header name; "" for a name that is dropped."""
     if "_" in name:
-        key = None
+        key = ""
     else:
         key = name.upper().replace("-", "_")
         if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
@@ -91,9 +89,12 @@ def build_environ(
         environ["REMOTE_PORT"] = str(remote[1])
     else:
         environ["REMOTE_ADDR"] = str(remote or "")
+    cache = _KEY_CACHE
     for name, value in head.headers:
-        key = _environ_key(name)
+        key = cache.get(name)
         if key is None:
+            key = _environ_key(name)
+        if not key:
             continue
         previous = environ.get(key)
         if previous is None:

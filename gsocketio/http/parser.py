@@ -91,9 +91,6 @@ class HeadParser:
     def __init__(self, limits: HTTPLimits) -> None:
         self._limits = limits
         self._parser = httptools.HttpRequestParser(self)
-        self._reset()
-
-    def _reset(self) -> None:
         self._fed = 0  # bytes of the current head already fed to llhttp
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -128,7 +125,7 @@ class HeadParser:
         fed = self._fed
         if fed == 0:
             # RFC 9112 2.2: empty lines before a request line are ignored.
-            while buf[:2] == b"\r\n":
+            while buf.startswith(b"\r\n"):
                 del buf[:2]
             if not buf:
                 return None
@@ -140,7 +137,8 @@ class HeadParser:
                 raise HTTPRequestError(414, "request line too long")
             if len(buf) > limits.max_head_size:
                 raise HTTPRequestError(400, "request head too large")
-            self._feed(buf[fed:])
+            with memoryview(buf) as view:
+                self._feed(view[fed:])
             self._fed = len(buf)
             if len(self._headers) > limits.max_headers:
                 raise HTTPRequestError(400, "too many header lines")
@@ -150,7 +148,8 @@ class HeadParser:
             raise HTTPRequestError(414, "request line too long")
         if size > limits.max_head_size:
             raise HTTPRequestError(400, "request head too large")
-        upgrade = self._feed(buf[fed:size])
+        with memoryview(buf) as view:
+            upgrade = self._feed(view[fed:size])
         if not self._complete:  # llhttp saw no end of head where CRLF CRLF is: refuse
             raise HTTPRequestError(400, "malformed request head")
         del buf[:size]
@@ -159,10 +158,13 @@ class HeadParser:
             # llhttp now waits for a body (framed by the server instead) or is paused after
             # an upgrade: the next head gets a fresh parser.
             self._parser = httptools.HttpRequestParser(self)
-        self._reset()
+        self._fed = 0
+        self._url = b""
+        self._headers = []
+        self._complete = self._reusable = False
         return head
 
-    def _feed(self, data: bytes | bytearray) -> bool:
+    def _feed(self, data: memoryview) -> bool:
         """Feed head bytes to llhttp; True when it stopped at an upgrade."""
         try:
             self._parser.feed_data(data)
@@ -181,25 +183,30 @@ class HeadParser:
         method = parser.get_method().decode("ascii")
         if method == "CONNECT":
             raise HTTPRequestError(405, "CONNECT is not supported")
-        limits = self._limits
-        if len(self._headers) > limits.max_headers:
+        raw = self._headers
+        if len(raw) > self._limits.max_headers:
             raise HTTPRequestError(400, "too many header lines")
-        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._headers]
+        headers: list[tuple[str, str]] = []
+        special: list[tuple[str, str]] = []
+        for raw_name, raw_value in raw:
+            name = raw_name.decode("latin-1")
+            value = raw_value.decode("latin-1")
+            headers.append((name, value))
+            if len(name) in _SPECIAL_LENGTHS:
+                special.append((name.lower(), value))
         head = RequestHead(method, self._url.decode("latin-1"), version, headers, size)
         head.upgrade = upgrade
-        _apply_header_rules(head)
+        _apply_header_rules(head, special)
         return head
 
 
-def _apply_header_rules(head: RequestHead) -> None:
-    """Framing, persistence and expectations from the header fields (RFC 9110/9112)."""
+def _apply_header_rules(head: RequestHead, special: list[tuple[str, str]]) -> None:
+    """Framing, persistence and expectations from the header fields (RFC 9110/9112);
+    ``special`` holds the (lower-cased name, value) pairs that may matter."""
     hosts = 0
     connection: list[str] = []
     coding: list[str] = []
-    for name, value in head.headers:
-        if len(name) not in _SPECIAL_LENGTHS:
-            continue
-        lname = name.lower()
+    for lname, value in special:
         if lname == "host":
             hosts += 1
         elif lname == "connection":
