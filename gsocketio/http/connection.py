@@ -130,14 +130,21 @@ class HTTPConnection:
         timeout = limits.head_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         parser = self._parser
+        waiting = self.server.waiting
         try:
             while True:
                 if self.buf:
                     head = parser.parse(self.buf)
                     if head is not None:
                         return head
-                if not self.fill(deadline):
-                    return None  # EOF: idle close, or a client that gave up mid-head
+                elif self.server.closed:
+                    return None  # stopping: no new request on this connection
+                waiting.add(self)
+                try:
+                    if not self.fill(deadline):
+                        return None  # EOF: idle close, or a client that gave up mid-head
+                finally:
+                    waiting.discard(self)
         except HTTPRequestError as exc:
             logger.info("%s: refused request: %s", self.address, exc)
             self._answer(exc.status)
@@ -147,6 +154,14 @@ class HTTPConnection:
                 logger.info("%s: request head not received within %s s", self.address, timeout)
                 self._answer(408)
             return None
+
+    def interrupt_idle(self) -> None:
+        """The server is stopping: end this connection if no request has begun on it."""
+        if not self.buf and not self._parser.started:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError as exc:
+                logger.debug("%s: shutdown: %s", self.address, exc)
 
     def _answer(self, status: int) -> None:
         try:

@@ -83,6 +83,7 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
         self.log = _log_target(log)
         self.error_log = _log_target(error_log)
         self._environ_extra = dict(environ or {})
+        self.waiting: set[HTTPConnection] = set()  # connections between two requests
         self.environ: dict[str, Any] = {}
         self._update_environ()
 
@@ -108,6 +109,14 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
         self.environ = environ
 
     # --- connections ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop accepting, and end the keep-alive connections that wait for a next request
+        (those in a request finish it with ``Connection: close``): a graceful stop does not
+        have to wait out their idle deadline."""
+        super().close()
+        for conn in list(self.waiting):
+            conn.interrupt_idle()
 
     def wrap_socket_and_handle(self, client_socket: Any, address: Any) -> Any:
         set_nodelay(client_socket)

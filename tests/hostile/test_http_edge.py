@@ -558,3 +558,21 @@ def test_every_accepted_socket_has_nodelay(target: Any, raw: list[Any]) -> None:
         assert status == 200 and seen and seen[0] != 0
     finally:
         server.stop(timeout=2)
+
+
+def test_stopping_ends_idle_keepalive_connections_at_once(raw: list[Any]) -> None:
+    """A graceful stop (gunicorn reload) does not wait out idle keep-alive deadlines."""
+    import gsocketio
+    from gsocketio.serve import SocketIOServer
+
+    server = SocketIOServer(("127.0.0.1", 0), gsocketio.Server().wsgi_app(), log=None)
+    server.start()
+    sock = socket.create_connection(("127.0.0.1", server.server_port), timeout=TIMEOUT)
+    raw.append(sock)
+    sock.sendall(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: a\r\n\r\n")
+    status, headers, _body = read_response(sock)
+    assert (status, headers["connection"]) == (200, "keep-alive")
+    started = time.monotonic()
+    server.stop(timeout=5)
+    assert time.monotonic() - started < 1.0
+    assert closed_by_server(sock, within=1.0, max_bytes=0)
