@@ -38,9 +38,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from gsocketio.compat.managed import SeedServer, modern_transports
 from gsocketio.exceptions import ServerConfigError
 from gsocketio.http import DEFAULT_HTTP_LIMITS, HTTPLimits, WSGIServer
+from gsocketio.legacy.endpoint import LegacyServer
 from gsocketio.legacy.policy import DEFAULT_POLICY_PORT
+from gsocketio.legacy.transports import ALL_TRANSPORTS
+from gsocketio.wsgi import WSGIApp as SocketIOWSGIApp
 
 __all__ = [
     "DEFAULT_HTTP_TIMEOUT",
@@ -94,8 +98,6 @@ def find_socketio_app(application: Any) -> Any:
     ``functools.partial``, bound methods and the closures of function middleware. An object
     with ``gsocketio_app = True`` counts as one too.
     """
-    from gsocketio.wsgi import WSGIApp as SocketIOWSGIApp
-
     seen: set[int] = set()
     queue: deque[tuple[Any, int]] = deque([(application, 0)])
     while queue and len(seen) < _WALK_NODES:
@@ -243,8 +245,6 @@ class SocketIOServer(WSGIServer):
     # --- seed mode -----------------------------------------------------------------------------
 
     def _seed_mode(self, application: WSGIApp, options: dict[str, Any]) -> Any:
-        from gsocketio.compat.managed import SeedServer, modern_transports
-
         options.setdefault("ping_interval", self.config["heartbeat_interval"])
         options.setdefault("ping_timeout", self.config["heartbeat_timeout"])
         transports = modern_transports(self.config["transports"])
@@ -259,9 +259,6 @@ class SocketIOServer(WSGIServer):
     def _legacy_endpoint(self, handler: Any) -> Any:
         """The 0.9 endpoint (``/<resource>/1/``) over the seed-mode server; the seed's
         heartbeat and close timeouts configure it."""
-        from gsocketio.legacy.endpoint import LegacyServer
-        from gsocketio.legacy.transports import ALL_TRANSPORTS
-
         transports = self.config["transports"]
         if transports is not None:
             transports = [name for name in transports if name in ALL_TRANSPORTS]
