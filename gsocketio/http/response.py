@@ -141,7 +141,7 @@ class Response:
             raise AssertionError("the application did not call start_response()")
         code = self.code
         no_body = self.body_less or code in (204, 304) or 100 <= code < 200
-        lines = [f"HTTP/{self.version} {self._status}\r\n"]
+        lines = [f"HTTP/1.1 {self._status}\r\n"]  # our version, whatever the client speaks
         has_length = has_connection = has_date = has_coding = False
         for name, value in self._headers:
             lines.append(f"{name}: {value}\r\n")
