@@ -121,7 +121,12 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
     def wrap_socket_and_handle(self, client_socket: Any, address: Any) -> Any:
         set_nodelay(client_socket)
         client_socket.settimeout(self.limits.head_timeout)  # bounds the TLS handshake
-        return super().wrap_socket_and_handle(client_socket, address)
+        try:
+            return super().wrap_socket_and_handle(client_socket, address)
+        except OSError as exc:  # a failed or timed-out handshake (ssl.SSLError included)
+            logger.info("%s: TLS handshake failed: %s", address, exc)
+            client_socket.close()
+            return None
 
     def handle(self, sock: Any, address: Any) -> None:
         if not self.ssl_enabled:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import socketio  # type: ignore[import-untyped]
+import urllib3
 
 import gsocketio
 from gsocketio.exceptions import ServerConfigError
@@ -171,3 +178,53 @@ def test_seed_sockets_and_get_socket() -> None:
     assert s.sockets is s.seed_server.sockets and s.get_socket("nope") is None
     modern = server(gsocketio.Server().wsgi_app())
     assert modern.sockets == {} and modern.get_socket("x") is None
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_tls_keywords_and_a_bounded_handshake(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pywsgi's keyfile/certfile keywords serve HTTPS; a client that connects and never
+    completes the TLS handshake is dropped after http_timeout."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    schemes: list[str] = []
+    inner = gsocketio.Server().wsgi_app()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        schemes.append(environ["wsgi.url_scheme"])
+        return inner(environ, start_response)
+
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    s = server(app, mode="modern", keyfile=str(key), certfile=str(cert), http_timeout=1)
+    s.start()
+    try:
+        reply = requests.get(
+            f"https://127.0.0.1:{s.server_port}/socket.io/?EIO=4&transport=polling",
+            verify=False,
+            timeout=TIMEOUT,
+        )
+        assert reply.status_code == 200 and reply.text.startswith('0{"sid":')
+        assert schemes == ["https"]
+        silent = socket.create_connection(("127.0.0.1", s.server_port), timeout=TIMEOUT)
+        try:
+            started = time.monotonic()
+            assert silent.recv(1) == b""  # closed by the server, not by our timeout
+            assert time.monotonic() - started < 1 + 2
+        finally:
+            silent.close()
+        plain = socket.create_connection(("127.0.0.1", s.server_port), timeout=TIMEOUT)
+        try:  # plain HTTP on the TLS port: the handshake fails, the connection closes
+            plain.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            try:
+                assert plain.recv(100) == b""
+            except ConnectionResetError:
+                pass  # closed with our request unread: a reset is as good an answer
+        finally:
+            plain.close()
+    finally:
+        s.stop(timeout=2)
