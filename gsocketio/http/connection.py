@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import gevent
+import gevent.socket
 
 from gsocketio.exceptions import HTTPBodyError, HTTPRequestError
 from gsocketio.http.body import RequestBody
@@ -64,7 +65,7 @@ class _Buffered:
 class HTTPConnection:
     """Serves the requests of one accepted socket (:meth:`run`, in its own greenlet)."""
 
-    __slots__ = ("_buffered", "_fills", "_parser", "address", "buf", "server", "sock")
+    __slots__ = ("_buffered", "_fills", "_parser", "_raw", "address", "buf", "server", "sock")
 
     def __init__(self, server: WSGIServer, sock: Any, address: Any) -> None:
         self.server = server
@@ -74,6 +75,10 @@ class HTTPConnection:
         self._parser = HeadParser(server.limits)
         self._fills = 0
         self._buffered = _Buffered(self)
+        # gevent's plain TCP socket wraps a non-blocking one: a response that fits the socket
+        # buffer (nearly all) is written with one send(), without sendall's timeout machinery.
+        # Not for TLS (gevent's SSLSocket), whose wrapped socket carries ciphertext.
+        self._raw = sock._sock if type(sock) is gevent.socket.socket else None
 
     # --- the I/O a body and a response need -------------------------------------------------
 
@@ -97,6 +102,15 @@ class HTTPConnection:
         return True
 
     def send(self, data: bytes) -> None:
+        raw = self._raw
+        if raw is not None:
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]  # type: ignore[assignment]
         self.sock.settimeout(self.server.limits.send_timeout)
         self.sock.sendall(data)
 
@@ -191,7 +205,7 @@ class HTTPConnection:
             version=head.version,
             method=head.method,
             close=close,
-            keepalive_timeout=limits.head_timeout,
+            keepalive_hint=server.keepalive_hint,
         )
         result: Any = None
         try:
@@ -237,7 +251,7 @@ class HTTPConnection:
         )
         if response.close:
             return False
-        return body.discard(limits.max_discard)
+        return body.done or body.discard(limits.max_discard)
 
     @staticmethod
     def _close_result(result: Any) -> None:

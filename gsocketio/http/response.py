@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import Any, Protocol
 
-__all__ = ["Response", "ResponseSink", "simple_response"]
+__all__ = ["Response", "ResponseSink", "keepalive_hint", "simple_response"]
 
 _REASONS = {
     400: "Bad Request",
@@ -38,6 +38,13 @@ def _date_header() -> bytes:
         _date_cache[1] = f"Date: {formatdate(now, usegmt=True)}\r\n".encode("latin-1")
     value: bytes = _date_cache[1]
     return value
+
+
+def keepalive_hint(idle_timeout: float | None) -> bytes:
+    """The ``Keep-Alive`` header announcing how long an idle connection is kept."""
+    if idle_timeout is None or idle_timeout < 1:
+        return b""
+    return f"Keep-Alive: timeout={int(idle_timeout)}\r\n".encode()
 
 
 def simple_response(status: int, *, close: bool = True, body: bytes | None = None) -> bytes:
@@ -87,18 +94,14 @@ class Response:
         version: str,
         method: str,
         close: bool,
-        keepalive_timeout: float | None,
+        keepalive_hint: bytes = b"",
     ) -> None:
         self._sink = sink
         self.version = version
         self.close = close
         self._status: str | None = None
         self._headers: list[tuple[str, str]] = []
-        self._keepalive_hint = (
-            f"Keep-Alive: timeout={int(keepalive_timeout)}\r\n".encode()
-            if keepalive_timeout is not None and keepalive_timeout >= 1
-            else b""
-        )
+        self._keepalive_hint = keepalive_hint  # the server's "Keep-Alive: timeout=N\r\n"
         self.headers_sent = False
         self.body_less = method == "HEAD"
         self.chunked = False

@@ -25,6 +25,7 @@ from gsocketio.http.connection import HTTPConnection
 from gsocketio.http.environ import base_environ
 from gsocketio.http.limits import DEFAULT_HTTP_LIMITS, HTTPLimits
 from gsocketio.http.parser import RequestHead
+from gsocketio.http.response import keepalive_hint
 
 __all__ = ["DEFAULT_BACKLOG", "WSGIServer", "set_nodelay"]
 
@@ -80,6 +81,7 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
         super().__init__(listener, backlog=backlog, spawn=spawn, **ssl_args)
         self.application: Any = application
         self.limits = limits
+        self.keepalive_hint = keepalive_hint(limits.head_timeout)
         self.log = _log_target(log)
         self.error_log = _log_target(error_log)
         self._environ_extra = dict(environ or {})

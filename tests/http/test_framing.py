@@ -13,7 +13,7 @@ from gsocketio.http.chunked import ChunkedDecoder
 from gsocketio.http.environ import build_environ, split_target
 from gsocketio.http.limits import HTTPLimits
 from gsocketio.http.parser import HeadParser
-from gsocketio.http.response import Response
+from gsocketio.http.response import Response, keepalive_hint
 
 LIMITS = HTTPLimits()
 
@@ -164,7 +164,9 @@ def respond(
     status: str = "200 OK",
 ) -> tuple[Response, list[bytes]]:
     sink = Sink()
-    response = Response(sink, version=version, method=method, close=close, keepalive_timeout=60)
+    response = Response(
+        sink, version=version, method=method, close=close, keepalive_hint=keepalive_hint(60)
+    )
     response.start_response(status, headers or [("Content-Type", "text/plain")])
     response.send_result(result)
     return response, sink.sent
@@ -209,6 +211,6 @@ def test_wrong_content_length_closes() -> None:
 
 
 def test_header_injection_is_refused() -> None:
-    response = Response(Sink(), version="1.1", method="GET", close=False, keepalive_timeout=None)
+    response = Response(Sink(), version="1.1", method="GET", close=False)
     with pytest.raises(ValueError):
         response.start_response("200 OK", [("X-A", "a\r\nSet-Cookie: evil=1")])
