@@ -16,8 +16,8 @@ Run: ``PYTHONPATH=. python bench/experiments/http_parsers.py [--seconds 5] [--co
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import socket
+import subprocess
 import sys
 import time
 from importlib.metadata import version
@@ -94,10 +94,10 @@ def refuses_h11(data: bytes) -> bool:
         return True
 
 
-# --- servers under gevent ----------------------------------------------------------------------
+# --- servers under gevent (subprocesses: ``--serve KIND`` prints its port; ``--load PORT``) ----
 
 
-def serve(kind: str, port_queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def serve(kind: str) -> None:
     from gevent import monkey
 
     monkey.patch_all()
@@ -133,25 +133,22 @@ def serve(kind: str, port_queue: multiprocessing.Queue) -> None:  # type: ignore
             elif isinstance(event, h11.Request):
                 pass
             elif isinstance(event, h11.EndOfMessage):
-                out = conn.send(
-                    h11.Response(
-                        status_code=200,
-                        headers=[("Content-Length", "2"), ("Content-Type", "text/plain")],
-                    )
-                )
+                headers = [("Content-Length", "2"), ("Content-Type", "text/plain")]
+                out = conn.send(h11.Response(status_code=200, headers=headers))
                 out += conn.send(h11.Data(data=b"ok")) + conn.send(h11.EndOfMessage())
                 sock.sendall(out)
                 conn.start_next_cycle()
             else:
                 return
 
-    server = StreamServer(("127.0.0.1", 0), handle_httptools if kind == "httptools" else handle_h11)
+    handler = handle_httptools if kind == "httptools" else handle_h11
+    server = StreamServer(("127.0.0.1", 0), handler)
     server.start()
-    port_queue.put(server.server_port)
+    print(server.server_port, flush=True)
     server.serve_forever()
 
 
-def load(port: int, connections: int, seconds: float, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def load(port: int, connections: int, seconds: float) -> None:
     from gevent import monkey
 
     monkey.patch_all()
@@ -173,21 +170,24 @@ def load(port: int, connections: int, seconds: float, out: multiprocessing.Queue
         sock.close()
 
     gevent.joinall([gevent.spawn(one) for _ in range(connections)])
-    out.put(count[0] / seconds)
+    print(count[0] / seconds, flush=True)
 
 
 def under_gevent(kind: str, connections: int, seconds: float) -> float:
-    ports: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    server = multiprocessing.Process(target=serve, args=(kind, ports), daemon=True)
-    server.start()
-    port = ports.get(timeout=10)
-    results: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    client = multiprocessing.Process(target=load, args=(port, connections, seconds, results))
-    client.start()
-    rate: float = results.get(timeout=seconds + 30)
-    client.join()
-    server.terminate()
-    return rate
+    me = [sys.executable, __file__]
+    server = subprocess.Popen([*me, "--serve", kind], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        out = subprocess.run(
+            [*me, "--load", str(port), "--connections", str(connections),
+             "--seconds", str(seconds)],
+            capture_output=True, text=True, timeout=seconds + 60, check=True,
+        )  # fmt: skip
+        return float(out.stdout.strip().splitlines()[-1])
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def main() -> None:
@@ -195,7 +195,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--serve", choices=["httptools", "h11"])
+    parser.add_argument("--load", type=int, metavar="PORT")
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+    if args.load:
+        load(args.load, args.connections, args.seconds)
+        return
     print(
         f"python {sys.version.split()[0]}, httptools {version('httptools')}, "
         f"h11 {version('h11')}, gevent {version('gevent')}"
