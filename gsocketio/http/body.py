@@ -199,6 +199,8 @@ class RequestBody:
             received = src.fill(self._deadline)
         except TimeoutError:
             raise HTTPBodyError("request body not received within body_timeout") from None
+        except OSError as exc:  # reset by the client
+            raise HTTPBodyError(f"request body not received: {exc}") from exc
         if not received:
             raise HTTPBodyError("the client closed the connection before the body ended")
 

@@ -46,6 +46,11 @@ _LINGER_TIME = 1.0  # seconds, and bytes, a closing connection drains its unread
 _LINGER_BYTES = 1 << 20
 
 
+class _ClientGone(OSError):
+    """A write to the client failed (reset, broken pipe, send timeout); never leaves this
+    module. Distinct from an ``OSError`` the application raises itself, which is its bug (500)."""
+
+
 class _Buffered:
     """The ``read1`` the WebSocket hand-over drains: bytes received past the head."""
 
@@ -102,17 +107,20 @@ class HTTPConnection:
         return True
 
     def send(self, data: bytes) -> None:
-        raw = self._raw
-        if raw is not None:
-            try:
-                sent = raw.send(data)
-            except BlockingIOError:
-                sent = 0
-            if sent == len(data):
-                return
-            data = memoryview(data)[sent:]  # type: ignore[assignment]
-        self.sock.settimeout(self.server.limits.send_timeout)
-        self.sock.sendall(data)
+        try:
+            raw = self._raw
+            if raw is not None:
+                try:
+                    sent = raw.send(data)
+                except BlockingIOError:
+                    sent = 0
+                if sent == len(data):
+                    return
+                data = memoryview(data)[sent:]  # type: ignore[assignment]
+            self.sock.settimeout(self.server.limits.send_timeout)
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise _ClientGone(f"send failed: {exc}") from exc
 
     def send_continue(self) -> None:
         self.send(_CONTINUE)
@@ -233,8 +241,8 @@ class HTTPConnection:
             if not response.headers_sent:
                 self._answer(400)
             return False
-        except OSError:
-            raise  # the client is gone: nothing can be answered
+        except _ClientGone:
+            raise  # nothing can be answered
         except Exception:  # noqa: BLE001  # the application failed: a 500, never a traceback
             server.log_error(self.address, head)
             ws = environ.get(WEBSOCKET_KEY)

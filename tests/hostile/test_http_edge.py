@@ -576,3 +576,31 @@ def test_stopping_ends_idle_keepalive_connections_at_once(raw: list[Any]) -> Non
     server.stop(timeout=5)
     assert time.monotonic() - started < 1.0
     assert closed_by_server(sock, within=1.0, max_bytes=0)
+
+
+def test_an_application_error_is_a_plain_500(raw: list[Any], caplog: Any) -> None:
+    """Whatever the application raises (an OSError of its own included) becomes a plain 500;
+    the traceback goes to the error log only."""
+    from gsocketio.serve import SocketIOServer
+
+    def broken(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"] == "/oserror":
+            raise FileNotFoundError("/etc/app.conf")
+        raise RuntimeError("application bug")
+
+    server = SocketIOServer(("127.0.0.1", 0), broken, mode="modern", log=None)
+    server.start()
+    try:
+        for path in ("/oserror", "/bug"):
+            sock = socket.create_connection(("127.0.0.1", server.server_port), timeout=TIMEOUT)
+            raw.append(sock)
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+            status, headers, body = read_response(sock)
+            assert (status, headers["connection"]) == (500, "close")
+            assert body == b"Internal Server Error\n"
+            assert closed_by_server(sock, max_bytes=0)
+    finally:
+        server.stop(timeout=2)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2 and all(r.exc_info for r in errors)
+    caplog.clear()  # the module's guard fails a test on ERROR records: these are expected
