@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from gsocketio._logging import get_logger
 from gsocketio.compat.managed import SeedServer, modern_transports
 from gsocketio.exceptions import ServerConfigError
 from gsocketio.http import DEFAULT_HTTP_LIMITS, HTTPLimits, WSGIServer
@@ -57,7 +58,7 @@ __all__ = [
     "serve_paste",
 ]
 
-logger = logging.getLogger("gsocketio.serve")
+logger = get_logger("gsocketio.serve")
 
 DEFAULT_HTTP_TIMEOUT = 60.0
 """Seconds for a whole request head, a whole body, and a whole response (see HTTPLimits)."""

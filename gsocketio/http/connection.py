@@ -17,7 +17,6 @@ application returned, and the connection closes.
 
 from __future__ import annotations
 
-import logging
 import socket
 import time
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 import gevent.socket
 
+from gsocketio._logging import get_logger
 from gsocketio.exceptions import HTTPBodyError, HTTPRequestError
 from gsocketio.http.body import RequestBody
 from gsocketio.http.environ import build_environ
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HTTPConnection"]
 
-logger = logging.getLogger("gsocketio.http")
+logger = get_logger("gsocketio.http")
 
 _RECV_SIZE = 65536
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"

@@ -21,6 +21,7 @@ from typing import Any
 
 from gevent.server import StreamServer
 
+from gsocketio._logging import escape_control_chars, get_logger
 from gsocketio.http.connection import HTTPConnection
 from gsocketio.http.environ import base_environ
 from gsocketio.http.limits import DEFAULT_HTTP_LIMITS, HTTPLimits
@@ -29,7 +30,7 @@ from gsocketio.http.response import keepalive_hint
 
 __all__ = ["DEFAULT_BACKLOG", "WSGIServer", "set_nodelay"]
 
-logger = logging.getLogger("gsocketio.http")
+logger = get_logger("gsocketio.http")
 
 DEFAULT_BACKLOG = 511
 SOFTWARE = "gsocketio"
@@ -178,7 +179,6 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
 
 
 def _printable(text: str) -> str:
-    """Client-chosen text for a log line: control characters escaped (no forged lines)."""
-    if text.isprintable():
-        return text
-    return text.encode("unicode_escape").decode("ascii")
+    """Client-chosen text for a log line (written to a file, not through a logger filter):
+    control characters escaped, so a newline cannot forge a line."""
+    return escape_control_chars(text)
