@@ -9,6 +9,7 @@ crash/ERROR-log guard) are the ones of :mod:`tests.hostile.test_hostile_modern`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -604,3 +605,32 @@ def test_an_application_error_is_a_plain_500(raw: list[Any], caplog: Any) -> Non
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 2 and all(r.exc_info for r in errors)
     caplog.clear()  # the module's guard fails a test on ERROR records: these are expected
+
+
+def test_a_connect_burst_does_not_keep_a_client_out(target: Any, good: Any, raw: list[Any]) -> None:
+    """2000 connections opened at once (and left silent): a legitimate handshake right behind
+    them still completes within a second (listen backlog 511, head deadline for the silent)."""
+    t = target()
+    g = good(t)
+    with g.steady():
+        burst: list[socket.socket] = []
+
+        def open_one() -> None:
+            # a refused or timed-out connect: the burst went over what the kernel queues
+            with contextlib.suppress(OSError):
+                burst.append(socket.create_connection(t.address, timeout=TIMEOUT))
+
+        openers = [gevent.spawn(open_one) for _ in range(2000)]
+        started = time.monotonic()
+        sock = connect(t)
+        raw.append(sock)
+        status, _headers, body = request(
+            t, sock, f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n{host(t)}"
+        )
+        elapsed = time.monotonic() - started
+        assert status == 200 and body.startswith(b'0{"sid":')
+        assert elapsed < 1.0, f"the handshake behind the burst took {elapsed:.2f} s"
+        gevent.joinall(openers, timeout=TIMEOUT)
+        raw.extend(burst)
+        assert len(burst) > 1500
+    check_witness(g)
