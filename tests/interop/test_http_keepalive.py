@@ -171,3 +171,31 @@ def test_pipelined_requests_from_node(counted: Any) -> None:
     assert records == [
         {"statuses": [200, 404, 200], "connections": ["keep-alive", "keep-alive", "close"]}
     ]
+
+
+HTTP10 = """
+const net = require("net");
+const { hostname, port } = new (require("url").URL)(URL);
+const sock = net.connect(Number(port), hostname);
+let data = "";
+sock.on("data", (d) => (data += d));
+sock.on("end", () => {
+  const statuses = [...data.matchAll(/HTTP\\/1\\.1 (\\d{3}) /g)].map((m) => Number(m[1]));
+  const connections = [...data.matchAll(/^Connection: (\\S+)\\r$/gm)].map((m) => m[1]);
+  out({ statuses, connections, chunked: /Transfer-Encoding/i.test(data) });
+  done();
+});
+const path = "/socket.io/?EIO=4&transport=polling";
+sock.write(`GET ${path} HTTP/1.0\\r\\nConnection: keep-alive\\r\\n\\r\\n`);
+sock.once("data", () => sock.write(`GET ${path} HTTP/1.0\\r\\n\\r\\n`));
+"""
+
+
+def test_http_1_0_from_node(counted: Any) -> None:
+    """HTTP/1.0: kept alive only when asked, closed after the request that did not ask."""
+    url, ports = counted()
+    records = run_node(HTTP10, url)
+    assert records == [
+        {"statuses": [200, 200], "connections": ["keep-alive", "close"], "chunked": False}
+    ]
+    assert len(set(ports)) == 1
