@@ -188,12 +188,15 @@ class HeadParser:
             raise HTTPRequestError(400, "too many header lines")
         headers: list[tuple[str, str]] = []
         special: list[tuple[str, str]] = []
+        names = _NAMES
         for raw_name, raw_value in raw:
-            name = raw_name.decode("latin-1")
+            entry = names.get(raw_name)
+            if entry is None:
+                entry = _name_entry(raw_name)
             value = raw_value.decode("latin-1")
-            headers.append((name, value))
-            if len(name) in _SPECIAL_LENGTHS:
-                special.append((name.lower(), value))
+            headers.append((entry[0], value))
+            if entry[1] is not None:
+                special.append((entry[1], value))
         head = RequestHead(method, self._url.decode("latin-1"), version, headers, size)
         head.upgrade = upgrade
         _apply_header_rules(head, special)
@@ -234,6 +237,16 @@ def _apply_header_rules(head: RequestHead, special: list[tuple[str, str]]) -> No
         head.keep_alive = "keep-alive" in connection and "close" not in connection
 
 
-# len() of "host", "expect", "connection", "content-length", "transfer-encoding": a cheap
-# filter before lower-casing a name.
-_SPECIAL_LENGTHS = frozenset({4, 6, 10, 14, 17})
+_SPECIAL = frozenset({"host", "expect", "connection", "content-length", "transfer-encoding"})
+_NAMES: dict[bytes, tuple[str, str | None]] = {}
+_NAMES_SIZE = 512  # names are client-chosen: the cache is bounded
+
+
+def _name_entry(raw_name: bytes) -> tuple[str, str | None]:
+    """A header name as a str, and lower-cased when the rules above look at it."""
+    name = raw_name.decode("latin-1")
+    lower = name.lower()
+    entry = (name, lower if lower in _SPECIAL else None)
+    if len(_NAMES) < _NAMES_SIZE:
+        _NAMES[raw_name] = entry
+    return entry
