@@ -87,6 +87,17 @@ def respond_error(start_response: StartResponse, code: int, headers: Headers) ->
 OriginSpec = str | Sequence[str] | Callable[[str], bool] | None
 
 
+def _referer_origin(referer: object) -> str:
+    """``<scheme>://<host>`` of a ``Referer`` URL ("" when it has none)."""
+    if not isinstance(referer, str):
+        return ""
+    scheme, sep, rest = referer.partition("://")
+    if not sep or not scheme or not rest:
+        return ""
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}://{host}" if host else ""
+
+
 def _normalize_origin(origin: str) -> str:
     """Lower-case scheme and host and drop a default port, so equal origins compare equal."""
     origin = origin.strip().rstrip("/").lower()
@@ -130,6 +141,19 @@ class CorsPolicy:
         origin = environ.get("HTTP_ORIGIN")
         if not origin or not self.enabled or self._any:
             return True
+        return self._accepts(origin, environ)
+
+    def allows_script(self, environ: Mapping[str, Any]) -> bool:
+        """For JSONP, which a cross-site ``<script>`` can load without any CORS check: the
+        ``Origin``, else the ``Referer``'s origin, must be accepted; a request with neither
+        is refused (``referrerpolicy="no-referrer"`` would otherwise bypass the check),
+        unless the policy accepts every origin or CORS is handled elsewhere (``[]``)."""
+        if not self.enabled or self._any:
+            return True
+        origin = environ.get("HTTP_ORIGIN") or _referer_origin(environ.get("HTTP_REFERER"))
+        return bool(origin) and self._accepts(origin, environ)
+
+    def _accepts(self, origin: str, environ: Mapping[str, Any]) -> bool:
         if self._check is not None:
             return bool(self._check(origin))
         if self._allowed is not None:

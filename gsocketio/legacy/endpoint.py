@@ -29,14 +29,16 @@ JSONP handshake, a plain ``<script>``, carries no ``Origin``. Other refused requ
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from gsocketio.engine.http import CorsPolicy, OriginSpec
+from gsocketio.engine.options import EngineOptions
 from gsocketio.engine.reaper import Reaper
 from gsocketio.legacy.bridge import LegacyWire
 from gsocketio.legacy.connection import LegacyConnection
@@ -61,6 +63,9 @@ from gsocketio.protocol.legacy import encode_handshake, encode_jsonp, encode_jso
 from gsocketio.protocol.legacy_session import LegacyConfig, LegacySession
 from gsocketio.protocol.limits import Limits
 
+if TYPE_CHECKING:
+    from gsocketio.engine.server import EngineServer
+
 __all__ = ["LegacyHandler", "LegacyServer"]
 
 log = logging.getLogger("gsocketio.legacy")
@@ -77,14 +82,18 @@ class LegacyHandler(Protocol):
 
     def engine_disconnect(self, conn: Any, reason: str) -> None: ...
 
+    @property
+    def engine(self) -> EngineServer: ...
+
 
 class LegacyServer:
     """Serves socket.io-client 0.9 (protocol revision 1) for an ``EngineHandler``.
 
     ``handler`` is a :class:`gsocketio.Server` (or any ``EngineHandler``). Times are seconds;
     defaults are the 0.9 server's. ``transports`` (default: all five) is what the handshake
-    offers and what is served. ``max_http_buffer_size``, ``cors_allowed_origins`` and
-    ``allow_request`` default to the handler's engine settings. Stop with :meth:`close`.
+    offers and what is served. The engine settings (``options``; default: the handler's
+    ``engine.options``) are shared with the Engine.IO endpoint; ``max_http_buffer_size``,
+    ``cors_allowed_origins`` and ``allow_request`` override them. Stop with :meth:`close`.
     """
 
     def __init__(
@@ -104,25 +113,25 @@ class LegacyServer:
         max_pending_handshakes: int = 10_000,
         max_buffered_packets: int = 10_000,
         max_buffered_bytes: int = 10_000_000,
+        options: EngineOptions | None = None,
     ) -> None:
         chosen = tuple(transports) if transports is not None else ALL_TRANSPORTS
         unknown = set(chosen) - set(ALL_TRANSPORTS)
         if unknown or not chosen:
             raise ValueError(f"transports must be a non-empty subset of {ALL_TRANSPORTS}")
-        engine = getattr(handler, "engine", None)
-        if max_http_buffer_size is None:
-            max_http_buffer_size = int(getattr(engine, "max_http_buffer_size", 1_000_000))
+        base = options if options is not None else handler.engine.options
+        overrides: dict[str, Any] = {}
+        if max_http_buffer_size is not None:
+            overrides["max_http_buffer_size"] = max_http_buffer_size
         if cors_allowed_origins is not _UNSET:
-            self.cors = CorsPolicy(cors_allowed_origins, cors_credentials)
-        else:
-            engine_cors = getattr(engine, "cors", None)
-            self.cors = (
-                engine_cors
-                if isinstance(engine_cors, CorsPolicy)
-                else CorsPolicy(None, cors_credentials)
-            )
-        if allow_request is _UNSET:
-            allow_request = getattr(engine, "allow_request", None)
+            overrides["cors_allowed_origins"] = cors_allowed_origins
+            overrides["cors_credentials"] = cors_credentials
+        if allow_request is not _UNSET:
+            overrides["allow_request"] = allow_request
+        self.options = dataclasses.replace(base, **overrides) if overrides else base
+        self.cors = CorsPolicy(self.options.cors_allowed_origins, self.options.cors_credentials)
+        allow_request = self.options.allow_request
+        max_http_buffer_size = self.options.max_http_buffer_size
         self.handler = handler
         self.resource = resource.strip("/")
         self.transports = chosen

@@ -13,7 +13,8 @@ parser cost ~9 us per small frame and its serializer ~2 us; these paths do the s
   one read. Once an extension is negotiated, or the connection is closing, every byte goes to
   the protocol.
 * :func:`frame_message` frames one outgoing message as a server (unmasked) frame, without
-  extensions.
+  extensions; :class:`FrameCache` keeps the frames of the text messages of one flush, so a
+  broadcast message (one ``str`` object for every recipient) is encoded and framed once.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ try:  # the C speedup ships with websockets' binary wheels
 except ImportError:  # pragma: no cover - a pure-Python build of websockets
     from websockets.utils import apply_mask
 
-__all__ = ["FrameReader", "frame_message"]
+__all__ = ["FrameCache", "FrameReader", "frame_message"]
 
 _FIN_TEXT: Final = 0x81  # first header byte: FIN, no RSV bits, opcode
 _FIN_BINARY: Final = 0x82
@@ -65,6 +66,27 @@ def frame_message(out: _Chunks, data: str | bytes) -> None:
     else:
         out.append(_HEADER_64(head, 127, size))
     out.append(payload)
+
+
+class FrameCache(dict[int, tuple[str, list[bytes]]]):
+    """Frames of text messages by the identity of the message; lives for one flush. Each entry
+    holds its message, so no other object can take that id while the cache lives."""
+
+    __slots__ = ()
+
+    def frame(self, out: list[bytes | memoryview], message: str | bytes) -> None:
+        """Append the frame(s) of ``message`` to ``out``, framing a text message only once."""
+        if type(message) is not str:
+            frame_message(out, message)
+            return
+        hit = self.get(id(message))
+        if hit is None:
+            chunks: list[bytes] = []
+            frame_message(chunks, message)
+            self[id(message)] = (message, chunks)
+            out += chunks
+        else:
+            out += hit[1]
 
 
 class FrameReader:

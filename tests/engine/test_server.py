@@ -17,16 +17,17 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import gevent
 import greenlet  # type: ignore[import-untyped]
 import pytest
 import requests
 import websocket
-from gevent.event import Event
 
-from gsocketio.engine import EngineConnection, EngineServer
+from gsocketio.engine import EngineServer
 from gsocketio.engine.reaper import Reaper
+from gsocketio.engine.websocket import WebSocketIO
 from gsocketio.wsgi import WSGIApp
+from tests.helpers.engine import Engine, assert_error, spawn_get
+from tests.helpers.fakes import EchoHandler, wait_until
 from tests.helpers.node import run_node
 
 # Heartbeat tests use the protocol test suite's 300/200 ms; the others keep sessions alive
@@ -34,88 +35,6 @@ from tests.helpers.node import run_node
 FAST = {"ping_interval": 0.3, "ping_timeout": 0.2}
 FAST_LIVE = {"ping_interval": 0.3, "ping_timeout": 3.0}  # pinged often, answering is not rushed
 TIMEOUT = 5.0
-
-
-class EchoHandler:
-    """The test double: echoes every message; ``close-me`` closes, ``push:N`` sends N at once."""
-
-    def __init__(self) -> None:
-        self.connects: list[EngineConnection] = []
-        self.messages: list[tuple[str, str | bytes]] = []
-        self.disconnects: dict[str, str] = {}
-        self.disconnected = Event()
-
-    def engine_connect(self, conn: EngineConnection) -> None:
-        self.connects.append(conn)
-
-    def engine_message(self, conn: EngineConnection, data: str | bytes) -> None:
-        self.messages.append((conn.sid, data))
-        if data == "close-me":
-            conn.close()
-        elif isinstance(data, str) and data.startswith("push:"):
-            conn.send_many([f"n{i}" for i in range(int(data[5:]))])
-        else:
-            conn.send(data)
-
-    def engine_disconnect(self, conn: EngineConnection, reason: str) -> None:
-        assert conn.sid not in self.disconnects, "engine_disconnect called twice"
-        self.disconnects[conn.sid] = reason
-        self.disconnected.set()
-
-    def reason(self, sid: str) -> str:
-        """Wait (bounded) for the disconnect of ``sid``."""
-        wait_until(lambda: sid in self.disconnects, f"disconnect of {sid}")
-        return self.disconnects[sid]
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    """Poll a server-side condition; bounded in time and in iterations."""
-    with gevent.Timeout(timeout, AssertionError(f"timed out waiting for {what}")):
-        for _ in range(100_000):
-            if predicate():
-                return
-            gevent.sleep(0.005)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
-class Engine:
-    """A running engine: base URLs, the EngineServer and its handler."""
-
-    def __init__(self, url: str, engine: EngineServer, handler: EchoHandler) -> None:
-        self.url = url + "/socket.io/"
-        self.ws_url = self.url.replace("http://", "ws://")
-        self.engine = engine
-        self.handler = handler
-
-    def get(self, eio: int = 4, **params: Any) -> requests.Response:
-        query = {"EIO": str(eio), "transport": "polling", **params}
-        return requests.get(self.url, params=query, timeout=TIMEOUT)
-
-    def post(self, body: str | bytes, eio: int = 4, **params: Any) -> requests.Response:
-        query = {"EIO": str(eio), "transport": "polling", **params}
-        data = body.encode() if isinstance(body, str) else body
-        headers = params.pop("headers", None)
-        return requests.post(self.url, params=query, data=data, headers=headers, timeout=TIMEOUT)
-
-    def open(self, eio: int = 4, **params: Any) -> tuple[str, dict[str, Any]]:
-        """Polling handshake; returns (sid, handshake data)."""
-        response = self.get(eio, **params)
-        assert response.status_code == 200, response.text
-        text = response.text
-        if eio == 3:
-            length, _, text = text.partition(":")
-            assert int(length) == len(text)
-        assert text.startswith("0")
-        data: dict[str, Any] = json.loads(text[1:])
-        return data["sid"], data
-
-    def ws(self, eio: int = 4, sid: str | None = None, extra: str = "") -> websocket.WebSocket:
-        url = f"{self.ws_url}?EIO={eio}&transport=websocket" + (f"&sid={sid}" if sid else "")
-        url += extra
-        return websocket.create_connection(url, timeout=TIMEOUT)
-
-    def conn(self, sid: str) -> EngineConnection:
-        return self.engine.connections[sid]
 
 
 @pytest.fixture
@@ -138,23 +57,6 @@ def start(serve: Callable[..., str]) -> Iterator[Callable[..., Engine]]:
 @pytest.fixture
 def eng(start: Callable[..., Engine]) -> Engine:
     return start()
-
-
-def spawn_get(e: Engine, sid: str, eio: int = 4, **params: Any) -> gevent.Greenlet[..., Any]:
-    """A GET left pending on the server (returns once the server holds it)."""
-    greenlet = gevent.spawn(e.get, eio, sid=sid, **params)
-    conn = e.conn(sid)
-    wait_until(lambda: conn._get_active, "the GET to be pending")
-    return greenlet
-
-
-def assert_error(response: requests.Response, status: int, code: int, message: str) -> None:
-    assert response.status_code == status
-    assert response.headers["Content-Type"] == "application/json"
-    assert (
-        response.content
-        == json.dumps({"code": code, "message": message}, separators=(",", ":")).encode()
-    )
 
 
 # --- Engine.IO 4: long-polling ------------------------------------------------------------------
@@ -326,11 +228,13 @@ def test_v4_upgrade(eng: Engine) -> None:
     ws.send("4hello")
     assert ws.recv() == "4hello"
     assert eng.conn(sid).transport == "websocket"
-    # HTTP requests and a second WebSocket with the same sid are refused after the upgrade.
+    # HTTP requests with the same sid are refused after the upgrade; a second WebSocket is
+    # accepted (101) and closed at once, as Node does (an HTTP error there is an unhandled
+    # error in the client).
     assert_error(eng.get(sid=sid), 400, 3, "Bad request")
-    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        eng.ws(sid=sid)
-    assert refused.value.status_code == 400
+    second = eng.ws(sid=sid)
+    assert second.recv_data()[0] == websocket.ABNF.OPCODE_CLOSE
+    second.close()
     ws.send("4still")
     assert ws.recv() == "4still"
     ws.close()
@@ -441,7 +345,10 @@ def test_v3_binary_payloads(eng: Engine) -> None:
     eng.post("6:4hello10:b4AQIDBA==", eio=3, sid=sid)
     assert eng.handler.messages[-1] == (sid, b"\x01\x02\x03\x04")
     assert eng.get(eio=3, sid=sid, b64="1").text == "6:4hello10:b4AQIDBA=="
-    # XHR2 clients (no b64): the binary payload, <0|1><length digits>0xFF<packet> per packet.
+    # XHR2 clients (no b64 at the handshake, which holds for the session's life: see
+    # test_v3_b64_is_fixed_at_the_handshake): the binary payload,
+    # <0|1><length digits>0xFF<packet> per packet.
+    sid, _ = eng.open(eio=3)
     eng.post("6:4hello10:b4AQIDBA==", eio=3, sid=sid)
     response = eng.get(eio=3, sid=sid)
     assert response.headers["Content-Type"] == "application/octet-stream"
@@ -480,29 +387,77 @@ def test_v3_close_and_duplicate_get(eng: Engine) -> None:
     assert eng.get(eio=3, sid=sid).status_code == 400
 
 
-def test_v3_jsonp(eng: Engine) -> None:
-    response = eng.get(eio=3, j="0")
+def test_v3_jsonp(start: Callable[..., Engine]) -> None:
+    eng = start(jsonp=True)
+    page = eng.page
+    response = eng.get(eio=3, j="0", headers=page)
     assert response.headers["Content-Type"] == "text/javascript; charset=UTF-8"
     text = response.text
     assert text.startswith('___eio[0]("') and text.endswith('");')
     payload = json.loads(text[len("___eio[0](") : -2])
     sid = json.loads(payload.partition(":")[2][1:])["sid"]
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    form = {"Content-Type": "application/x-www-form-urlencoded", **page}
     assert eng.post("d=6%3A4hello", eio=3, sid=sid, j="0", headers=form).text == "ok"
-    assert eng.get(eio=3, sid=sid, j="3").text == '___eio[3]("6:4hello");'
+    assert eng.get(eio=3, sid=sid, j="3", headers=page).text == '___eio[3]("6:4hello");'
     # A newline is posted escaped as \n (and a literal backslash-n as \\n).
     eng.post("d=12%3A4line1%5Cnline2", eio=3, sid=sid, j="0", headers=form)
     assert eng.handler.messages[-1] == (sid, "line1\nline2")
-    assert eng.get(eio=3, sid=sid, j="4").text == '___eio[4]("12:4line1\\nline2");'
+    assert eng.get(eio=3, sid=sid, j="4", headers=page).text == '___eio[4]("12:4line1\\nline2");'
 
 
-def test_v4_jsonp(eng: Engine) -> None:
-    text = eng.get(j="1").text
+def test_v4_jsonp(start: Callable[..., Engine]) -> None:
+    eng = start(jsonp=True)
+    page = eng.page
+    text = eng.get(j="1", headers=page).text
     assert text.startswith('___eio[1]("0{') and text.endswith('");')
     sid = json.loads(json.loads(text[len("___eio[1](") : -2])[1:])["sid"]
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    form = {"Content-Type": "application/x-www-form-urlencoded", **page}
     assert eng.post("d=4a%1E4b", sid=sid, j="1", headers=form).text == "ok"
-    assert eng.get(sid=sid, j="2").text == '___eio[2]("4a\\u001e4b");'
+    assert eng.get(sid=sid, j="2", headers=page).text == '___eio[2]("4a\\u001e4b");'
+
+
+def test_jsonp_is_off_by_default(eng: Engine) -> None:
+    """As Node's ``jsonp`` option: EIO3/4 ``j=`` polling is refused unless enabled."""
+    assert_error(eng.get(eio=3, j="0", headers=eng.page), 400, 3, "Bad request")
+    assert_error(eng.get(j="0", headers=eng.page), 400, 3, "Bad request")
+    sid, _ = eng.open(eio=3)
+    assert_error(eng.get(eio=3, sid=sid, j="0", headers=eng.page), 400, 3, "Bad request")
+    assert eng.post("6:4alive", eio=3, sid=sid).text == "ok"  # the session is unaffected
+    assert eng.get(eio=3, sid=sid).text == "6:4alive"
+
+
+def test_jsonp_from_a_foreign_page_is_forbidden(start: Callable[..., Engine]) -> None:
+    """A ``<script>`` on another site could read a session: its Referer (or Origin) must be
+    allowed by cors_allowed_origins; neither header at all is refused too (no-referrer)."""
+    eng = start(jsonp=True)
+    for headers in ({"Referer": "http://evil.test/page"}, {}):
+        assert_error(eng.get(eio=3, j="0", headers=headers), 403, 4, "Forbidden")
+    sid, _ = eng.open(eio=3)
+    evil = {"Referer": "http://evil.test/x", "Content-Type": "application/x-www-form-urlencoded"}
+    assert_error(eng.post("d=6%3A4hello", eio=3, sid=sid, j="0", headers=evil), 403, 4, "Forbidden")
+    assert eng.handler.messages == []
+    allowed = start(jsonp=True, cors_allowed_origins=["http://good.test"])
+    response = allowed.get(eio=3, j="0", headers={"Referer": "http://good.test/app?x=1"})
+    assert response.status_code == 200 and response.text.startswith('___eio[0]("')
+    refused = allowed.get(eio=3, j="0", headers={"Referer": eng.page["Referer"]})
+    assert_error(refused, 403, 4, "Forbidden")
+    anyone = start(jsonp=True, cors_allowed_origins="*")
+    assert anyone.get(eio=3, j="0").status_code == 200
+
+
+def test_v3_b64_is_fixed_at_the_handshake(eng: Engine) -> None:
+    """EIO3 ``b64=1`` holds for the session's life: a later GET without it still gets text."""
+    sid, _ = eng.open(eio=3, b64="1")
+    eng.post("10:b4AQIDBA==", eio=3, sid=sid)
+    response = eng.get(eio=3, sid=sid)  # no b64 on this request
+    assert response.headers["Content-Type"] == "text/plain; charset=UTF-8"
+    assert response.text == "10:b4AQIDBA=="
+    # And a session opened without it gets the binary payload even if a GET adds b64=1.
+    sid, _ = eng.open(eio=3)
+    eng.post("10:b4AQIDBA==", eio=3, sid=sid)
+    response = eng.get(eio=3, sid=sid, b64="1")
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.content == b"\x01\x05\xff\x04\x01\x02\x03\x04"
 
 
 def test_v3_upgrade_and_websocket(eng: Engine) -> None:
@@ -688,10 +643,14 @@ def test_idle_websocket_holds_no_writer_greenlet(start: Callable[..., Engine]) -
     for _ in range(2):
         assert ws.recv() == "2"
         ws.send("3")
-        wait_until(lambda: not conn._writing, "the writer to retire")
+        wait_until(lambda: not writing(conn.io), "the writer to retire")
     ws.send("4again")
     assert ws.recv() == "4again"  # a new writer is spawned on demand
     ws.close()
+
+
+def writing(io: object) -> bool:
+    return isinstance(io, WebSocketIO) and io.writing
 
 
 class _Timed:
