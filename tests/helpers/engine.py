@@ -85,3 +85,8 @@ def assert_error(response: requests.Response, status: int, code: int, message: s
 def get_pending(conn: EngineConnection) -> bool:
     """True while a long-polling GET of ``conn`` waits for packets."""
     return conn.polling is not None and conn.polling.get_active
+
+
+def post_pending(conn: EngineConnection) -> bool:
+    """True while a long-polling POST of ``conn`` is being read."""
+    return conn.polling is not None and conn.polling.post_active
