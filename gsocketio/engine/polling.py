@@ -43,10 +43,9 @@ def read_body(environ: Mapping[str, Any], limit: int) -> bytes | None:
     stream = environ["wsgi.input"]
     declared = environ.get("CONTENT_LENGTH")
     if declared:
-        try:
-            length = int(declared)
-        except ValueError:
-            raise PayloadFormatError(f"bad Content-Length {declared!r}") from None
+        if not (declared.isascii() and declared.isdigit()):  # int() takes "+5", " 5", "0_5"
+            raise PayloadFormatError(f"bad Content-Length {declared!r}")
+        length = int(declared)
         if length > limit:
             return None
         data: bytes = stream.read(length) if length > 0 else b""

@@ -137,6 +137,8 @@ class FakeWebSocket:
         return bool(self.pending)
 
     def receive(self) -> str | bytes | None:
+        """The next scripted message; waits (yields once) first, as a read on a socket does."""
+        gevent.sleep(0)
         if self.closed or not self.incoming:
             self.closed = True
             if self.close_code is None:
@@ -179,3 +181,50 @@ class FakeWebSocket:
         self.pending.clear()
         if self.close_code is None:
             self.close_code = 1006
+
+
+class Response:
+    """What a WSGI app answered (see :func:`call_wsgi`)."""
+
+    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status = int(status.split(" ", 1)[0])
+        self.headers = dict(headers)
+        self.body = body
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+def call_wsgi(
+    app: Callable[..., Iterable[bytes]],
+    method: str = "GET",
+    query: str = "",
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Call a WSGI app with a minimal environ (no socket): ``headers`` as ``HTTP_*`` keys."""
+    import io
+
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "QUERY_STRING": query,
+        "PATH_INFO": "/socket.io/",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "CONTENT_LENGTH": str(len(body)) if body else "",
+    }
+    for name, value in (headers or {}).items():
+        key = name.upper().replace("-", "_")
+        environ[key if key in ("CONTENT_TYPE",) else "HTTP_" + key] = value
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
+        started.append((status, response_headers))
+
+    chunks = b"".join(app(environ, start_response))
+    status, response_headers = started[0]
+    return Response(status, response_headers, chunks)
