@@ -20,7 +20,7 @@ import gevent
 from gsocketio.engine.polling import PollingIO
 from gsocketio.engine.websocket import WebSocketIO
 from gsocketio.exceptions import SessionClosedError
-from gsocketio.protocol.engineio import Packet, ws_encoder
+from gsocketio.protocol.engineio import Packet, PacketType, ws_encoder
 from gsocketio.protocol.engineio_session import (
     Closed,
     MessageReceived,
@@ -42,6 +42,21 @@ __all__ = ["EngineConnection", "EngineHandler", "TransportIO"]
 log = logging.getLogger("gsocketio.engine")
 
 _DRAIN_REASONS = frozenset({DisconnectReason.FORCED_CLOSE, DisconnectReason.BUFFER_FULL})
+_MESSAGE = PacketType.MESSAGE
+_last_message = Packet(_MESSAGE)
+
+
+def _message(data: str | bytes) -> Packet:
+    """A MESSAGE packet for ``data``: the last one made when it carries the very same object.
+    A broadcast queues one encoded message to every recipient in turn, and they then share one
+    (immutable) packet instead of allocating one each. Racing hub threads cost at worst an
+    extra packet (the check is on the identity of the data)."""
+    global _last_message
+    last = _last_message
+    if last.data is data:
+        return last
+    packet = _last_message = Packet(_MESSAGE, data)
+    return packet
 
 
 class EngineHandler(Protocol):
@@ -89,13 +104,13 @@ class EngineConnection:
         "_disconnected",
         "_drain_deadline",
         "_engine",
-        "_handler",
         "_io",
         "_probe",
         "_session",
         "b64",
         "eio",
         "environ",
+        "handler",
         "options",
         "polling",
         "sid",
@@ -115,7 +130,7 @@ class EngineConnection:
         self.timer_at = math.inf  # owned by the reaper
         self.polling: PollingIO | None = None  # the long-polling I/O, while it exists
         self._engine = engine
-        self._handler = engine.handler
+        self.handler = engine.handler
         self._session = session
         self._io: TransportIO = _NO_IO
         self._probe: TransportIO | None = None
@@ -135,7 +150,7 @@ class EngineConnection:
     def send(self, data: str | bytes) -> None:
         """Queue one MESSAGE packet; never blocks. Dropped (debug log) once closed."""
         try:
-            events = self._session.send_message(data)
+            events = self._session.send(_message(data))
         except SessionClosedError:
             log.debug("%s: message dropped, session closed", self.sid)
             return
@@ -147,7 +162,10 @@ class EngineConnection:
     def send_many(self, items: Sequence[str | bytes]) -> None:
         """Queue MESSAGE packets in order, never interleaved with other senders."""
         try:
-            events = self._session.send_many(items)
+            if len(items) == 1:  # the usual encoded packet: one text message
+                events = self._session.send(_message(items[0]))
+            else:
+                events = self._session.send_many(items)
         except SessionClosedError:
             log.debug("%s: %d messages dropped, session closed", self.sid, len(items))
             return
@@ -230,7 +248,7 @@ class EngineConnection:
     def deliver(self, data: str | bytes) -> None:
         """Hand one message to the Socket.IO layer (on the reader's greenlet, in order)."""
         try:
-            self._handler.engine_message(self, data)
+            self.handler.engine_message(self, data)
         except Exception:
             log.exception("%s: engine_message failed", self.sid)
 
@@ -263,14 +281,14 @@ class EngineConnection:
             return
         self._disconnected = True
         try:
-            self._handler.engine_disconnect(self, reason)
+            self.handler.engine_disconnect(self, reason)
         except Exception:
             log.exception("%s: engine_disconnect failed", self.sid)
 
     def connected(self) -> None:
         """Tell the handler about the new connection (from the handshake request)."""
         try:
-            self._handler.engine_connect(self)
+            self.handler.engine_connect(self)
         except Exception:
             log.exception("%s: engine_connect failed", self.sid)
             # engine_disconnect still follows, so whatever the handler set up is released.

@@ -22,7 +22,7 @@ from gevent.event import Event
 from gsocketio.exceptions import ProtocolError, SessionError, WebSocketError
 from gsocketio.greenlets import POOL, FlushQueue
 from gsocketio.protocol.engineio import WsEncoder, encode_packet
-from gsocketio.protocol.engineio_session import MessageReceived, ProbeReply, Upgraded, UpgradeFailed
+from gsocketio.protocol.engineio_session import ProbeReply, Upgraded, UpgradeFailed
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.websocket.framing import FrameCache
 
@@ -165,7 +165,7 @@ class WebSocketIO:
         conn, session, ws = self._conn, self._session, self.ws
         receive = ws.receive
         receive_frame = session.receive_frame
-        deliver = conn.deliver
+        engine_message = conn.handler.engine_message
         monotonic = time.monotonic
         try:
             while not session.closed:
@@ -173,14 +173,17 @@ class WebSocketIO:
                 if message is None:
                     break
                 try:
-                    events = receive_frame(message, monotonic())
+                    result = receive_frame(message, monotonic())
                 except ProtocolError as exc:
                     conn.fail(DisconnectReason.PARSE_ERROR, str(exc))
                     break
-                if len(events) == 1 and type(event := events[0]) is MessageReceived:
-                    deliver(event.data)  # the hot path: a message, straight to the handler
+                if isinstance(result, str):  # the hot path: a text message, no event objects
+                    try:
+                        engine_message(conn, result)
+                    except Exception:
+                        log.exception("%s: engine_message failed", conn.sid)
                 else:
-                    conn.process(events, inline=True)
+                    conn.process(result, inline=True)
                     conn.reschedule()  # a PONG may bring the next PING before the pong deadline
         finally:
             if not session.closed:

@@ -287,21 +287,23 @@ class Session:
             return self.close(DisconnectReason.TRANSPORT_ERROR, "client sent OPEN")
         return []  # NOOP, or a stray UPGRADE on the current transport: nothing to do
 
-    def receive_frame(self, frame: str | bytes, now: float) -> list[Event]:
-        """Handle one WebSocket message; raises a :class:`gsocketio.ProtocolError` subclass
-        when it is not a packet (nothing changed then: close with "parse error")."""
+    def receive_frame(self, frame: str | bytes, now: float) -> str | list[Event]:
+        """Handle one WebSocket message. A text MESSAGE (nearly every message) returns its
+        data as a ``str``, allocating no event (hand it to the Socket.IO layer as a
+        :class:`MessageReceived`'s); anything else returns events. Raises a
+        :class:`gsocketio.ProtocolError` subclass when the frame is no packet (close with
+        "parse error")."""
         config = self._config
         data = text_message(frame, config.max_payload)
         if data is None:
             return self.receive(decode_packet(frame, eio=self._eio, limits=config.limits), now)
-        # The common case, a text MESSAGE: what receive() does, without a Packet.
         if self._state is SessionState.CLOSED:
             return []
-        if self._eio == 3:
+        if self._eio == 3:  # what receive() does for a MESSAGE
             self._silence_deadline = now + config.ping_interval + config.ping_timeout
         elif self._pong_deadline != math.inf:
             self._extend_pong_wait(now)
-        return [MessageReceived(data)]
+        return data
 
     def receive_post(
         self, body: bytes, *, content_type: str, jsonp: bool, now: float

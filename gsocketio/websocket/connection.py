@@ -241,8 +241,6 @@ class WebSocket:
             gevent.Timeout(send_timeout, _SendTimedOut) if send_timeout is not None else None
         )
 
-    # --- state ---------------------------------------------------------------------------------
-
     @property
     def closed(self) -> bool:
         """True once a close frame was sent or received, or the connection failed."""
@@ -277,8 +275,6 @@ class WebSocket:
     def backlog(self) -> bool:
         """True while framed messages wait to be written (see :meth:`send_nowait`)."""
         return bool(self._out)
-
-    # --- reading -------------------------------------------------------------------------------
 
     def receive(self) -> str | bytes | None:
         """Next complete message (``str`` for text, ``bytes`` for binary); ``None`` once closed.
@@ -328,8 +324,6 @@ class WebSocket:
                 except WebSocketError as exc:
                     logger.debug("WebSocket control frame not sent: %s", exc)
 
-    # --- writing -------------------------------------------------------------------------------
-
     def send_nowait(self, messages: Iterable[str | bytes], cache: FrameCache | None = None) -> bool:
         """Frame ``messages`` (``str``: text, ``bytes``: binary) and write them without blocking.
 
@@ -350,10 +344,18 @@ class WebSocket:
                 else:
                     p.send_binary(data)
             out.extend(p.data_to_send())
-        elif cache is not None:
-            frame = cache.frame
+        elif cache is not None:  # inline: this loop runs once per message and recipient
+            cached = cache.get
             for data in messages:
-                frame(out, data)
+                if type(data) is not str:
+                    frame_message(out, data)
+                elif (hit := cached(id(data))) is not None:
+                    out += hit[1]
+                else:
+                    chunks: list[bytes] = []
+                    frame_message(chunks, data)
+                    cache[id(data)] = (data, chunks)  # holds data: its id stays unique
+                    out += chunks
         else:
             for data in messages:
                 frame_message(out, data)
@@ -418,8 +420,6 @@ class WebSocket:
         finally:
             if timer is not None:
                 timer.cancel()
-
-    # --- closing -------------------------------------------------------------------------------
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake; idempotent, never waits for the peer.

@@ -69,24 +69,11 @@ def frame_message(out: _Chunks, data: str | bytes) -> None:
 
 
 class FrameCache(dict[int, tuple[str, list[bytes]]]):
-    """Frames of text messages by the identity of the message; lives for one flush. Each entry
-    holds its message, so no other object can take that id while the cache lives."""
+    """The frames of text messages by the identity of the message, for one flush (filled by
+    :meth:`gsocketio.websocket.WebSocket.send_nowait`). Each entry holds its message, so no
+    other object can take that id while the cache lives."""
 
     __slots__ = ()
-
-    def frame(self, out: list[bytes | memoryview], message: str | bytes) -> None:
-        """Append the frame(s) of ``message`` to ``out``, framing a text message only once."""
-        if type(message) is not str:
-            frame_message(out, message)
-            return
-        hit = self.get(id(message))
-        if hit is None:
-            chunks: list[bytes] = []
-            frame_message(chunks, message)
-            self[id(message)] = (message, chunks)
-            out += chunks
-        else:
-            out += hit[1]
 
 
 class FrameReader:
