@@ -147,19 +147,19 @@ class WsEncoder:
         """The messages of ``packets``. ``shared`` (the caller's, e.g. per flush) memoizes the
         message of a text MESSAGE by the identity of its data, the same for v3 and v4: a
         broadcast's recipients get the very same message object (framed once downstream)."""
+        if shared is None:
+            return [self(packet) for packet in packets]
         out: list[str | bytes] = []
+        memo = shared.get
         for packet in packets:
             data = packet.data
-            if type(data) is str and packet.type is _MESSAGE and shared is not None:
-                hit = shared.get(id(data))
-                if hit is None:  # the memo holds data, so no other object can take its id
-                    message = "4" + data
-                    shared[id(data)] = (data, message)
-                    out.append(message)
-                else:
-                    out.append(hit[1])
-            else:
+            if type(data) is not str or packet.type is not _MESSAGE:
                 out.append(self(packet))
+            elif (hit := memo(id(data))) is not None:
+                out.append(hit[1])
+            else:  # the memo holds data, so no other object can take its id
+                message = shared[id(data)] = (data, "4" + data)
+                out.append(message[1])
         return out
 
 
