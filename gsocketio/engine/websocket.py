@@ -102,49 +102,50 @@ class WebSocketIO:
         self._flush_queued = False
         if self._writing:
             return
-        session, ws = self._session, self.ws
-        packets = session.take_outgoing("websocket")
-        if packets:
-            try:
-                done = ws.send_nowait(self._encode.many(packets, shared.messages), shared.frames)
-            except WebSocketError as exc:  # the socket is aborted; the reader sees it end too
-                log.debug("%s: websocket write failed: %s", self._conn.sid, exc)
-                if not session.closed:
-                    self._conn.process(
-                        session.close(DisconnectReason.TRANSPORT_ERROR, str(exc)), False
-                    )
-                return
-            if done and not session.closed:
-                return
-        elif not session.closed and not ws.backlog:
+        try:
+            done = self._send_queued(shared)
+        except WebSocketError as exc:  # the socket is aborted; the reader sees it end too
+            self._write_failed(exc, inline=False)
+            return
+        if done and not self._session.closed:
             return
         self._writing = True
         POOL.spawn(self._write_loop)
 
+    def _send_queued(self, shared: _FlushShared | None) -> bool:
+        """The one outbound path: ``take_outgoing`` → encode → ``send_nowait`` (never blocks).
+        True when nothing is left to write; raises :class:`WebSocketError`."""
+        packets = self._session.take_outgoing("websocket")
+        if not packets:
+            return not self.ws.backlog
+        if shared is None:
+            return self.ws.send_nowait(self._encode.many(packets))
+        return self.ws.send_nowait(self._encode.many(packets, shared.messages), shared.frames)
+
     def _write_loop(self) -> None:
-        """The only writer while ``_writing``: drain the backlog and the queue with blocking
-        writes until both are empty; close the socket once the session is closed."""
-        session, ws, encode = self._session, self.ws, self._encode
+        """The only writer while ``_writing``: drain the backlog with blocking writes (and what
+        is queued meanwhile) until both are empty; close the socket once the session is."""
+        session, ws = self._session, self.ws
         try:
             while True:
-                packets = session.take_outgoing("websocket")
-                if packets:
-                    if not ws.send_nowait(encode.many(packets)):
-                        ws.flush()
-                elif ws.backlog:
-                    ws.flush()
-                else:
+                if ws.backlog:
+                    ws.flush()  # blocks, bounded by the socket's send_timeout
+                elif not session.has_outgoing("websocket") or self._send_queued(None):
                     break
         except WebSocketError as exc:
-            log.debug("%s: websocket write failed: %s", self._conn.sid, exc)
-            if not session.closed:
-                self._conn.process(session.close(DisconnectReason.TRANSPORT_ERROR, str(exc)), True)
+            self._write_failed(exc, inline=True)
         finally:
             self._writing = False
             if session.closed:
                 close_quietly(ws)
             if self._flushed is not None:
                 self._flushed.set()
+
+    def _write_failed(self, exc: WebSocketError, inline: bool) -> None:
+        log.debug("%s: websocket write failed: %s", self._conn.sid, exc)
+        session = self._session
+        if not session.closed:
+            self._conn.process(session.close(DisconnectReason.TRANSPORT_ERROR, str(exc)), inline)
 
     def _stop_writer(self) -> None:
         """Let a running writer flush the last packets and close the socket (bounded wait)."""
