@@ -34,7 +34,7 @@ from gsocketio.protocol.reasons import DisconnectReason
 
 if TYPE_CHECKING:
     from gsocketio.engine.options import EngineOptions
-    from gsocketio.engine.reaper import Reaper
+    from gsocketio.engine.reaper import Tickable
     from gsocketio.websocket.connection import WebSocket
 
 __all__ = ["EngineConnection", "EngineHandler", "TransportIO"]
@@ -69,12 +69,25 @@ class EngineHandler(Protocol):
     def engine_disconnect(self, conn: EngineConnection, reason: str) -> None: ...
 
 
+class Timers(Protocol):
+    """The shared deadline heap (:class:`gsocketio.engine.reaper.Reaper`)."""
+
+    def schedule(self, deadline: float, session: Tickable) -> None: ...
+
+    def cancel(self, session: Tickable) -> None: ...
+
+
 class Engine(Protocol):
     """What a connection needs of its server (:class:`gsocketio.engine.EngineServer`)."""
 
-    handler: EngineHandler
-    options: EngineOptions
-    reaper: Reaper
+    @property
+    def handler(self) -> EngineHandler: ...
+
+    @property
+    def options(self) -> EngineOptions: ...
+
+    @property
+    def reaper(self) -> Timers: ...
 
     def forget(self, conn: EngineConnection) -> None: ...
 

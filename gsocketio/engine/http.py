@@ -1,25 +1,8 @@
-"""HTTP details of the Engine.IO server: error answers, CORS, cookies, compression.
-
-Kept apart from the session logic so every rule about headers lives in one place.
-
-Error answers follow the official Node server (``engine.io`` 6.x): HTTP 400 (403 for code 4)
-with ``Content-Type: application/json`` and a compact body such as
-``{"code":1,"message":"Session ID unknown"}``.
-
-CORS follows python-engineio's ``cors_allowed_origins`` semantics, because browsers do not apply
-CORS to WebSocket handshakes and a server that only *omits* headers (as Node does) leaves
-cross-site WebSocket hijacking open:
-
-* ``None`` (default): same origin only — the ``Origin`` header must equal
-  ``<scheme>://<host>`` of the request (``X-Forwarded-Proto``/``X-Forwarded-Host`` honoured);
-* ``"*"``: every origin;
-* a string or a list of strings: exactly those origins;
-* a callable ``origin -> bool``;
-* ``[]``: CORS handling off (no check, no headers) — for when a proxy or middleware does it.
-
-Requests without an ``Origin`` header (non-browser clients) are always allowed. A refused origin
-gets ``400 {"code":3,"message":"Bad request"}`` — the official server's answer for an
-unacceptable ``Origin`` header.
+"""HTTP details of the Engine.IO server: error answers (the Node server's JSON bodies, 400 or
+403 for code 4), CORS (python-engineio's ``cors_allowed_origins`` semantics: ``None`` same
+origin only, ``"*"`` any, a string/list of origins, a callable, ``[]`` off; a request without
+``Origin`` is allowed, a refused one gets ``400 {"code":3}``), the JSONP page check, cookies
+and response compression.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ class EngineOptions:
 
     ``cors_allowed_origins``: see :mod:`gsocketio.engine.http` (default: same origin only).
     ``cookie``: None/False sets none; a name or a mapping of attributes sets the sid cookie on
-    the handshake. ``allow_request(environ) -> bool`` may refuse a handshake or an upgrade
-    (403; Node's ``allowRequest``). ``websocket_compression`` is off by default, as in Node:
+    the handshake. ``allow_request(environ) -> bool`` may refuse a handshake (403; Node's
+    ``allowRequest``). ``websocket_compression`` is off by default, as in Node:
     deflate contexts cost memory on every socket. ``jsonp`` (Node's option, default off)
     enables JSONP polling (EIO3 ``j=``, the 0.9 ``jsonp-polling`` transport); a JSONP request
     whose ``Origin``/``Referer`` the CORS policy refuses then gets 403. ``max_buffered_*``

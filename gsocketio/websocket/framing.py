@@ -1,20 +1,10 @@
-"""Fast paths around websockets' sans-I/O protocol for the frames almost every message uses.
-
-Profiled under the echo benchmark (100 clients, 32-byte messages), websockets' generator-based
-parser cost ~9 us per small frame and its serializer ~2 us; these paths do the same work in
-~1-2 us. Validation is not duplicated: anything unusual is handed to the protocol.
-
-* :class:`FrameReader` cuts complete frames out of the byte stream. An unfragmented, masked
-  TEXT or BINARY frame without RSV bits (the usual client message) is unmasked with websockets'
-  ``apply_mask`` and decoded here. Every other frame (control frames, fragments, anything
-  invalid) is fed to the protocol *whole*, so its parser always starts at a frame boundary and
-  does all the checking. A frame announcing more than ``max_size`` bytes goes to the protocol at
-  once (it fails the connection with 1009), so buffered input stays within ``max_size`` plus
-  one read. Once an extension is negotiated, or the connection is closing, every byte goes to
-  the protocol.
-* :func:`frame_message` frames one outgoing message as a server (unmasked) frame, without
-  extensions; :class:`FrameCache` keeps the frames of the text messages of one flush, so a
-  broadcast message (one ``str`` object for every recipient) is encoded and framed once.
+"""Fast paths around websockets' sans-I/O protocol for the frames almost every message uses:
+:class:`FrameReader` cuts complete frames out of the byte stream and decodes the usual one (an
+unfragmented, masked TEXT or BINARY frame without RSV bits) itself, handing every other frame
+(control, fragments, anything invalid or oversized) to the protocol *whole*, and every byte once
+an extension is negotiated or the connection closes; :func:`frame_message` frames one outgoing
+server message; :class:`FrameCache` holds the frames of one flush's text messages. Validation is
+never duplicated (measurements: docs/benchmarks.md).
 """
 
 from __future__ import annotations

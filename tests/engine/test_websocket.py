@@ -30,7 +30,7 @@ def test_reader_delivers_in_order_and_echoes_through_one_flush() -> None:
     engine, conn, ws, io = websocket_session(["4a", "4b", b"\x01\x02"])
     io.run()  # returns when the fake socket is exhausted (peer closed)
     assert [data for _sid, data in engine.handler.messages] == ["a", "b", b"\x01\x02"]
-    assert ws.sent[0].startswith("0{")  # the OPEN packet first
+    assert str(ws.sent[0]).startswith("0{")  # the OPEN packet first
     assert ws.sent[1:] == ["4a", "4b", b"\x01\x02"]
     assert engine.handler.disconnects[conn.sid] == "transport close"
 

@@ -19,6 +19,7 @@ from gevent.event import Event
 
 from gsocketio.engine.connection import EngineConnection
 from gsocketio.engine.options import EngineOptions
+from gsocketio.engine.reaper import Tickable
 from gsocketio.exceptions import WebSocketClosedError, WebSocketError
 from gsocketio.protocol.engineio_session import Session, SessionConfig
 from gsocketio.websocket.framing import FrameCache
@@ -74,11 +75,11 @@ class FakeReaper:
     def __init__(self) -> None:
         self.scheduled: dict[int, float] = {}
 
-    def schedule(self, deadline: float, item: Any) -> None:
+    def schedule(self, deadline: float, item: Tickable) -> None:
         self.scheduled[id(item)] = deadline
         item.timer_at = deadline
 
-    def cancel(self, item: Any) -> None:
+    def cancel(self, item: Tickable) -> None:
         self.scheduled.pop(id(item), None)
         item.timer_at = math.inf
 
@@ -106,7 +107,7 @@ class FakeEngine:
                                max_buffered_bytes=o.max_buffered_bytes)  # fmt: skip
         session = Session("sid-1", eio=eio, transport=transport, now=0.0, config=config)
         environ = {"REQUEST_METHOD": "GET", "QUERY_STRING": f"EIO={eio}"}
-        return EngineConnection(self, session, environ, b64)  # type: ignore[arg-type]
+        return EngineConnection(self, session, environ, b64)
 
 
 class FakeWebSocket:

@@ -32,11 +32,11 @@ def test_gevent_socket_internals() -> None:
     a, b = _pair()
     try:
         assert _gevent_io.is_plain(a), "gevent.socket.socketpair() no longer gives gevent's socket"
-        raw = a._sock  # type: ignore[attr-defined]
+        raw = a._sock
         assert isinstance(raw, _socket.socket), "gevent socket: no wrapped OS socket _sock"
         assert raw.gettimeout() == 0.0, "gevent's wrapped socket is no longer non-blocking"
-        assert a._read_event is not None, "gevent socket: no _read_event watcher"  # type: ignore[attr-defined]
-        assert callable(a._wait), "gevent socket: no _wait(watcher)"  # type: ignore[attr-defined]
+        assert a._read_event is not None, "gevent socket: no _read_event watcher"
+        assert callable(a._wait), "gevent socket: no _wait(watcher)"
         # What _gevent_io does with them: a non-blocking send, a read that waits first.
         assert _gevent_io.send_some(b, b"ping") == 4
         reader = gevent.spawn(_gevent_io.recv, a, 100, True)
@@ -51,7 +51,7 @@ def test_gevent_socket_internals() -> None:
     finally:
         a.close()
         b.close()
-    assert a._read_event is None, "gevent: a closed socket's _read_event is no longer None"  # type: ignore[attr-defined]
+    assert a._read_event is None, "gevent: a closed socket's _read_event is no longer None"
     assert _gevent_io.recv(a, 100, True) == b""
 
 
