@@ -12,6 +12,11 @@ import websocket
 from gsocketio.engine import EngineConnection, EngineServer
 from tests.helpers.fakes import TIMEOUT, EchoHandler, wait_until
 
+# Heartbeat tests use the protocol test suite's 300/200 ms; the others keep sessions alive
+# longer than any test step takes, even on a loaded machine.
+FAST = {"ping_interval": 0.3, "ping_timeout": 0.2}
+FAST_LIVE = {"ping_interval": 0.3, "ping_timeout": 3.0}  # pinged often, answering is not rushed
+
 
 class Engine:
     """A running engine: base URLs, the EngineServer and its handler."""
