@@ -21,7 +21,7 @@ from gevent.event import Event
 
 from gsocketio.exceptions import ProtocolError, SessionError, WebSocketError
 from gsocketio.greenlets import POOL, FlushQueue
-from gsocketio.protocol.engineio import WsEncoder, encode_packet
+from gsocketio.protocol.engineio import WsEncoder
 from gsocketio.protocol.engineio_session import ProbeReply, Upgraded, UpgradeFailed
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.websocket.framing import FrameCache
@@ -215,7 +215,7 @@ class WebSocketIO:
             for event in events:
                 if type(event) is ProbeReply:
                     try:
-                        ws.send(encode_packet(event.packet, eio=conn.eio))
+                        ws.send(self._encode(event.packet))
                     except WebSocketError:
                         conn.end_probe(self, "probe write failed")
                         return False
