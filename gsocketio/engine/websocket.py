@@ -5,8 +5,9 @@ one outbound path, ``take_outgoing()`` → :class:`~gsocketio.protocol.engineio.
 without blocking, sharing the encoded message and frames of a broadcast across recipients
 (no greenlet switch per ack, one ``send`` per socket per burst). Only when that cannot write
 everything (a full socket buffer, a busy socket, TLS) or the session closed does a **writer
-greenlet** (a recycled one) run; while it exists it is the only writer, drains the backlog
-and the queue with blocking writes, and exits when both are empty.
+greenlet** (a recycled one) run: the only writer while it exists, it drains the socket's
+backlog with blocking writes (packets queued meanwhile take the same outbound path into it)
+and exits when both are empty.
 """
 
 from __future__ import annotations
