@@ -9,7 +9,6 @@ the caller's or the timer's greenlet).
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
 
+from gsocketio._logging import get_logger
 from gsocketio.engine.polling import PollingIO
 from gsocketio.engine.websocket import WebSocketIO
 from gsocketio.exceptions import SessionClosedError
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EngineConnection", "EngineHandler", "TransportIO"]
 
-log = logging.getLogger("gsocketio.engine")
+log = get_logger("gsocketio.engine")
 
 _DRAIN_REASONS = frozenset({DisconnectReason.FORCED_CLOSE, DisconnectReason.BUFFER_FULL})
 _MESSAGE = PacketType.MESSAGE

@@ -11,6 +11,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 Headers = list[tuple[str, str]]
 StartResponse = Callable[..., Any]
@@ -71,14 +72,17 @@ OriginSpec = str | Sequence[str] | Callable[[str], bool] | None
 
 
 def _referer_origin(referer: object) -> str:
-    """``<scheme>://<host>`` of a ``Referer`` URL ("" when it has none)."""
+    """``<scheme>://<host>`` of an http(s) ``Referer`` URL ("" for anything else)."""
     if not isinstance(referer, str):
         return ""
-    scheme, sep, rest = referer.partition("://")
-    if not sep or not scheme or not rest:
+    try:
+        parts = urlsplit(referer)
+    except ValueError:  # e.g. an unbalanced "[" in the host
         return ""
-    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    return f"{scheme}://{host}" if host else ""
+    host = parts.netloc.rpartition("@")[2]  # never userinfo
+    if parts.scheme not in ("http", "https") or not host:
+        return ""
+    return f"{parts.scheme}://{host}"
 
 
 def _normalize_origin(origin: str) -> str:

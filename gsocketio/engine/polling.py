@@ -7,13 +7,13 @@ answers 413 and closes it; a malformed body answers 400 and closes it.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gevent.event import Event
 
+from gsocketio._logging import get_logger
 from gsocketio.engine.http import (
     BAD_REQUEST,
     choose_encoding,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PollingIO", "read_body"]
 
-log = logging.getLogger("gsocketio.engine")
+log = get_logger("gsocketio.engine")
 
 _NOOP = Packet(PacketType.NOOP)
 _READ_CHUNK = 65536

@@ -6,13 +6,13 @@ handshake, its connection's long-polling GET/POST, or a WebSocket (new session o
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from gsocketio._logging import get_logger
 from gsocketio.engine.connection import EngineConnection, EngineHandler
 from gsocketio.engine.http import (
     BAD_HANDSHAKE_METHOD,
@@ -39,7 +39,7 @@ from gsocketio.websocket.connection import WebSocket, accept_websocket, is_webso
 
 __all__ = ["EngineServer", "Request"]
 
-log = logging.getLogger("gsocketio.engine")
+log = get_logger("gsocketio.engine")
 
 
 @dataclass(slots=True)

@@ -12,7 +12,6 @@ and exits when both are empty.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 import gevent
 from gevent.event import Event
 
+from gsocketio._logging import get_logger
 from gsocketio.exceptions import ProtocolError, SessionError, WebSocketError
 from gsocketio.greenlets import POOL, FlushQueue
 from gsocketio.protocol.engineio import WsEncoder
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WebSocketIO", "close_quietly"]
 
-log = logging.getLogger("gsocketio.engine")
+log = get_logger("gsocketio.engine")
 
 # WebSocket close codes that mean "the peer or the network ended it", not "it broke the rules".
 _CLEAN_CLOSE_CODES = frozenset({1000, 1001, 1005, 1006})

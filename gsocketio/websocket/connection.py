@@ -9,7 +9,6 @@ HTTP response and to call :meth:`WebSocket.finish` once the application returns.
 
 from __future__ import annotations
 
-import logging
 import socket
 import struct
 import sys
@@ -28,6 +27,7 @@ from websockets.http11 import Request
 from websockets.protocol import Protocol, Side, State
 from websockets.server import ServerProtocol
 
+from gsocketio._logging import get_logger
 from gsocketio.exceptions import WebSocketClosedError, WebSocketError, WebSocketHandshakeError
 from gsocketio.websocket import _gevent_io
 from gsocketio.websocket.framing import FrameCache, FrameReader, frame_message
@@ -69,8 +69,8 @@ _HANDSHAKE_HEADERS: Final = (
     ("HTTP_ORIGIN", "Origin"),
 )
 
-logger = logging.getLogger("gsocketio.websocket.connection")
-_frames_logger = logging.getLogger("gsocketio.websocket.connection.frames")
+logger = get_logger("gsocketio.websocket.connection")
+_frames_logger = get_logger("gsocketio.websocket.connection.frames")
 
 Environ = MutableMapping[str, Any]
 
