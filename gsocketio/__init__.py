@@ -5,6 +5,7 @@ on one endpoint, with gevent-socketio's API (``socketio_manage``, ``BaseNamespac
 modern decorator API (``Server``).
 """
 
+from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
 from gsocketio.compat.virtsocket import socketio_manage
@@ -41,7 +42,10 @@ __all__ = [
     "socketio_manage",
 ]
 
-__version__ = "0.1.0"
+try:
+    __version__: str = _metadata.version("gsocketio")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str) -> Any:

@@ -61,6 +61,7 @@ class Peer:
 
     def expect(self, event: str, args: list[Any] | None = None) -> list[Any]:
         """The next record of ``event`` (with ``args`` if given); others are skipped, bounded."""
+        got: list[Any]
         for _ in range(50):
             name, got = self.inbox.get(timeout=TIMEOUT)
             if name == event and (args is None or got == args):
