@@ -42,7 +42,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from gevent import GreenletExit
@@ -352,6 +353,27 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
         set_nodelay(sock)
         sock.settimeout(self.http_timeout)  # cleared by an accepted WebSocket
         super().handle(sock, address)
+
+    # --- the seed's server.sockets / get_socket (seed mode) ----------------------------------
+    # gevent-socketio apps that hold the server broadcast from outside a namespace with
+    # ``for sock in server.sockets.values(): sock.send_packet(pkt)``.
+
+    @property
+    def sockets(self) -> Mapping[str, Any]:
+        """The live virtual sockets by sessid (seed mode; empty when serving a
+        :class:`gsocketio.wsgi.WSGIApp`, whose sockets are its ``gsocketio.Server``'s)."""
+        if self.seed_server is None:
+            return _NO_SOCKETS
+        sockets: Mapping[str, Any] = self.seed_server.seed_sockets
+        return sockets
+
+    def get_socket(self, sessid: str = "") -> Any:
+        """The live virtual socket with this sessid, or None (the seed created one for
+        ``sessid=''``; here sockets are created by connecting clients only)."""
+        return self.sockets.get(sessid)
+
+
+_NO_SOCKETS: Mapping[str, Any] = MappingProxyType({})
 
 
 # --- the seed's runner entry points (``serve``; ``serve_paste`` for paste.deploy ini files) ---

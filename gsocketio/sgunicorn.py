@@ -15,6 +15,7 @@ and broadcasts to span them (see docs/deployment.md).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
@@ -22,8 +23,10 @@ from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
 from gsocketio.serve import SocketIOHandler, SocketIOServer
 
 __all__ = [
+    "GeventSocketIOBaseWorker",
     "GeventSocketIOWorker",
     "GunicornWSGIHandler",
+    "GunicornWebSocketWSGIHandler",
     "NginxGeventSocketIOWorker",
     "NoPolicyGeventSocketIOWorker",
 ]
@@ -33,8 +36,29 @@ class GunicornWSGIHandler(PyWSGIHandler, SocketIOHandler):  # type: ignore[misc]
     """gunicorn's access logging and environ keys, with our WebSocket hand-over."""
 
 
-class GeventSocketIOWorker(GeventPyWSGIWorker):  # type: ignore[misc]  # gunicorn is untyped
-    """The gevent worker with :class:`gsocketio.serve.SocketIOServer`.
+class GunicornWebSocketWSGIHandler(GunicornWSGIHandler):
+    """Deprecated: the seed's handler for WebSocket requests. :class:`GunicornWSGIHandler`
+    serves WebSocket requests too; instantiating or subclassing this warns."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _deprecated_ws_handler()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _deprecated_ws_handler()
+        super().__init__(*args, **kwargs)
+
+
+def _deprecated_ws_handler() -> None:
+    warnings.warn(
+        "GunicornWebSocketWSGIHandler is gone: GunicornWSGIHandler serves WebSocket requests too",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+class GeventSocketIOBaseWorker(GeventPyWSGIWorker):  # type: ignore[misc]  # gunicorn is untyped
+    """The gevent worker with :class:`gsocketio.serve.SocketIOServer` (the seed's base class).
 
     Class attributes mirror the seed's worker: ``resource`` (URL segment), ``policy_server``
     (kept in the server's config; see :mod:`gsocketio.serve`), ``transports`` (the seed's names,
@@ -55,6 +79,10 @@ class GeventSocketIOWorker(GeventPyWSGIWorker):  # type: ignore[misc]  # gunicor
             policy_server=self.policy_server,
             **kwargs,
         )
+
+
+class GeventSocketIOWorker(GeventSocketIOBaseWorker):
+    """The default worker: ``gunicorn -k gsocketio.sgunicorn.GeventSocketIOWorker``."""
 
 
 class NginxGeventSocketIOWorker(GeventSocketIOWorker):
