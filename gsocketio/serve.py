@@ -367,6 +367,12 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
         sockets: Mapping[str, Any] = self.seed_server.seed_sockets
         return sockets
 
+    @property
+    def transports(self) -> list[str] | None:
+        """The seed's ``transports`` option as given (None: all)."""
+        transports: list[str] | None = self.config["transports"]
+        return transports
+
     def get_socket(self, sessid: str = "") -> Any:
         """The live virtual socket with this sessid, or None (the seed created one for
         ``sessid=''``; here sockets are created by connecting clients only)."""

@@ -6,6 +6,7 @@ so custom error handlers that wrap ``default_error_handler`` and tests that buil
 ``Socket(server, {})`` port by renaming the package.
 """
 
+from gsocketio import packet
 from gsocketio.compat.virtsocket import (
     Socket,
     VirtualSocket,
@@ -20,4 +21,5 @@ __all__ = [
     "default_error_handler",
     "default_json_dumps",
     "default_json_loads",
+    "packet",
 ]

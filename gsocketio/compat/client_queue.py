@@ -93,6 +93,15 @@ class ClientQueue:
             except Empty:
                 return msgs
 
+    def heartbeat(self) -> None:
+        """Deprecated no-op: the seed's transports reset the heartbeat timeout through it;
+        heartbeats (Engine.IO ping/pong, 0.9 ``2::``) are the protocol layers' now."""
+        warnings.warn(
+            "Socket.heartbeat() does nothing: heartbeats are handled by the protocol layers",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+
     def incr_hits(self) -> None:
         """The seed's request counter (``hits``); nothing reads it any more."""
         self.hits += 1
