@@ -263,7 +263,8 @@ def test_seed_module_name(module: str, name: str) -> None:
 def test_names_that_mean_something_else() -> None:
     from gsocketio import server, socket, virtsocket
 
-    assert server.Socket is socket.Socket and server.Socket is not virtsocket.Socket
+    seed_path: Any = vars(server)["Socket"]
+    assert seed_path is socket.Socket and seed_path is not virtsocket.Socket
 
 
 def _members() -> list[tuple[str, Any, str]]:
@@ -276,7 +277,7 @@ def _members() -> list[tuple[str, Any, str]]:
     socket = Socket(_MockServer(), {})
     namespace = BaseNamespace({"socketio": socket}, "/chat")
     server = SocketIOServer(("127.0.0.1", 0), _app)
-    checks = [("Socket", socket, name) for name in SOCKET_MEMBERS]
+    checks: list[tuple[str, Any, str]] = [("Socket", socket, name) for name in SOCKET_MEMBERS]
     checks += [("BaseNamespace", namespace, name) for name in NAMESPACE_MEMBERS]
     checks += [
         (cls, getattr(mixins, cls), name) for cls, names in MIXIN_MEMBERS.items() for name in names
@@ -318,9 +319,10 @@ def _uses() -> list[tuple[str, Callable[[], Any]]]:
     def subclass_ws_handler() -> Any:
         return type("Mine", (sgunicorn.GunicornWebSocketWSGIHandler,), {})
 
-    uses: list[tuple[str, Callable[[], Any]]] = [
-        (name, (lambda cls=cls: cls(None, {}))) for name, cls in transports.handler_types.items()
-    ]
+    def instantiate(cls: type[transports.BaseTransport]) -> Callable[[], Any]:
+        return lambda: cls(None, {})
+
+    uses = [(name, instantiate(cls)) for name, cls in transports.handler_types.items()]
     uses.append(("subclass BaseTransport", lambda: type("T", (transports.BaseTransport,), {})))
     uses.append(("subclass GunicornWebSocketWSGIHandler", subclass_ws_handler))
     uses.append(("Socket.heartbeat", lambda: Socket(_MockServer(), {}).heartbeat()))
@@ -366,8 +368,8 @@ def test_seed_paths_are_our_objects() -> None:
     assert virtsocket.default_error_handler is compat_virtsocket.default_error_handler
     assert defaultjson.default_json_dumps is compat_virtsocket.default_json_dumps
     assert handler.SocketIOHandler is serve.SocketIOHandler
-    assert sgunicorn.SocketIOServer is serve.SocketIOServer
-    assert packet.MSG_TYPES["event"] == legacy.PacketType.EVENT == 5
+    assert vars(sgunicorn)["SocketIOServer"] is serve.SocketIOServer
+    assert packet.MSG_TYPES["event"] == int(legacy.PacketType.EVENT) == 5
     assert packet.ERROR_REASONS == {
         "transport not supported": 0,
         "client not handshaken": 1,
