@@ -56,6 +56,8 @@ def autodiscover() -> None:
                 importlib.import_module(name)
     finally:
         LOADING_SOCKETIO = False
+
+
 """True while :func:`autodiscover` runs (the seed's re-entrancy guard)."""
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -256,6 +257,9 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
         http_timeout: float | None = DEFAULT_HTTP_TIMEOUT,
         **kwargs: Any,
     ) -> None:
+        if "namespace" in kwargs:  # the seed's old name for resource (deprecated there too)
+            warnings.warn("SocketIOServer(namespace=) is resource=", DeprecationWarning, 2)
+            resource = kwargs.pop("namespace")
         kwargs.setdefault("log", logger)
         kwargs.setdefault("error_log", logger)
         self.http_timeout = http_timeout

@@ -414,3 +414,13 @@ def test_policy_server_takes_the_seeds_constructor() -> None:
     server = FlashPolicyServer(("127.0.0.1", 0), 5)
     assert server.backlog == 5
     assert FlashPolicyServer().address == ("0.0.0.0", 10843)
+
+
+def test_socketio_server_takes_the_seeds_namespace_keyword() -> None:
+    """The seed's simple_chat and live_cpu_graph examples pass ``namespace="socket.io"`` (the
+    0.3.6 server's deprecated name for ``resource``)."""
+    from gsocketio.server import SocketIOServer
+
+    with pytest.warns(DeprecationWarning, match="resource="):
+        server = SocketIOServer(("127.0.0.1", 0), _app, namespace="io", policy_server=False)
+    assert server.resource == "io" and server.config["resource"] == "io"
