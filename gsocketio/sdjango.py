@@ -58,9 +58,6 @@ def autodiscover() -> None:
         LOADING_SOCKETIO = False
 
 
-"""True while :func:`autodiscover` runs (the seed's re-entrancy guard)."""
-
-
 class namespace:  # the seed's (lower-case) name
     """Class decorator registering a namespace: ``@namespace('/chat')``."""
 
