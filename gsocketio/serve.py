@@ -368,7 +368,7 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
         :class:`gsocketio.wsgi.WSGIApp`, whose sockets are its ``gsocketio.Server``'s)."""
         if self.seed_server is None:
             return _NO_SOCKETS
-        sockets: Mapping[str, Any] = self.seed_server.seed_sockets
+        sockets: Mapping[str, Any] = self.seed_server.sockets
         return sockets
 
     @property
