@@ -11,8 +11,9 @@ are current, and the classes only import: using one (instantiating or subclassin
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Final
+
+from gsocketio.compat.retired import Retired
 
 __all__ = [
     "TRANSPORTS",
@@ -32,27 +33,15 @@ _INSTEAD: Final = (
 )
 
 
-def _deprecated(what: str) -> None:
-    warnings.warn(
-        f"{what} only made sense for gevent-socketio's internals; {_INSTEAD}",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-
-
-class BaseTransport:
+class BaseTransport(Retired):
     """Deprecated: the seed's transport base class (see the module docstring)."""
 
+    instead = _INSTEAD
     name: str = ""
     """The transport's name as ``SocketIOServer(transports=...)`` takes it."""
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__module__ != __name__:
-            _deprecated(f"subclassing {cls.__mro__[1].__name__}")
-
     def __init__(self, handler: Any, config: Any = None, **kwargs: Any) -> None:
-        _deprecated(type(self).__name__)
+        super().__init__()
         self.handler = handler
         self.config = config
 
