@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from gsocketio.compat.retired import Retired
+
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATING = ROOT / "docs" / "migrating-from-gevent-socketio.md"
 
@@ -312,32 +314,58 @@ def test_missing_names_are_documented(key: str) -> None:
     assert f"`{short}`" in text, f"{key} ({reason}) is not in {MIGRATING.name}"
 
 
-def _uses() -> list[tuple[str, Callable[[], Any]]]:
-    from gsocketio import sgunicorn, transports
+Use = tuple[str, Callable[[], Any], str]
+
+
+def _retired_classes() -> dict[str, type[Retired]]:
+    """Every seed name that resolves to an internal-only (retired) class."""
+    found: dict[str, type[Retired]] = {}
+    for module, name in MODULE_NAMES:
+        obj = getattr(importlib.import_module(module), name, None)
+        if isinstance(obj, type) and issubclass(obj, Retired):
+            found.setdefault(obj.__qualname__, obj)
+    return found
+
+
+def _uses() -> list[Use]:
+    from gsocketio import sgunicorn
     from gsocketio.virtsocket import Socket
 
-    def subclass_ws_handler() -> Any:
-        return type("Mine", (sgunicorn.GunicornWebSocketWSGIHandler,), {})
-
-    def instantiate(cls: type[transports.BaseTransport]) -> Callable[[], Any]:
+    def instantiate(cls: type[Retired]) -> Callable[[], Any]:
         return lambda: cls(None, {})
 
-    uses = [(name, instantiate(cls)) for name, cls in transports.handler_types.items()]
-    uses.append(("subclass BaseTransport", lambda: type("T", (transports.BaseTransport,), {})))
-    uses.append(("subclass GunicornWebSocketWSGIHandler", subclass_ws_handler))
-    uses.append(("Socket.heartbeat", lambda: Socket(_MockServer(), {}).heartbeat()))
+    def subclass(cls: type[Any]) -> Callable[[], Any]:
+        return lambda: type("Mine", (cls,), {})
+
+    uses: list[Use] = []
+    for name, cls in sorted(_retired_classes().items()):
+        uses.append((name, instantiate(cls), cls.instead))
+        uses.append((f"subclass {name}", subclass(cls), cls.instead))
+    ws_handler = sgunicorn.GunicornWebSocketWSGIHandler
+    if not issubclass(ws_handler, Retired):  # a working handler that still warns
+        uses.append(("subclass GunicornWebSocketWSGIHandler", subclass(ws_handler), "Gunicorn"))
+    uses.append(("Socket.heartbeat", lambda: Socket(_MockServer(), {}).heartbeat(), "protocol"))
     return uses
 
 
 DEPRECATED_USES = _uses()
 
 
-@pytest.mark.parametrize(("what", "use"), DEPRECATED_USES, ids=[u[0] for u in DEPRECATED_USES])
-def test_internal_only_names_warn_with_what_to_use(what: str, use: Callable[[], Any]) -> None:
+@pytest.mark.parametrize(
+    ("what", "use", "hint"), DEPRECATED_USES, ids=[u[0] for u in DEPRECATED_USES]
+)
+def test_internal_only_names_warn_with_what_to_use(
+    what: str, use: Callable[[], Any], hint: str
+) -> None:
     with pytest.warns(DeprecationWarning) as record:
         use()
-    message = str(record[0].message)
-    assert "transports=" in message or "GunicornWSGIHandler" in message or "protocol" in message
+    assert hint in str(record[0].message)
+
+
+def test_every_transport_class_is_retired() -> None:
+    from gsocketio import transports
+
+    assert set(transports.handler_types.values()) <= set(_retired_classes().values())
 
 
 def test_transport_classes_say_they_do_not_exchange() -> None:
