@@ -187,7 +187,9 @@ def _greenlets() -> list[Any]:
 
     from gevent import Greenlet
 
-    return [obj for obj in gc.get_objects() if isinstance(obj, Greenlet) and not obj.dead]
+    # type(), not isinstance(): isinstance() reads __class__, which makes a lazy proxy (Django's
+    # settings, once gsocketio.sdjango is imported in this process) try to set itself up.
+    return [obj for obj in gc.get_objects() if issubclass(type(obj), Greenlet) and not obj.dead]
 
 
 # --- subprocesses ----------------------------------------------------------------------------
