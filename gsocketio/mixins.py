@@ -13,9 +13,9 @@ not joined).
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
+from gsocketio._logging import get_logger
 from gsocketio.adapters.base import EVERYONE, BroadcastOptions
 from gsocketio.protocol.socketio import Packet, PacketType
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BroadcastMixin", "RoomsMixin", "adapter_namespace"]
 
-log = logging.getLogger("gsocketio.compat")
+log = get_logger("gsocketio.compat")
 
 
 def adapter_namespace(ns_name: str) -> str:

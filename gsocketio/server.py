@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl
 import gevent
 
 from gsocketio import lifecycle
+from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter, unwrap_call_result
 from gsocketio.adapters.base import Adapter, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
@@ -109,7 +110,7 @@ class Server:
         logger: logging.Logger | None = None,
         connect_timeout: float = 45,
     ) -> None:
-        self.logger = logger or logging.getLogger("gsocketio.server")
+        self.logger = logger or get_logger("gsocketio.server")
         self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
         self.always_connect = always_connect
         self.namespaces = namespaces

@@ -10,12 +10,12 @@ table, pre-connect buffer, connect timer) is created on first use, and both clas
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from gevent.event import Event
 
+from gsocketio._logging import get_logger
 from gsocketio.acks import DEFAULT_ACK_LIMIT, AckTable
 from gsocketio.adapters.base import Encoded, WireFormat
 from gsocketio.greenlets import POOL
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CLOSED", "CONNECTED", "CONNECTING", "Client", "Socket", "SocketIOWire"]
 
-log = logging.getLogger("gsocketio.server")
+log = get_logger("gsocketio.server")
 
 CONNECTING: Final = 0  # connect handler running; outgoing packets are buffered
 CONNECTED: Final = 1

@@ -14,18 +14,18 @@ the newest :data:`MAX_CLIENT_QUEUE` messages.
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from gevent.queue import Empty, Full, Queue
 
+from gsocketio._logging import get_logger
 from gsocketio.protocol.legacy import Packet, decode_packet, encode_packet
 
 __all__ = ["MAX_CLIENT_QUEUE", "ClientQueue"]
 
-log = logging.getLogger("gsocketio.compat")
+log = get_logger("gsocketio.compat")
 
 MAX_CLIENT_QUEUE: Final = 1024
 """Messages a standalone socket keeps for inspection; the oldest is dropped past it."""

@@ -36,10 +36,10 @@ The packet mapping between clients and the seed's packet dicts is in
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from gsocketio._logging import get_logger
 from gsocketio.compat.managed_socket import ModernSocket
 from gsocketio.compat.virtsocket import VirtualSocket, default_json_dumps
 from gsocketio.protocol.socketio import Decoder
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SEED_TRANSPORTS", "ModernSocket", "SeedServer", "SeedSockets", "modern_transports"]
 
-log = logging.getLogger("gsocketio.compat")
+log = get_logger("gsocketio.compat")
 
 SEED_TRANSPORTS: Final = {
     "websocket": "websocket",

@@ -33,7 +33,6 @@ Protocol mapping (client ⇄ seed packet dicts):
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
@@ -42,6 +41,7 @@ import gevent
 from gevent.queue import Full
 
 from gsocketio import lifecycle
+from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter
 from gsocketio.compat.virtsocket import SeedPacket, VirtualSocket, default_json_dumps
 from gsocketio.exceptions import ProtocolError
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CLOSE_GRACE", "REFUSED_GRACE", "ModernSocket"]
 
-log = logging.getLogger("gsocketio.compat")
+log = get_logger("gsocketio.compat")
 
 REFUSED_GRACE: Final = 5.0
 """Seconds a refused connection stays open for the client's CONNECT to get its CONNECT_ERROR."""

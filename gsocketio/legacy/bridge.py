@@ -34,15 +34,15 @@ protocol has no binary). JSON for 0.9 clients escapes U+2028/U+2029 (see :func:`
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from gsocketio._logging import get_logger
 from gsocketio.adapters.base import Encoded
 from gsocketio.exceptions import ProtocolError
 from gsocketio.protocol import legacy
 from gsocketio.protocol import socketio as sio
+from gsocketio.protocol._json import legacy_dumps
 from gsocketio.protocol.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -57,7 +57,7 @@ __all__ = [
     "to_socketio",
 ]
 
-log = logging.getLogger("gsocketio.legacy")
+log = get_logger("gsocketio.legacy")
 
 ROOT_DISCONNECT: Final = "0::"
 """The whole-socket disconnect: a 0.9 client treats it as being booted (no reconnect)."""
@@ -76,24 +76,9 @@ class LegacyText(str):
     __slots__ = ()
 
 
-def _buffer_default(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return {"type": "Buffer", "data": list(bytes(value))}
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def buffer_dumps(value: Any) -> str:
-    """Compact JSON like ``JSON.stringify``; binary values as Node's ``Buffer`` JSON.
-
-    U+2028/U+2029 are written as ``\\u`` escapes (same JSON value): the 0.9 client parses ack
-    arguments with ``/(.*)/``, whose ``.`` stops at those line terminators.
-    """
-    text = json.dumps(
-        value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_buffer_default
-    )
-    if "\u2028" in text or "\u2029" in text:
-        text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return text
+buffer_dumps: Final = legacy_dumps
+"""The JSON of 0.9 clients (:func:`gsocketio.protocol._json.legacy_dumps`): binary values as
+Node's ``Buffer`` JSON, U+2028/U+2029 escaped."""
 
 
 def namespace_of(endpoint: str) -> str | None:

@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ import gevent
 import gevent.lock
 from gevent.event import Event
 
+from gsocketio._logging import get_logger
 from gsocketio.exceptions import ProtocolError
 from gsocketio.legacy.bridge import (
     ROOT_DISCONNECT,
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LegacyConnection", "Receiver"]
 
-log = logging.getLogger("gsocketio.legacy")
+log = get_logger("gsocketio.legacy")
 
 FAREWELL: Final = (ROOT_DISCONNECT,)
 
