@@ -428,6 +428,8 @@ def test_packet_codec_in_the_seed_dict_form() -> None:
         "args": [True],
         "endpoint": "",
     }
+    connect = {"type": "connect", "endpoint": "/nsp", "qs": "?q=1"}  # the seed's qs keeps "?"
+    assert packet.decode("1::/nsp:?q=1") == connect and packet.encode(connect) == "1::/nsp:?q=1"
     assert packet.decode("7:::2+0") == {
         "type": "error",
         "reason": "unauthorized",
