@@ -5,9 +5,14 @@ on one endpoint, with gevent-socketio's API (``socketio_manage``, ``BaseNamespac
 modern decorator API (``Server``).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from gsocketio.compat.virtsocket import socketio_manage
 from gsocketio.exceptions import (
     CallTimeoutError,
+    ClusterError,
+    ClusterTimeoutError,
+    ClusterUnavailableError,
     ConnectionRefusedError,
     GSocketIOError,
     ProtocolError,
@@ -17,9 +22,16 @@ from gsocketio.serve import SocketIOServer
 from gsocketio.server import Server
 from gsocketio.wsgi import WSGIApp
 
+if TYPE_CHECKING:
+    from gsocketio.emitter import Emitter
+
 __all__ = [
     "CallTimeoutError",
+    "ClusterError",
+    "ClusterTimeoutError",
+    "ClusterUnavailableError",
     "ConnectionRefusedError",
+    "Emitter",
     "GSocketIOError",
     "Namespace",
     "ProtocolError",
@@ -30,3 +42,13 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``gsocketio.Emitter``, imported on first use: it needs redis-py (the ``redis`` extra),
+    which servers without the Redis adapter do not install or pay for."""
+    if name == "Emitter":
+        from gsocketio.emitter import Emitter
+
+        return Emitter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,6 +39,8 @@ from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter, unwrap_call_result
 from gsocketio.adapters.base import Adapter, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
+from gsocketio.cluster_api import ClusterAPI
+from gsocketio.cluster_host import ServerHost
 from gsocketio.engine import EngineConnection, EngineServer
 from gsocketio.exceptions import CallTimeoutError, ProtocolError, UnknownSocketError
 from gsocketio.lifecycle import CLIENT_DISCONNECT, SERVER_DISCONNECT
@@ -79,7 +81,7 @@ def _room_set(rooms: Rooms | None) -> frozenset[str]:
     return frozenset(rooms)
 
 
-class Server:
+class Server(ClusterAPI):
     """A Socket.IO server for gevent; serve it with :meth:`wsgi_app` or :meth:`handle_request`.
 
     Engine options (``ping_interval`` … ``compression_threshold``) go to the Engine.IO server.
@@ -112,6 +114,8 @@ class Server:
     ) -> None:
         self.logger = logger or get_logger("gsocketio.server")
         self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
+        self._cluster_host = ServerHost(self)  # cluster operations: see gsocketio/cluster_api.py
+        self.adapter.bind(self._cluster_host)
         self.always_connect = always_connect
         self.namespaces = namespaces
         self.connect_timeout = connect_timeout

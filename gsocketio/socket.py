@@ -10,6 +10,7 @@ table, pre-connect buffer, connect timer) is created on first use, and both clas
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -120,6 +121,8 @@ class Socket:
         "auth",
         "client",
         "close_reason",
+        "data",
+        "issued",
         "namespace",
         "session",
         "sid",
@@ -138,6 +141,8 @@ class Socket:
         self.state = CONNECTING
         self.close_reason: str | None = None
         self.session: dict[str, Any] | None = None
+        self.data: dict[str, Any] | None = None  # user data shown by fetch_sockets (cluster)
+        self.issued = time.time()  # the handshake's "issued" for fetch_sockets
         self.acks: AckTable | None = None
         self._buffer: list[str | bytes] | None = None
 
