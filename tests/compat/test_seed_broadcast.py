@@ -42,6 +42,13 @@ class PricesNamespace(BaseNamespace, RoomsMixin, BroadcastMixin):
     def on_hello(self, name: str) -> str:
         return f"hello {name}"
 
+    def on_shout(self, text: str) -> None:
+        """A custom mixin's broadcast as the seed's examples wrote them (simple_pyramid_chat's
+        NamedUsersRoomsMixin): every socket of ``self.socket.server.sockets``."""
+        pkt = dict(type="event", name="shouted", args=[text], endpoint=self.ns_name)
+        for _sessid, socket in self.socket.server.sockets.items():
+            socket.send_packet(pkt)
+
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
     if environ["PATH_INFO"].startswith("/socket.io"):
@@ -65,8 +72,10 @@ CLIENT_SCRIPT = """
 s.on("connect", () => out({ sid: SID() }));
 s.on("quote", (symbol, price) => out({ quote: [symbol, price] }));
 s.on("tick", (...args) => out({ tick: args }));
+s.on("shouted", (text) => out({ shouted: text }));
 onLine((cmd) => {
   if (cmd.hello) s.emit("hello", cmd.hello, (reply) => out({ hello: reply }));
+  if (cmd.shout) s.emit("shout", cmd.shout);
   if (cmd.subscribe) s.emit("subscribe", cmd.subscribe, (price) => out({ subscribed: price }));
 });
 """
@@ -121,6 +130,11 @@ def test_broadcast_from_a_greenlet_through_server_sockets(
         gevent.spawn(broadcast_msg, server, "/prices", "tick", {"symbol": "ACME"}, 3).join(5)
         assert old.expect("tick")["tick"] == [{"symbol": "ACME"}, 3]
         assert new.expect("tick")["tick"] == [{"symbol": "ACME"}, 3]
+
+        # from inside a namespace, through the virtual socket's server, as custom mixins do
+        old.send({"shout": "from 0.9"})
+        assert new.expect("shouted")["shouted"] == "from 0.9"
+        assert old.expect("shouted")["shouted"] == "from 0.9"
     finally:
         old.close()
         new.close()
