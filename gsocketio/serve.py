@@ -11,8 +11,8 @@ The seed's Socket.IO options (``transports``, ``policy_server``, ``policy_listen
 ``heartbeat_interval``, ``heartbeat_timeout``, ``close_timeout``) are accepted and kept in
 :attr:`SocketIOServer.config`. Given a plain WSGI application (not a :class:`gsocketio.wsgi.WSGIApp`
 already), the server runs it in *seed mode*, as gevent-socketio did: ``/<resource>/`` goes to a
-:class:`gsocketio.compat.managed.SeedServer` that runs the application once per Socket.IO connection
-(its view calls ``socketio_manage``), everything else to the application. There
+:func:`gsocketio.compat.managed.managed_server` that runs the application once per Socket.IO
+connection (its view calls ``socketio_manage``), everything else to the application. There
 ``heartbeat_interval``/``heartbeat_timeout`` become Engine.IO's ``ping_interval``/
 ``ping_timeout``, ``transports`` is mapped to Engine.IO's names, and the :class:`gsocketio.Server`
 options in :data:`SERVER_OPTIONS` may be passed as keywords; 0.9 clients are served too
@@ -231,7 +231,7 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
 
     ``resource`` is the URL path segment Socket.IO lives under (``/socket.io/``). A plain WSGI
     ``application`` is served in seed mode (see the module docstring; :attr:`seed_server` is
-    then the :class:`gsocketio.compat.managed.SeedServer`). Keywords in :data:`SERVER_OPTIONS`
+    then the :func:`gsocketio.compat.managed.managed_server`). Keywords in :data:`SERVER_OPTIONS`
     configure that server; other keyword arguments go to ``WSGIServer``. Access and error logs
     default to the ``gsocketio.serve`` logger instead of stderr. ``http_timeout`` (seconds,
     None: none)
@@ -285,18 +285,18 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
         super().__init__(listener, application, **kwargs)
 
     def _seed_mode(self, application: WSGIApp, options: dict[str, Any]) -> Any:
-        from gsocketio.compat.managed import SeedServer, modern_transports
+        from gsocketio.compat.managed import managed_server, modern_transports
 
         options.setdefault("ping_interval", self.config["heartbeat_interval"])
         options.setdefault("ping_timeout", self.config["heartbeat_timeout"])
         transports = modern_transports(self.config["transports"])
         if transports is not None:
             options["transports"] = transports
-        self.seed_server = SeedServer(
+        self.seed_server = managed_server(
             application, resource=self.resource, config=self.config, **options
         )
         self.legacy_server = self._legacy_endpoint(self.seed_server)
-        return self.seed_server.wsgi_app(legacy_app=self.legacy_server)
+        return self.seed_server.wsgi_app(application, self.resource, legacy_app=self.legacy_server)
 
     def _legacy_endpoint(self, handler: Any) -> Any:
         """The 0.9 endpoint (``/<resource>/1/``) over the seed-mode server, when the legacy

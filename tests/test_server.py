@@ -17,6 +17,7 @@ import pytest
 from gevent.event import Event
 
 import gsocketio
+import gsocketio.client
 from gsocketio.protocol import socketio as sio_protocol
 from gsocketio.server import Server
 
@@ -249,7 +250,8 @@ def test_v4_refusal_data_is_a_plain_value(sio: Server) -> None:
     sio.engine_message(conn, "0/b,")
     assert conn.next() == '4/b,{"code":7}'
     sio.engine_message(conn, "0/nope,")
-    assert conn.next() == '4/nope,"Invalid namespace"'
+    # An unknown namespace gets what Node sends v4 clients too: the object (issue 9)
+    assert conn.next() == '4/nope,{"message":"Invalid namespace"}'
 
 
 def test_v4_events_and_acks(sio: Server) -> None:
@@ -438,7 +440,7 @@ def test_slow_handler_does_not_block_the_reader(sio: Server) -> None:
 def test_handler_greenlets_per_connection_are_bounded(
     sio: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gsocketio.socket, "MAX_HANDLERS_PER_CLIENT", 2)
+    monkeypatch.setattr(gsocketio.client, "MAX_HANDLERS_PER_CLIENT", 2)
     release = Event()
     sio.on("slow", lambda sid, n: release.wait(WAIT) and n)
     conn = FakeConn()

@@ -7,7 +7,8 @@ Mount it next to the modern endpoint (``WSGIApp`` routes ``/<resource>/1/`` to i
     app = sio.wsgi_app(my_app, legacy_app=legacy)      # or: legacy.wsgi_app(my_app)
 
 A 0.9 client's events then reach the same handlers as modern clients' (``@sio.on("chat")``,
-class-based namespaces), and room broadcasts reach both (see :mod:`gsocketio.legacy.bridge`).
+class-based namespaces), and room broadcasts reach both (see
+:mod:`gsocketio.protocol.legacy_bridge`).
 
 Requests, with the 0.9 Node server's answers:
 
@@ -38,7 +39,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 from gsocketio.engine.http import CorsPolicy, OriginSpec
 from gsocketio.engine.reaper import Reaper
-from gsocketio.legacy.bridge import LegacyWire
 from gsocketio.legacy.connection import LegacyConnection
 from gsocketio.legacy.http import (
     JSONP_HANDSHAKE,
@@ -58,6 +58,7 @@ from gsocketio.legacy.transports import (
     serve,
 )
 from gsocketio.protocol.legacy import encode_handshake, encode_jsonp, encode_jsonp_error
+from gsocketio.protocol.legacy_bridge import LegacyWire
 from gsocketio.protocol.legacy_session import LegacyConfig, LegacySession
 from gsocketio.protocol.limits import Limits
 
@@ -74,6 +75,8 @@ class LegacyHandler(Protocol):
     def engine_connect(self, conn: Any) -> None: ...
 
     def engine_message(self, conn: Any, data: str | bytes) -> None: ...
+
+    def engine_packet(self, conn: Any, packet: Any) -> None: ...
 
     def engine_disconnect(self, conn: Any, reason: str) -> None: ...
 
