@@ -2,20 +2,28 @@
 
 Serves socket.io-client 3/4 (Engine.IO 4), 1.x/2.x (Engine.IO 3) and the legacy 0.9 client
 on one endpoint, with gevent-socketio's API (``socketio_manage``, ``BaseNamespace``) and a
-modern decorator API (``Server``).
+modern decorator API (``Server``). The public names load on first use, so ``import gsocketio``
+stays cheap.
 """
 
-from gsocketio.compat.virtsocket import socketio_manage
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from gsocketio.exceptions import (
     CallTimeoutError,
     ConnectionRefusedError,
     GSocketIOError,
     ProtocolError,
 )
-from gsocketio.namespace import Namespace
-from gsocketio.serve import SocketIOServer
-from gsocketio.server import Server
-from gsocketio.wsgi import WSGIApp
+
+if TYPE_CHECKING:
+    from gsocketio.compat.virtsocket import socketio_manage
+    from gsocketio.namespace import Namespace
+    from gsocketio.serve import SocketIOServer
+    from gsocketio.server import Server
+    from gsocketio.wsgi import WSGIApp
 
 __all__ = [
     "CallTimeoutError",
@@ -30,3 +38,24 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Namespace": "gsocketio.namespace",
+    "Server": "gsocketio.server",
+    "SocketIOServer": "gsocketio.serve",
+    "WSGIApp": "gsocketio.wsgi",
+    "socketio_manage": "gsocketio.compat.virtsocket",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -55,6 +55,7 @@ __all__ = [
     "HandlerLayer",
     "HandlerRegistry",
     "RegistryHandlers",
+    "accepts",
     "fit",
     "positional_capacity",
 ]
@@ -91,6 +92,20 @@ def positional_capacity(fn: Handler) -> int | None:
         ):
             count += 1
     return count
+
+
+def accepts(fn: Handler, count: int) -> bool:
+    """Whether ``fn`` can be called with ``count`` positional arguments (True when it cannot
+    be inspected: the call decides)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        return False
+    return True
 
 
 def fit(fn: Handler, offered: int, prefix: tuple[Any, ...] = ()) -> Callable[..., Any]:

@@ -20,48 +20,7 @@ import gsocketio
 import gsocketio.client
 from gsocketio.protocol import socketio as sio_protocol
 from gsocketio.server import Server
-
-WAIT = 2.0  # seconds; every wait below is bounded by this
-
-
-class FakeConn:
-    """An EngineConnection that records what the server sends."""
-
-    def __init__(self, sid: str = "EIOSID", eio: int = 4, environ: dict[str, Any] | None = None):
-        self.sid = sid
-        self.eio = eio
-        self.environ = environ if environ is not None else {"QUERY_STRING": ""}
-        self.transport = "websocket"
-        self.sent: list[str | bytes] = []
-        self.closed = False
-        self._changed = Event()
-
-    def send(self, data: str | bytes) -> None:
-        self.sent.append(data)
-        self._changed.set()
-
-    def send_many(self, items: Any) -> None:
-        self.sent.extend(items)
-        self._changed.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._changed.set()
-
-    def wait_sent(self, count: int, timeout: float = WAIT) -> list[str | bytes]:
-        """Wait until at least ``count`` messages were sent; return them all."""
-        with gevent.Timeout(timeout, AssertionError(f"expected {count} messages: {self.sent}")):
-            while len(self.sent) < count:
-                self._changed.clear()
-                self._changed.wait()
-        return self.sent
-
-    def next(self, timeout: float = WAIT) -> str | bytes:
-        """Wait for the next message not yet returned by ``next``."""
-        index = getattr(self, "_read", 0)
-        self.wait_sent(index + 1, timeout)
-        self._read = index + 1
-        return self.sent[index]
+from tests.helpers.sio_fakes import WAIT, FakeConn
 
 
 def wait_event(event: Event, what: str = "event") -> None:
@@ -723,3 +682,44 @@ def test_always_connect_sends_connect_first_then_disconnect_on_refusal() -> None
     sio.engine_message(conn, "0")
     assert conn.next().startswith('0{"sid":')  # type: ignore[union-attr]
     assert conn.next() == "1"
+
+
+# --- bounds and failures the log must show (issues 9, 15) -------------------------------------
+
+
+def test_long_namespace_name_is_refused_without_reflecting_it(
+    sio: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    sio.namespaces = "*"
+    conn = FakeConn()
+    connect_v5(sio, conn)
+    name = "/" + "n" * 900_000
+    with caplog.at_level(logging.DEBUG, logger="gsocketio"):
+        sio.engine_message(conn, f"0{name},")
+    reply = conn.next()
+    assert isinstance(reply, str) and reply.endswith(',{"message":"Invalid namespace"}')
+    assert len(reply) < 400
+    assert "n" * 300 not in caplog.text and len(caplog.text) < 2000
+    assert name not in sio._sockets and not conn.closed
+
+
+def test_unencodable_ack_reply_is_logged_with_the_event(
+    sio: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    done = Event()
+
+    @sio.on("odd")
+    def odd(sid: str) -> object:
+        done.set()
+        return object()  # no JSON for it
+
+    conn = FakeConn()
+    connect_v5(sio, conn)
+    with caplog.at_level(logging.ERROR, logger="gsocketio"):
+        sio.engine_message(conn, '21["odd"]')
+        wait_event(done, "handler")
+        with gevent.Timeout(WAIT):
+            while "cannot be encoded" not in caplog.text:
+                gevent.sleep(0.01)
+    assert "'odd'" in caplog.text
+    assert not conn.closed  # the connection is still served

@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING, Any, Final
 import gevent
 from gevent.queue import Full, Queue
 
+from gsocketio.acks import AckTable
+
 if TYPE_CHECKING:
     from gsocketio.namespace import BaseNamespace
 
@@ -156,7 +158,7 @@ class VirtualSocket:
         self.session: dict[str, Any] = {}
         self.state = "NEW"
         self.connection_established = False
-        self.ack_callbacks: dict[Any, Callable[..., Any]] = {}
+        self.acks = AckTable(MAX_PENDING_ACKS)  # by gevent-socketio's message id
         self.ack_counter = 0
         self.request: Any = None
         self.environ: dict[str, Any] | None = None
@@ -198,18 +200,17 @@ class VirtualSocket:
         self.ack_counter += 1
         return self.ack_counter
 
+    @property
+    def ack_callbacks(self) -> Mapping[Any, Callable[..., Any]]:
+        """gevent-socketio's pending ack callbacks by message id (read-only)."""
+        return self.acks.pending
+
     def _save_ack_callback(self, msgid: Any, callback: Callable[..., Any]) -> bool:
-        if msgid in self.ack_callbacks:
-            return False
-        if len(self.ack_callbacks) >= MAX_PENDING_ACKS:
-            oldest = next(iter(self.ack_callbacks))
-            del self.ack_callbacks[oldest]
-            log.warning("%s: pending ack limit reached, dropped ack %s", self.sessid, oldest)
-        self.ack_callbacks[msgid] = callback
-        return True
+        return self.acks.put(msgid, callback)
 
     def _pop_ack_callback(self, msgid: Any) -> Callable[..., Any] | None:
-        return self.ack_callbacks.pop(msgid, None)
+        callback: Callable[..., Any] | None = self.acks.pop(msgid)
+        return callback
 
     # --- namespaces --------------------------------------------------------------------------
 
@@ -272,7 +273,7 @@ class VirtualSocket:
 
     def kill(self, detach: bool = False) -> None:
         """Close the socket: ``recv_disconnect()`` on each namespace, then kill the jobs."""
-        self.ack_callbacks = {}
+        self.acks.abort_all("socket closed")
         if self.connected:
             self.state = self.STATE_DISCONNECTING
             self._wake()
@@ -368,9 +369,17 @@ class VirtualSocket:
             return
         if pkt.get("ack") == "data" and pkt.get("id") is not None and self.connected:
             args = list(retval) if type(retval) is tuple else [retval]
-            self.send_packet(
-                {"type": "ack", "ackId": pkt["id"], "args": args, "endpoint": endpoint}
-            )
+            ack = {"type": "ack", "ackId": pkt["id"], "args": args, "endpoint": endpoint}
+            try:
+                self.send_packet(ack)
+            except (TypeError, ValueError) as exc:  # never drop an ack silently
+                log.error(
+                    "ack of %s not sent (sid %s, namespace %r): the reply cannot be encoded: %s",
+                    _method_for(pkt),
+                    self.sessid,
+                    endpoint,
+                    exc,
+                )
 
     def _create_namespace(self, endpoint: str) -> BaseNamespace:
         from gsocketio.namespace import initialize_namespace
