@@ -285,7 +285,8 @@ class SocketIOServer(WSGIServer):  # type: ignore[misc]  # gevent is untyped
         super().__init__(listener, application, **kwargs)
 
     def _seed_mode(self, application: WSGIApp, options: dict[str, Any]) -> Any:
-        from gsocketio.compat.managed import managed_server, modern_transports
+        from gsocketio.compat.managed import managed_server
+        from gsocketio.compat.options import modern_transports
 
         options.setdefault("ping_interval", self.config["heartbeat_interval"])
         options.setdefault("ping_timeout", self.config["heartbeat_timeout"])

@@ -21,24 +21,15 @@ import gevent
 from gsocketio.acks import CallWaiter, unwrap_call_result
 from gsocketio.adapters.base import Adapter, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
-from gsocketio.client import Client
-from gsocketio.engine import EngineConnection, EngineServer
+from gsocketio.client import Client, Connection
+from gsocketio.engine import EngineServer
 from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
 from gsocketio.namespace import Namespace
 from gsocketio.protocol import socketio as sio_protocol
 from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
-from gsocketio.protocol.socketio_session import (
-    Ack,
-    Connect,
-    Disconnect,
-    Event,
-    Refused,
-    SessionEvent,
-    SocketIOSession,
-    Violation,
-)
+from gsocketio.protocol.socketio_session import Connect, SocketIOSession
 from gsocketio.registry import HandlerLayer, HandlerRegistry, Middleware, RegistryHandlers
 from gsocketio.socket import CLOSED, CONNECTED, Socket, SocketIOWire
 from gsocketio.wsgi import WSGIApp
@@ -113,6 +104,7 @@ class Server:
         if handlers is None:
             handlers = RegistryHandlers(self._registry, self._middlewares)
         self.handlers: HandlerLayer = handlers
+        handlers.bind(self)
         self._clients: dict[str, Client] = {}  # engine sid -> client
         self._sockets: dict[str, dict[str, Socket]] = {}  # namespace -> sid -> socket
         self._wsgi: WSGIApp | None = None
@@ -130,7 +122,6 @@ class Server:
             http_compression=http_compression,
             compression_threshold=compression_threshold,
         )
-        self.handlers.bind(self)
 
     # --- registration ------------------------------------------------------------------------
 
@@ -207,33 +198,33 @@ class Server:
 
     # --- EngineHandler -----------------------------------------------------------------------
 
-    def engine_connect(self, conn: EngineConnection) -> None:
+    def engine_connect(self, conn: Connection) -> None:
         client = self._new_client(conn)
         self.handlers.on_client(client)
         if client.hold is None:
-            self._dispatch(client, client.session.start())
+            client.dispatch(client.session.start())
 
-    def _new_client(self, conn: EngineConnection) -> Client:
+    def _new_client(self, conn: Connection) -> Client:
         """Register the Client of a new connection. A connection may bring its own wire format
         (the 0.9 endpoint's do: ``client.OwnWire``); the rest speak Socket.IO v4/v5, encoded
         with ``self._wire``. Broadcasts are then encoded once per format."""
         session = SocketIOSession(
             eio=conn.eio, sid=conn.sid, decoder=Decoder(loads=self._loads, limits=self._limits)
         )
-        client = Client(conn, session, self._wire)
+        client = Client(self, conn, session, self._wire)
         self._clients[conn.sid] = client
         return client
 
-    def engine_message(self, conn: EngineConnection, data: str | bytes) -> None:
+    def engine_message(self, conn: Connection, data: str | bytes) -> None:
         client = self._clients.get(conn.sid)
         if client is None:
             return
         if client.hold is not None:  # the handler layer is not ready: it keeps them in order
             client.hold(data)
             return
-        self._dispatch(client, client.session.receive(data))
+        client.dispatch(client.session.receive(data))
 
-    def engine_packet(self, conn: EngineConnection, packet: Packet) -> None:
+    def engine_packet(self, conn: Connection, packet: Packet) -> None:
         """An already decoded packet (the 0.9 endpoint's): as :meth:`engine_message`."""
         client = self._clients.get(conn.sid)
         if client is None:
@@ -241,54 +232,12 @@ class Server:
         if client.hold is not None:
             client.hold(packet)
             return
-        self._dispatch(client, client.session.receive_packet(packet))
+        client.dispatch(client.session.receive_packet(packet))
 
-    def feed(self, client: Client, item: str | bytes | Packet) -> None:
-        """Run a message (or decoded packet) a handler layer held (``Client.hold``)."""
-        if client.closed:
-            return
-        session = client.session
-        if isinstance(item, Packet):
-            self._dispatch(client, session.receive_packet(item))
-        else:
-            self._dispatch(client, session.receive(item))
-
-    def start_client(self, client: Client) -> None:
-        """Run the opening events (v4: the implicit ``/``) of a client whose handler layer
-        held them (``Client.hold``) until it was ready."""
-        if not client.closed:
-            self._dispatch(client, client.session.start())
-
-    def _dispatch(self, client: Client, events: list[SessionEvent]) -> None:
-        handlers = self.handlers
-        for event in events:
-            if type(event) is Event:
-                sock = client.sockets.get(event.namespace)
-                if sock is not None:
-                    handlers.on_event(sock, event.data, event.id)
-            elif type(event) is Ack:
-                sock = client.sockets.get(event.namespace)
-                table = sock.acks if sock is not None else None
-                callback = table.pop(event.id) if table is not None else None
-                if sock is not None and callback is not None:
-                    handlers.on_ack(sock, callback, event.data)
-                else:
-                    self.logger.debug("ack %s from %s: not pending", event.id, client.conn.sid)
-            elif type(event) is Connect:
-                self._connect(client, event)
-            elif type(event) is Disconnect:
-                sock = client.sockets.get(event.namespace)
-                if sock is not None:
-                    self.close_socket(sock, DisconnectReason.CLIENT_DISCONNECT, inline=False)
-            elif type(event) is Refused:
-                self.logger.warning("refusing %s: %s", client.conn.sid, event.why)
-                client.refuse(event.packet)
-            elif type(event) is Violation:
-                self.logger.warning("closing %s: %s", client.conn.sid, event.why)
-                self.close_client(client, DisconnectReason.PARSE_ERROR)
-                return
-
-    def _connect(self, client: Client, event: Connect) -> None:
+    def open_socket(self, client: Client, event: Connect) -> None:
+        """A client asks to join a namespace: refuse it, or register a CONNECTING socket
+        (known to the adapter, so the connect handler can join rooms) for the handler layer
+        to answer."""
         namespace = event.namespace
         if not self.handlers.allows(client, namespace):
             self.logger.info("refusing %s: unknown namespace %s", client.conn.sid, namespace)
@@ -300,7 +249,7 @@ class Server:
         self.adapter.add_socket(namespace, sock.sid, sock)
         self.handlers.on_connect(sock, event.query)
 
-    def engine_disconnect(self, conn: EngineConnection, reason: str) -> None:
+    def engine_disconnect(self, conn: Connection, reason: str) -> None:
         client = self._clients.pop(conn.sid, None)
         if client is None:
             return

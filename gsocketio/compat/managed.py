@@ -1,19 +1,11 @@
 """gevent-socketio apps on :class:`gsocketio.Server`: the :class:`ManagedHandlers` handler layer.
 
-As gevent-socketio's ``SocketIOHandler`` did, the layer runs the user's WSGI application once
-per Socket.IO connection, in a greenlet, with ``environ['socketio']`` set to the connection's
-:class:`ManagedSocket` (a :class:`~gsocketio.compat.virtsocket.VirtualSocket`); the app's view
-calls :func:`gsocketio.socketio_manage`, which serves the connection until it closes. The
-environ is the handshake's, with ``PATH_INFO`` rewritten to gevent-socketio's URL shape
-(``/socket.io/1/xhr-polling/<sid>``) so the app's existing route matches, and an empty body.
-
-Everything else is the server's: the connection is a :class:`gsocketio.client.Client`, each
-namespace it joins a :class:`gsocketio.socket.Socket`, the protocol rules are its
-:class:`~gsocketio.protocol.socketio_session.SocketIOSession`'s, and the Server API (emit,
-call, rooms, sessions, disconnect) works on these sockets, for 0.9 clients too. Only the
-handlers differ: events become gevent-socketio packet dicts, handled one at a time and in
-order by the view's receiver loop. Until ``socketio_manage`` chose the JSON codec, messages
-wait undecoded (``Client.hold``). See docs/architecture.md for the mapping.
+As gevent-socketio did, the user's WSGI app runs once per connection, in a greenlet, with
+``environ['socketio']`` the connection's :class:`ManagedSocket` and ``PATH_INFO`` in
+gevent-socketio's shape (``/socket.io/1/xhr-polling/<sid>``); its view calls
+:func:`gsocketio.socketio_manage`, whose receiver loop handles the connection's events as
+gevent-socketio packet dicts, one at a time, in order. Connection, sockets, protocol rules and
+the Server API are the server's own, for 0.9 clients too (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -28,27 +20,28 @@ import gevent
 from gevent.queue import Full
 
 from gsocketio.acks import CallWaiter
-from gsocketio.compat.virtsocket import SeedPacket, VirtualSocket, default_json_dumps
+from gsocketio.compat.options import SEED_TRANSPORTS, modern_transports
+from gsocketio.compat.packets import SeedPacket, event_dict, packet_of
+from gsocketio.compat.virtsocket import VirtualSocket, default_json_dumps
 from gsocketio.protocol.legacy_bridge import endpoint_of, namespace_of
 from gsocketio.protocol.reasons import DisconnectReason
-from gsocketio.protocol.socketio import Decoder, Packet, PacketType
+from gsocketio.protocol.socketio import Decoder, Packet
 from gsocketio.protocol.socketio_session import Connect, SessionEvent
 from gsocketio.server import Server
 from gsocketio.socket import CONNECTED, Socket, SocketIOWire
 from gsocketio.websocket.connection import RFILE_KEY, SOCKET_KEY, WEBSOCKET_KEY
 
 if TYPE_CHECKING:
-    from gsocketio.client import Client
-    from gsocketio.engine import EngineConnection
+    from gsocketio.client import Client, Connection
 
 __all__ = [
     "CLOSE_GRACE",
     "REFUSED_GRACE",
-    "SEED_TRANSPORTS",
+    "SEED_TRANSPORTS",  # re-exported from compat.options
     "ManagedHandlers",
     "ManagedSocket",
     "managed_server",
-    "modern_transports",
+    "modern_transports",  # re-exported from compat.options
 ]
 
 log = logging.getLogger("gsocketio.compat")
@@ -60,38 +53,12 @@ CLOSE_GRACE: Final = 5.0
 (every client generation does): closing at once could put the DISCONNECT packets and
 Engine.IO's CLOSE in one polling response, which clients take for a transport loss."""
 
-SEED_TRANSPORTS: Final = {
-    "websocket": "websocket",
-    "flashsocket": None,
-    "htmlfile": "polling",
-    "xhr-multipart": "polling",
-    "xhr-polling": "polling",
-    "jsonp-polling": "polling",
-}
-"""gevent-socketio's transport names and what today's clients use instead (None: none)."""
-
 
 class _SeedJSON:
     """The ``json=`` codec of a managed server: gevent-socketio's JSON."""
 
     dumps = staticmethod(default_json_dumps)
     loads = staticmethod(json.loads)
-
-
-def modern_transports(transports: Iterable[str] | None) -> list[str] | None:
-    """Map gevent-socketio's ``transports`` option to Engine.IO transport names (None: all)."""
-    if transports is None:
-        return None
-    chosen: list[str] = []
-    for name in transports:
-        if name not in SEED_TRANSPORTS:
-            raise ValueError(f"transports should be elements of: {sorted(SEED_TRANSPORTS)}")
-        modern = SEED_TRANSPORTS[name]
-        if modern is not None and modern not in chosen:
-            chosen.append(modern)
-    if not chosen:
-        raise ValueError(f"no transport usable by today's clients in {list(transports)}")
-    return chosen
 
 
 def managed_server(
@@ -171,7 +138,7 @@ class ManagedHandlers:
         """The live virtual socket with this sessid (the engine sid), or None."""
         return self.sockets.get(sessid)
 
-    def app_environ(self, conn: EngineConnection) -> dict[str, Any]:
+    def app_environ(self, conn: Connection) -> dict[str, Any]:
         """The environ the app runs with for ``conn`` (see the module docstring)."""
         environ = dict(conn.environ)
         for key in (SOCKET_KEY, RFILE_KEY, WEBSOCKET_KEY, "gunicorn.socket", "gunicorn.sock"):
@@ -398,17 +365,7 @@ class ManagedSocket(VirtualSocket):
         self.deliver(pkt)
 
     def event_packet(self, endpoint: str, data: list[Any], ack_id: int | None) -> SeedPacket:
-        name, args = data[0], data[1:]
-        pkt: SeedPacket
-        if name == "message" and len(args) == 1 and not self._has_on_message(endpoint):
-            kind = "message" if isinstance(args[0], str) else "json"
-            pkt = {"type": kind, "data": args[0], "endpoint": endpoint}
-        else:
-            pkt = {"type": "event", "name": name, "args": args, "endpoint": endpoint}
-        if ack_id is not None:
-            pkt["id"] = ack_id
-            pkt["ack"] = "data"
-        return pkt
+        return event_dict(endpoint, data, ack_id, on_message=self._has_on_message(endpoint))
 
     def _has_on_message(self, endpoint: str) -> bool:
         cls = self.namespaces.get(endpoint)
@@ -438,7 +395,7 @@ class ManagedSocket(VirtualSocket):
             client.wire = SocketIOWire(self.json_dumps)
         client.session.decoder = Decoder(loads=self.json_loads, limits=self.server.engine.limits)
         self._ready = True
-        for pkt in self._inline_run(self.server.start_client, client):  # v4: "/" at once
+        for pkt in self._inline_run(client.start):  # v4: "/" at once
             self._handle_packet(pkt)
         if not self._raw_pending:
             client.hold = None
@@ -457,7 +414,7 @@ class ManagedSocket(VirtualSocket):
     def _packets_from(self, item: Any) -> Iterable[SeedPacket]:
         if isinstance(item, str | bytes | Packet):
             self._raw_pending -= 1
-            packets = self._inline_run(self.server.feed, self.client, item)
+            packets = self._inline_run(self.client.feed, item)
             if not self._raw_pending and self._ready:
                 self.client.hold = None  # the reader's events come straight to the loop now
             return packets
@@ -484,41 +441,24 @@ class ManagedSocket(VirtualSocket):
         if sock is None:
             log.debug("dropping a %s packet for %s: %s is not connected", kind, nsp, self.sessid)
             return
-        if kind == "event":
-            packet = Packet(
-                PacketType.EVENT, nsp, [pkt["name"], *pkt.get("args", ())], self._ack_id(sock, pkt)
-            )
-        elif kind in ("message", "json"):
-            packet = Packet(
-                PacketType.EVENT, nsp, ["message", pkt.get("data")], self._ack_id(sock, pkt)
-            )
-        elif kind == "ack":
-            packet = Packet(PacketType.ACK, nsp, list(pkt.get("args", ())), int(pkt["ackId"]))
-        elif kind == "connect":
+        if kind == "connect":
             sock.accept()
-            return
         elif kind == "disconnect":
             if sock.state == CONNECTED:
                 self.client.disconnect(nsp)
             self.server.discard(sock, DisconnectReason.SERVER_DISCONNECT)
-            return
         elif kind == "error":
             log.warning(
                 "%s: error packets have no equivalent for this client: %s", self.sessid, pkt
             )
-            return
         else:
-            raise ValueError(f"unknown packet type {kind!r}")
-        sock.send_packet(packet)
-
-    @staticmethod
-    def _ack_id(sock: Socket, pkt: Mapping[str, Any]) -> int | None:
-        """The wire ack id for a packet asking for an ack (the socket's ack table allocates it,
-        so it never collides with ``sio.call``'s); the ACK comes back with the seed's id."""
-        msgid = pkt.get("id")
-        if not pkt.get("ack") or msgid is None:
-            return None
-        return sock.add_ack(_SeedAck(msgid))
+            msgid = pkt.get("id")
+            wants_ack = pkt.get("ack") and msgid is not None and kind != "ack"
+            # The socket's ack table allocates the wire id (it never collides with sio.call's);
+            # the ACK comes back to the loop with gevent-socketio's own id.
+            packet = packet_of(pkt, nsp, sock.add_ack(_SeedAck(msgid)) if wants_ack else None)
+            if packet is not None:
+                sock.send_packet(packet)
 
     def _room_sid(self, endpoint: str) -> str | None:
         sock = self.client.sockets.get(namespace_of(endpoint))

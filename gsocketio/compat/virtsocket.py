@@ -43,6 +43,7 @@ import gevent
 from gevent.queue import Full, Queue
 
 from gsocketio.acks import AckTable
+from gsocketio.compat.packets import SeedPacket
 
 if TYPE_CHECKING:
     from gsocketio.namespace import BaseNamespace
@@ -60,7 +61,6 @@ __all__ = [
 
 log = logging.getLogger("gsocketio.compat")
 
-SeedPacket = dict[str, Any]
 ErrorHandler = Callable[["VirtualSocket", str, str, str | None, Any, bool], Any]
 NamespaceMap = Mapping[str, type["BaseNamespace"]]
 

@@ -11,7 +11,8 @@ import requests
 import socketio
 
 from gsocketio import SocketIOServer, socketio_manage
-from gsocketio.compat.managed import ManagedHandlers, modern_transports
+from gsocketio.compat.managed import ManagedHandlers
+from gsocketio.compat.options import modern_transports
 from gsocketio.namespace import BaseNamespace
 
 TIMEOUT = 5
