@@ -10,7 +10,8 @@ of protocol v5 (Engine.IO 4) and v4 (Engine.IO 3) lives here; see docs/architect
 from __future__ import annotations
 
 import secrets
-from typing import Any, Final, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from gsocketio.exceptions import ProtocolError
@@ -52,7 +53,8 @@ _JOINING: Final = 0  # CONNECT received, not answered yet
 _JOINED: Final = 1  # accepted
 
 
-class Connect(NamedTuple):
+@dataclass(slots=True)
+class Connect:
     """The client asks to join ``namespace`` (for v4, implicitly ``/`` on open)."""
 
     namespace: str
@@ -60,7 +62,8 @@ class Connect(NamedTuple):
     query: str | None
 
 
-class Event(NamedTuple):
+@dataclass(slots=True)
+class Event:
     """An EVENT in a joined namespace: ``data`` is ``[name, *args]``."""
 
     namespace: str
@@ -68,7 +71,8 @@ class Event(NamedTuple):
     id: int | None
 
 
-class Ack(NamedTuple):
+@dataclass(slots=True)
+class Ack:
     """An ACK from a namespace the client is in (or joining)."""
 
     namespace: str
@@ -76,20 +80,23 @@ class Ack(NamedTuple):
     id: int
 
 
-class Disconnect(NamedTuple):
+@dataclass(slots=True)
+class Disconnect:
     """The client left ``namespace``."""
 
     namespace: str
 
 
-class Refused(NamedTuple):
+@dataclass(slots=True)
+class Refused:
     """A CONNECT the session refused by itself: send ``packet``; ``why`` is safe to log."""
 
     packet: Packet
     why: str
 
 
-class Violation(NamedTuple):
+@dataclass(slots=True)
+class Violation:
     """The client broke the protocol: close the connection ("parse error")."""
 
     why: str
@@ -161,6 +168,8 @@ class SocketIOSession:
             return [Violation(f"bad packet ({exc})")]
         if packet is None:  # waiting for binary attachments
             return _NOTHING
+        if packet.type is _EVENT and self._states.get(packet.namespace) == _JOINED:
+            return [Event(packet.namespace, packet.data, packet.id)]  # the hot path, inlined
         return self.receive_packet(packet)
 
     def receive_packet(self, packet: Packet) -> list[SessionEvent]:
