@@ -12,8 +12,8 @@ A protocol layer subclasses it and implements four hooks:
   namespace / the whole connection; :meth:`VirtualSocket._room_sid` — the socket's sid in the
   server's adapter for a namespace (what the mixins join rooms and skip themselves with).
 
-:mod:`gsocketio.compat.managed` implements them for socket.io-client 2.x-4.x; the legacy layer
-does the same for 0.9 clients, so namespaces never learn which protocol a client speaks.
+:mod:`gsocketio.compat.managed` implements them for every client generation (0.9 and
+socket.io-client 1.x-4.x), so namespaces never learn which protocol a client speaks.
 
 As in the seed, inbound packets of one connection are handled one at a time, in order, by a
 receiver loop that ``socketio_manage`` runs until the socket closes. Deliberate differences
