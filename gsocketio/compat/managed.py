@@ -391,7 +391,7 @@ class ManagedSocket(VirtualSocket):
         self._loop = gevent.getcurrent()
         client = self.client
         # A connection with a wire of its own (the 0.9 format) keeps it.
-        if self.json_dumps is not default_json_dumps and getattr(self.conn, "wire", None) is None:
+        if self.json_dumps is not default_json_dumps and client.own is None:
             client.wire = SocketIOWire(self.json_dumps)
         client.session.decoder = Decoder(loads=self.json_loads, limits=self.server.engine.limits)
         self._ready = True
