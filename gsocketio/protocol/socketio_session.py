@@ -103,7 +103,6 @@ class Violation:
 
 
 SessionEvent = Connect | Event | Ack | Disconnect | Refused | Violation
-_NOTHING: Final[list[SessionEvent]] = []  # shared empty result; never appended to
 
 
 def new_sid() -> str:
@@ -158,7 +157,7 @@ class SocketIOSession:
         """What opening the connection means: v4 clients are in ``/`` without asking."""
         if self.eio == 3:
             return self.receive_packet(Packet(_CONNECT, "/"))
-        return _NOTHING
+        return []
 
     def receive(self, message: str | bytes) -> list[SessionEvent]:
         """One Engine.IO message payload from the client."""
@@ -167,7 +166,7 @@ class SocketIOSession:
         except ProtocolError as exc:
             return [Violation(f"bad packet ({exc})")]
         if packet is None:  # waiting for binary attachments
-            return _NOTHING
+            return []
         if packet.type is _EVENT and self._states.get(packet.namespace) == _JOINED:
             return [Event(packet.namespace, packet.data, packet.id)]  # the hot path, inlined
         return self.receive_packet(packet)
@@ -189,7 +188,7 @@ class SocketIOSession:
             return self._connect(packet, state)
         if ptype is _DISCONNECT:
             if state is None:
-                return _NOTHING
+                return []
             del self._states[nsp]
             return [Disconnect(nsp)]
         return [Violation(f"unexpected {ptype.name} packet")]  # clients never send CONNECT_ERROR
@@ -199,7 +198,7 @@ class SocketIOSession:
         # benign race with a disconnect.
         if not self._states:
             return [Violation(f"{ptype.name} before any CONNECT")]
-        return _NOTHING
+        return []
 
     def _connect(self, packet: Packet, state: int | None) -> list[SessionEvent]:
         nsp = packet.namespace
