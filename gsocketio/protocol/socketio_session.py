@@ -203,7 +203,7 @@ class SocketIOSession:
     def _connect(self, packet: Packet, state: int | None) -> list[SessionEvent]:
         nsp = packet.namespace
         if state is not None:
-            return [Violation("second CONNECT to a namespace")]
+            return [Violation(f"second CONNECT to {nsp}")]
         if len(nsp) > self.max_namespace_length:
             shown = nsp[: self.max_namespace_length]
             reply = Packet(_CONNECT_ERROR, shown, dict(INVALID_NAMESPACE))
