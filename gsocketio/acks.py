@@ -9,19 +9,19 @@ socket that goes away are dropped; :class:`CallWaiter` entries (``Server.call``)
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 from gevent.event import AsyncResult
 
+from gsocketio._logging import get_logger
 from gsocketio.exceptions import CallAbortedError
 from gsocketio.protocol.socketio import MAX_ACK_ID
 
 __all__ = ["DEFAULT_ACK_LIMIT", "AckTable", "CallWaiter"]
 
-log = logging.getLogger("gsocketio.server")
+log = get_logger("gsocketio.server")
 
 DEFAULT_ACK_LIMIT = 1024
 """Pending acks per socket; the oldest beyond it is evicted."""

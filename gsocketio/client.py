@@ -8,13 +8,13 @@ timer, and hands the session's events to the server's handler layer (:mod:`gsock
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 import gevent
 import gevent.event
 
+from gsocketio._logging import get_logger
 from gsocketio.greenlets import POOL
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import Packet, PacketType
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_HANDLERS_PER_CLIENT", "Client", "Connection", "OwnWire"]
 
-log = logging.getLogger("gsocketio.server")
+log = get_logger("gsocketio.server")
 
 MAX_HANDLERS_PER_CLIENT: Final = 128
 """Handler greenlets one connection may have running; past it the reader waits (backpressure:

@@ -1,7 +1,31 @@
 """Every error gsocketio raises on purpose, in one hierarchy.
 
-Callers catch :class:`ProtocolError` for "the peer sent something we refuse"; the subclasses
-say exactly what, so tests and logs can tell a bad length prefix from a bad namespace.
+Callers catch :class:`ProtocolError` for "the peer sent something we refuse" (the subclasses say
+exactly what, so tests and logs can tell a bad length prefix from a bad namespace) and
+:class:`EncodeError` for "our own data cannot go on the wire"::
+
+    GSocketIOError
+    ├── ProtocolError                       the peer broke the protocol
+    │   ├── PacketTypeError
+    │   ├── PacketFormatError
+    │   │   ├── InvalidJSONError
+    │   │   └── AttachmentError
+    │   ├── PayloadFormatError
+    │   └── LimitExceededError
+    │       ├── PayloadTooLargeError
+    │       ├── TooManyPacketsError
+    │       ├── TooManyAttachmentsError
+    │       └── NestingTooDeepError
+    ├── EncodeError (also ValueError)       a packet of ours cannot be encoded
+    ├── SessionError                        not valid in the session's state
+    │   ├── SessionClosedError
+    │   └── UnknownSocketError              no such socket in that namespace
+    ├── ConnectionRefusedError              raised by a connect handler
+    ├── CallTimeoutError (also TimeoutError)
+    │   └── CallAbortedError
+    └── WebSocketError
+        ├── WebSocketHandshakeError
+        └── WebSocketClosedError
 """
 
 from __future__ import annotations
@@ -61,6 +85,17 @@ class NestingTooDeepError(LimitExceededError):
     """JSON (or placeholder) nesting is deeper than allowed."""
 
 
+# --- our own output ----------------------------------------------------------------------------
+
+
+class EncodeError(GSocketIOError, ValueError):
+    """A packet of ours cannot be put on the wire (a NaN, a bad ack id, an invalid namespace...).
+
+    A ``ValueError``, which encoders raised before it existed; unknown types still raise
+    ``TypeError``, as ``json.dumps`` does.
+    """
+
+
 # --- session / server state ------------------------------------------------------------------
 
 
@@ -68,12 +103,12 @@ class SessionError(GSocketIOError):
     """An operation on an Engine.IO session that is not valid in its state."""
 
 
-class UnknownSessionError(SessionError):
-    """No session has this sid (never existed, or already closed)."""
-
-
 class SessionClosedError(SessionError):
     """The session is closed; nothing more can be sent or received."""
+
+
+class UnknownSocketError(SessionError):
+    """No connected Socket.IO socket has this sid in this namespace."""
 
 
 class ConnectionRefusedError(GSocketIOError):
@@ -95,6 +130,11 @@ class CallTimeoutError(GSocketIOError, builtins.TimeoutError):
     """``call()`` got no acknowledgement from the client in time."""
 
 
+class CallAbortedError(CallTimeoutError):
+    """``call()`` will never get its acknowledgement: the socket disconnected, or the
+    pending-ack bound evicted the call. Raised at once instead of after the timeout."""
+
+
 # --- transports ------------------------------------------------------------------------------
 
 
@@ -108,12 +148,3 @@ class WebSocketHandshakeError(WebSocketError):
 
 class WebSocketClosedError(WebSocketError):
     """Sending on a WebSocket that is closed or closing."""
-
-
-class CallAbortedError(CallTimeoutError):
-    """``call()`` will never get its acknowledgement: the socket disconnected, or the
-    pending-ack bound evicted the call. Raised at once instead of after the timeout."""
-
-
-class UnknownSocketError(SessionError):
-    """No connected Socket.IO socket has this sid in this namespace."""

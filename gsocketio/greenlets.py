@@ -20,7 +20,6 @@ messages meanwhile (see the class).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -28,9 +27,11 @@ import gevent
 from gevent.hub import Hub, get_hub
 from greenlet import getcurrent, greenlet  # type: ignore[import-untyped]
 
+from gsocketio._logging import get_logger
+
 __all__ = ["DEFAULT_MAX_IDLE", "POOL", "FlushQueue", "WorkerPool"]
 
-log = logging.getLogger("gsocketio.greenlets")
+log = get_logger("gsocketio.greenlets")
 
 DEFAULT_MAX_IDLE = 128
 """Parked greenlets kept per pool; each costs ~7 KiB (mostly its frame stack), measured."""

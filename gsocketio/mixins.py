@@ -13,9 +13,9 @@ not joined).
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
+from gsocketio._logging import get_logger
 from gsocketio.adapters.base import EVERYONE, BroadcastOptions
 from gsocketio.protocol.legacy_bridge import namespace_of
 from gsocketio.protocol.socketio import Packet, PacketType
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BroadcastMixin", "RoomsMixin"]
 
-log = logging.getLogger("gsocketio.compat")
+log = get_logger("gsocketio.compat")
 
 
 class _SeedNamespace:

@@ -16,7 +16,6 @@ are listed in docs/migrating-from-gevent-socketio.md.
 from __future__ import annotations
 
 import inspect
-import logging
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
+from gsocketio._logging import get_logger
 from gsocketio.registry import accepts, fit, namespace_methods
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BaseNamespace", "Namespace", "allowed_event_name_regex", "initialize_namespace"]
 
-log = logging.getLogger("gsocketio.compat")
+log = get_logger("gsocketio.compat")
 
 allowed_event_name_regex = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*$")
 """Event names ``process_event`` dispatches; others get ``unallowed_event_name``."""

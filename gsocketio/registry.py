@@ -26,12 +26,12 @@ decoder refuses reserved event names).
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import gevent
 
+from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter
 from gsocketio.exceptions import ConnectionRefusedError
 from gsocketio.protocol.reasons import DisconnectReason
@@ -40,6 +40,8 @@ from gsocketio.protocol.socketio_session import DEFAULT_REFUSAL
 from gsocketio.socket import CLOSED, CONNECTED
 
 if TYPE_CHECKING:
+    import logging
+
     from gsocketio.client import Client
     from gsocketio.namespace import Namespace
     from gsocketio.server import Server
@@ -297,7 +299,7 @@ class RegistryHandlers:
     def __init__(self, registry: HandlerRegistry, middlewares: list[Middleware]) -> None:
         self.registry = registry
         self.middlewares = middlewares
-        self.logger = logging.getLogger("gsocketio.server")
+        self.logger: logging.Logger = get_logger("gsocketio.server")
         self._server: Server | None = None
 
     @property

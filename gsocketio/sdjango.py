@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,11 +26,12 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 
+from gsocketio._logging import get_logger
 from gsocketio.compat.virtsocket import socketio_manage
 
 __all__ = ["SOCKETIO_NS", "autodiscover", "namespace", "socketio", "urls"]
 
-log = logging.getLogger("gsocketio.sdjango")
+log = get_logger("gsocketio.sdjango")
 
 T = TypeVar("T", bound=type)
 

@@ -48,6 +48,7 @@ from typing import Any
 from gevent import GreenletExit
 from gevent.pywsgi import Input, WSGIHandler, WSGIServer
 
+from gsocketio._logging import get_logger
 from gsocketio.legacy.policy import DEFAULT_POLICY_PORT
 from gsocketio.websocket.connection import RFILE_KEY, SOCKET_KEY, WEBSOCKET_KEY, WebSocket
 
@@ -63,7 +64,7 @@ __all__ = [
     "serve_paste",
 ]
 
-logger = logging.getLogger("gsocketio.serve")
+logger = get_logger("gsocketio.serve")
 
 DEFAULT_HTTP_TIMEOUT = 60.0
 """Seconds one read or write of an HTTP request or response may take (see the docstring)."""

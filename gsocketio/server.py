@@ -18,6 +18,7 @@ from typing import Any, TypeVar, overload
 
 import gevent
 
+from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter, unwrap_call_result
 from gsocketio.adapters.base import Adapter, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
@@ -88,7 +89,7 @@ class Server:
         connect_timeout: float = 45,
         handlers: HandlerLayer | None = None,
     ) -> None:
-        self.logger = logger or logging.getLogger("gsocketio.server")
+        self.logger = logger or get_logger("gsocketio.server")
         self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
         self.always_connect = always_connect
         self.namespaces = namespaces

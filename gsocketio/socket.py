@@ -7,10 +7,10 @@ Memory matters (tens of thousands of idle sockets): everything optional is creat
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from gsocketio._logging import get_logger
 from gsocketio.acks import DEFAULT_ACK_LIMIT, AckTable
 from gsocketio.adapters.base import Encoded, WireFormat
 from gsocketio.protocol import socketio as sio_protocol
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CLOSED", "CONNECTED", "CONNECTING", "Socket", "SocketIOWire"]
 
-log = logging.getLogger("gsocketio.server")
+log = get_logger("gsocketio.server")
 
 CONNECTING: Final = 0  # connect handler running; outgoing packets are buffered
 CONNECTED: Final = 1

@@ -19,7 +19,6 @@ long-polling, which works under any WSGI server. See ``docs/deployment.md``.
 from __future__ import annotations
 
 import json
-import logging
 import mimetypes
 import os
 import posixpath
@@ -29,6 +28,7 @@ from typing import Any, Protocol
 
 import gevent.socket
 
+from gsocketio._logging import get_logger
 from gsocketio.engine import EngineHandler, EngineServer
 from gsocketio.engine.http import choose_encoding, compress
 from gsocketio.websocket.connection import (
@@ -41,7 +41,7 @@ from gsocketio.websocket.connection import (
 
 __all__ = ["CLIENT_FILES", "ClientBundle", "WSGIApp", "find_client_dist"]
 
-log = logging.getLogger("gsocketio.wsgi")
+log = get_logger("gsocketio.wsgi")
 
 StartResponse = Callable[..., Any]
 WSGIApplication = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

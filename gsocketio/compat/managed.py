@@ -11,18 +11,17 @@ the Server API are the server's own, for 0.9 clients too (see docs/architecture.
 from __future__ import annotations
 
 import io
-import json
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import gevent
 from gevent.queue import Full
 
+from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter
 from gsocketio.compat.options import SEED_TRANSPORTS, modern_transports
 from gsocketio.compat.packets import SeedPacket, event_dict, packet_of
-from gsocketio.compat.virtsocket import VirtualSocket, default_json_dumps
+from gsocketio.compat.virtsocket import VirtualSocket, default_json_dumps, default_json_loads
 from gsocketio.protocol.legacy_bridge import endpoint_of, namespace_of
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import Decoder, Packet
@@ -44,7 +43,7 @@ __all__ = [
     "modern_transports",  # re-exported from compat.options
 ]
 
-log = logging.getLogger("gsocketio.compat")
+log = get_logger("gsocketio.compat")
 
 REFUSED_GRACE: Final = 5.0
 """Seconds a refused connection stays open for the client's CONNECT to get its CONNECT_ERROR."""
@@ -58,7 +57,7 @@ class _SeedJSON:
     """The ``json=`` codec of a managed server: gevent-socketio's JSON."""
 
     dumps = staticmethod(default_json_dumps)
-    loads = staticmethod(json.loads)
+    loads = staticmethod(default_json_loads)
 
 
 def managed_server(

@@ -33,8 +33,6 @@ from the seed:
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -42,8 +40,10 @@ from typing import TYPE_CHECKING, Any, Final
 import gevent
 from gevent.queue import Full, Queue
 
+from gsocketio._logging import get_logger
 from gsocketio.acks import AckTable
 from gsocketio.compat.packets import SeedPacket
+from gsocketio.protocol import _json
 
 if TYPE_CHECKING:
     from gsocketio.namespace import BaseNamespace
@@ -59,7 +59,7 @@ __all__ = [
     "socketio_manage",
 ]
 
-log = logging.getLogger("gsocketio.compat")
+log = get_logger("gsocketio.compat")
 
 ErrorHandler = Callable[["VirtualSocket", str, str, str | None, Any, bool], Any]
 NamespaceMap = Mapping[str, type["BaseNamespace"]]
@@ -74,14 +74,12 @@ _WAKE: Final = object()  # queued to wake the receiver loop without a packet
 _CLOSE: Final = object()  # queued when the transport is gone
 
 
-def default_json_loads(data: str) -> Any:
-    """The seed's default JSON decoder."""
-    return json.loads(data)
+default_json_loads: Final = _json.loads
+"""The seed's default JSON decoder: :func:`gsocketio.protocol._json.loads` (strict)."""
 
-
-def default_json_dumps(data: Any) -> str:
-    """The seed's default JSON encoder (compact)."""
-    return json.dumps(data, separators=(",", ":"))
+default_json_dumps: Final = _json.dumps
+"""The seed's default JSON encoder (compact, Decimal as a number):
+:func:`gsocketio.protocol._json.dumps`."""
 
 
 def default_error_handler(

@@ -8,15 +8,15 @@ is the page for today's client (socket.io-client 4.x); ``/legacy`` is the same c
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Any
 
+from gsocketio._logging import get_logger
 from gsocketio.legacy import LegacyServer
 from gsocketio.server import Server
 
-log = logging.getLogger("gsocketio.demo")
+log = get_logger("gsocketio.demo")
 
 HERE = Path(__file__).resolve().parent
 STYLE = HERE / "chat.css"  # one stylesheet for both pages

@@ -27,7 +27,6 @@ Who runs what (one writer at a time per connection, ``send`` never blocks the ca
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import gevent
 from gevent.event import Event
 
+from gsocketio._logging import get_logger
 from gsocketio.exceptions import (
     ProtocolError,
     SessionClosedError,
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from gsocketio.engine.server import EngineServer
     from gsocketio.websocket.connection import WebSocket
 
-log = logging.getLogger("gsocketio.engine")
+log = get_logger("gsocketio.engine")
 
 _MESSAGE = PacketType.MESSAGE
 _NOOP = Packet(PacketType.NOOP)

@@ -14,10 +14,10 @@ Formats (from the Engine.IO specs; the codecs are in :mod:`gsocketio.protocol.en
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gsocketio._logging import get_logger
 from gsocketio.exceptions import PayloadFormatError
 from gsocketio.protocol.engineio import (
     Packet,
@@ -30,7 +30,7 @@ from gsocketio.protocol.engineio import (
 )
 from gsocketio.protocol.limits import Limits
 
-log = logging.getLogger("gsocketio.engine")
+log = get_logger("gsocketio.engine")
 
 TEXT_TYPE = "text/plain; charset=UTF-8"
 BINARY_TYPE = "application/octet-stream"

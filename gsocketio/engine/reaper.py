@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import logging
 import math
 import time
 from typing import Protocol
@@ -27,7 +26,9 @@ from typing import Protocol
 import gevent
 from gevent.event import Event
 
-log = logging.getLogger("gsocketio.engine")
+from gsocketio._logging import get_logger
+
+log = get_logger("gsocketio.engine")
 
 
 class Tickable(Protocol):

@@ -14,13 +14,13 @@ an empty body: a second concurrent GET or POST → 400, a POST above ``max_http_
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
+from gsocketio._logging import get_logger
 from gsocketio.engine.connection import EngineConnection, EngineHandler
 from gsocketio.engine.http import (
     BAD_HANDSHAKE_METHOD,
@@ -52,7 +52,7 @@ from gsocketio.websocket.connection import WebSocket, accept_websocket, is_webso
 
 __all__ = ["EngineServer"]
 
-log = logging.getLogger("gsocketio.engine")
+log = get_logger("gsocketio.engine")
 
 _TRANSPORTS = ("polling", "websocket")
 

@@ -26,7 +26,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ import gevent
 import gevent.lock
 from gevent.event import Event
 
+from gsocketio._logging import get_logger
 from gsocketio.exceptions import ProtocolError
 from gsocketio.protocol.legacy import Packet, PacketType, encode_packet
 from gsocketio.protocol.legacy_bridge import LegacyWire, to_socketio
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LegacyConnection", "Receiver"]
 
-log = logging.getLogger("gsocketio.legacy")
+log = get_logger("gsocketio.legacy")
 
 FAREWELL: Final = ("0::",)
 """The whole-socket disconnect: a 0.9 client treats it as being booted (no reconnect)."""

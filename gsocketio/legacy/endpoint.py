@@ -1,42 +1,28 @@
 """The 0.9 endpoint: a WSGI app for ``/<resource>/1/...`` bridged to a Socket.IO server.
 
-Mount it next to the modern endpoint (``WSGIApp`` routes ``/<resource>/1/`` to it)::
-
-    sio = gsocketio.Server(cors_allowed_origins="*")
-    legacy = LegacyServer(sio)
-    app = sio.wsgi_app(my_app, legacy_app=legacy)      # or: legacy.wsgi_app(my_app)
-
-A 0.9 client's events then reach the same handlers as modern clients' (``@sio.on("chat")``,
-class-based namespaces), and room broadcasts reach both (see
-:mod:`gsocketio.protocol.legacy_bridge`).
-
-Requests, with the 0.9 Node server's answers:
-
-* ``GET|POST /<resource>/1/`` — handshake ``sid:heartbeat_timeout:close_timeout:transports``
-  (``text/plain``; ``io.j[<n>]("...");`` with ``?jsonp=<n>``). Refusals: ``403 handshake bad
-  origin``, ``403 handshake unauthorized`` (``allow_request``), ``500 handshake error``, and
-  ``503 handshake refused`` past ``max_pending_handshakes`` unused sids (a JSONP handshake gets
-  ``io.j[<n>](new Error("..."))`` with status 200, which is what the client can read).
-* ``/<resource>/1/<transport>/<sid>`` — see :mod:`gsocketio.legacy.transports`. An unknown sid
-  gets the error packet ``7:::1+0`` (not handshaken, reconnect) in that transport's framing; an
-  unknown or disabled transport ``7:::0`` (transport not supported; the 0.9 server just dropped
-  the connection); ``?disconnect`` ends the session and answers an empty 200.
-
-CORS: the ``cors_allowed_origins`` policy of the Socket.IO server's engine (or the one given
-here) decides; allowed requests with an ``Origin`` get it echoed with credentials, as 0.9 did.
-A handshake without ``Origin`` is checked by its ``Referer`` (as the 0.9 server did) because a
-JSONP handshake, a plain ``<script>``, carries no ``Origin``. Other refused requests get 403.
+``LegacyServer(sio)`` (mounted by ``sio.wsgi_app(app, legacy_app=...)`` or its own
+:meth:`~LegacyServer.wsgi_app`) answers the handshake ``sid:heartbeat:close:transports`` with
+the 0.9 Node server's refusals (``403 handshake bad origin``/``unauthorized``, ``500 handshake
+error``, ``503 handshake refused`` when the table of unused sids is full; a JSONP handshake gets
+``io.j[<n>](new Error("..."))``), routes ``/<transport>/<sid>`` to
+:mod:`gsocketio.legacy.transports` (``7:::1+0`` for an unknown sid, ``7:::0`` for a transport not
+served) and applies the engine's CORS policy, checking a handshake without ``Origin`` by its
+``Referer``. Unused handshakes expire after ``handshake_timeout`` and one client address holds
+at most ``max_pending_per_address`` of them (its oldest is dropped), so no address locks others
+out; jsonp-polling, readable by any page through a ``<script>``, is off unless ``jsonp=True``,
+and then refused (403) to pages ``cors_allowed_origins`` does not allow.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+from gsocketio._logging import get_logger
 from gsocketio.engine.http import CorsPolicy, OriginSpec
 from gsocketio.engine.reaper import Reaper
 from gsocketio.legacy.connection import LegacyConnection
@@ -57,16 +43,19 @@ from gsocketio.legacy.transports import (
     answer_without_session,
     serve,
 )
-from gsocketio.protocol.legacy import encode_handshake, encode_jsonp, encode_jsonp_error
+from gsocketio.protocol.legacy import encode_handshake
 from gsocketio.protocol.legacy_bridge import LegacyWire
+from gsocketio.protocol.legacy_http import encode_jsonp, encode_jsonp_error
 from gsocketio.protocol.legacy_session import LegacyConfig, LegacySession
 from gsocketio.protocol.limits import Limits
 
 __all__ = ["LegacyHandler", "LegacyServer"]
 
-log = logging.getLogger("gsocketio.legacy")
+log = get_logger("gsocketio.legacy")
 
 _UNSET: Final[Any] = object()
+JSONP_POLLING: Final = "jsonp-polling"
+_JSONP_PREFIX: Final = JSONP_POLLING + "/"
 
 
 class LegacyHandler(Protocol):
@@ -81,13 +70,29 @@ class LegacyHandler(Protocol):
     def engine_disconnect(self, conn: Any, reason: str) -> None: ...
 
 
+def _page_origin(environ: Mapping[str, Any]) -> str:
+    """The origin of the page behind a request: ``Origin``, else from ``Referer``, else
+    ``"null"`` (also for a Referer that is not an http(s) URL)."""
+    origin = environ.get("HTTP_ORIGIN")
+    if origin:
+        return str(origin)
+    parts = urlsplit(str(environ.get("HTTP_REFERER") or ""))
+    host = parts.netloc.rpartition("@")[2]
+    if parts.scheme not in ("http", "https") or not host:
+        return "null"
+    return f"{parts.scheme}://{host}"
+
+
 class LegacyServer:
     """Serves socket.io-client 0.9 (protocol revision 1) for an ``EngineHandler``.
 
     ``handler`` is a :class:`gsocketio.Server` (or any ``EngineHandler``). Times are seconds;
     defaults are the 0.9 server's. ``transports`` (default: all five) is what the handshake
-    offers and what is served. ``max_http_buffer_size``, ``cors_allowed_origins`` and
-    ``allow_request`` default to the handler's engine settings. Stop with :meth:`close`.
+    offers and what is served; ``jsonp`` (default: whether ``transports`` names
+    ``jsonp-polling``) enables jsonp-polling and JSONP handshakes. ``max_http_buffer_size``,
+    ``cors_allowed_origins`` and ``allow_request`` default to the handler's engine settings.
+    ``max_pending_handshakes`` bounds the unused sids, ``max_pending_per_address`` those of one
+    client address and ``handshake_timeout`` their life. Stop with :meth:`close`.
     """
 
     def __init__(
@@ -105,6 +110,9 @@ class LegacyServer:
         cors_credentials: bool = True,
         allow_request: Callable[[Mapping[str, Any]], bool] | None = _UNSET,
         max_pending_handshakes: int = 10_000,
+        max_pending_per_address: int = 64,
+        handshake_timeout: float = 10.0,
+        jsonp: bool | None = None,
         max_buffered_packets: int = 10_000,
         max_buffered_bytes: int = 10_000_000,
     ) -> None:
@@ -112,6 +120,16 @@ class LegacyServer:
         unknown = set(chosen) - set(ALL_TRANSPORTS)
         if unknown or not chosen:
             raise ValueError(f"transports must be a non-empty subset of {ALL_TRANSPORTS}")
+        if jsonp is None:  # naming jsonp-polling in ``transports`` opts in, as the seed did
+            jsonp = transports is not None and JSONP_POLLING in chosen
+        elif not jsonp and transports is not None and JSONP_POLLING in chosen:
+            raise ValueError("transports names jsonp-polling but jsonp=False")
+        if not jsonp:
+            chosen = tuple(name for name in chosen if name != JSONP_POLLING)
+            if not chosen:
+                raise ValueError("jsonp-polling is the only transport but jsonp=False")
+        if max_pending_per_address < 1 or handshake_timeout <= 0:
+            raise ValueError("max_pending_per_address and handshake_timeout must be positive")
         engine = getattr(handler, "engine", None)
         if max_http_buffer_size is None:
             max_http_buffer_size = int(getattr(engine, "max_http_buffer_size", 1_000_000))
@@ -131,6 +149,9 @@ class LegacyServer:
         self.transports = chosen
         self.allow_request = allow_request
         self.max_pending_handshakes = max_pending_handshakes
+        self.max_pending_per_address = max_pending_per_address
+        self.handshake_timeout = handshake_timeout
+        self.jsonp = jsonp
         self.config = LegacyConfig(
             heartbeat_interval=heartbeat_interval,
             heartbeat_timeout=heartbeat_timeout,
@@ -145,7 +166,10 @@ class LegacyServer:
         self._prefix = f"/{self.resource}/1/"
         self._enabled = frozenset(chosen)
         self._conns: dict[str, LegacyConnection] = {}
-        self._pending = 0  # handshaken sids no transport has used yet
+        # Handshaken sids no transport has used yet, oldest first: all, and per client address.
+        # OrderedDict, not dict: popping the oldest stays O(1) (a dict's front fills with holes).
+        self._unused: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._unused_by_address: dict[str, OrderedDict[str, None]] = {}
 
     # --- public ---------------------------------------------------------------------------------
 
@@ -184,12 +208,55 @@ class LegacyServer:
     def forget(self, conn: LegacyConnection) -> None:
         if self._conns.get(conn.sid) is conn:
             del self._conns[conn.sid]
-            if not conn.opened:
-                self._pending -= 1
+            self._used(conn.sid)
 
     def opened(self, conn: LegacyConnection) -> None:
         if self._conns.get(conn.sid) is conn:
-            self._pending -= 1
+            self._used(conn.sid)
+
+    # --- unused handshakes ----------------------------------------------------------------------
+
+    @property
+    def _pending(self) -> int:
+        """How many handshaken sids no transport has used yet."""
+        return len(self._unused)
+
+    def _used(self, sid: str) -> None:
+        entry = self._unused.pop(sid, None)
+        if entry is None:
+            return
+        same_address = self._unused_by_address[entry[1]]
+        del same_address[sid]
+        if not same_address:
+            del self._unused_by_address[entry[1]]
+
+    def _drop_unused(self, sid: str) -> None:
+        conn = self._conns.get(sid)
+        if conn is None:  # pragma: no cover - forget() keeps both tables in step
+            self._used(sid)
+            return
+        conn.client_disconnect()  # never connected: the handler hears nothing; forget() runs
+        self._used(sid)
+
+    def _make_room(self, address: str, now: float) -> None:
+        """Expire the unused handshakes older than ``handshake_timeout`` and, when ``address``
+        holds ``max_pending_per_address`` of them, its oldest: one address cannot fill the
+        table, and a client uses its handshake at once, so only idle sids are ever dropped."""
+        expired = now - self.handshake_timeout
+        for _ in range(len(self._unused)):
+            sid, (created, _address) = next(iter(self._unused.items()))
+            if created > expired:
+                break
+            self._drop_unused(sid)
+        same_address = self._unused_by_address.get(address)
+        if same_address is not None and len(same_address) >= self.max_pending_per_address:
+            oldest = next(iter(same_address))
+            log.info(
+                "legacy: %s holds %d unused handshakes; dropping its oldest",
+                address,
+                len(same_address),
+            )
+            self._drop_unused(oldest)
 
     # --- WSGI -----------------------------------------------------------------------------------
 
@@ -206,6 +273,15 @@ class LegacyServer:
             if handshake:
                 return self._refuse(start_response, [], query, 403, "handshake bad origin")
             return respond(start_response, 403, [], b"Forbidden\n")
+        if (rest.startswith(_JSONP_PREFIX) if rest else "jsonp" in query) and self.jsonp:
+            # A <script> reads JSONP from any page: only pages cors_allowed_origins names.
+            if not self._script_origin_allowed(environ):
+                log.info("legacy: refused JSONP from page %r", _page_origin(environ))
+                if handshake:  # the 0.9 error script, as for a refused Origin: no sid in it
+                    return self._refuse(start_response, [], query, 403, "handshake bad origin")
+                return respond(start_response, 403, [], b"Forbidden\n")
+        elif handshake and "jsonp" in query:
+            return respond(start_response, 403, [], "handshake jsonp disabled", TEXT)
         headers = self.cors.headers(environ, preflight=method == "OPTIONS")
         if method == "OPTIONS":
             return respond(start_response, 204, headers)
@@ -224,15 +300,19 @@ class LegacyServer:
     def _origin_allowed(self, environ: Mapping[str, Any], handshake: bool) -> bool:
         if environ.get("HTTP_ORIGIN") or not handshake or not self.cors.enabled:
             return self.cors.is_allowed(environ)
-        referer = environ.get("HTTP_REFERER")
-        if not referer:
+        if not environ.get("HTTP_REFERER"):
             return True
-        parts = urlsplit(referer)
-        host = parts.netloc.rpartition("@")[2]
-        if parts.scheme not in ("http", "https") or not host:
-            return False
+        origin = _page_origin(environ)
+        return origin != "null" and self._as_origin(environ, origin)
+
+    def _script_origin_allowed(self, environ: Mapping[str, Any]) -> bool:
+        """Whether the page loading a JSONP script may: its ``Origin``, else its ``Referer``,
+        else the opaque origin ``null`` (a script tag can suppress its Referer)."""
+        return self._as_origin(environ, _page_origin(environ))
+
+    def _as_origin(self, environ: Mapping[str, Any], origin: str) -> bool:
         probe = dict(environ)
-        probe["HTTP_ORIGIN"] = f"{parts.scheme}://{host}"
+        probe["HTTP_ORIGIN"] = origin
         return self.cors.is_allowed(probe)
 
     def _refuse(
@@ -264,16 +344,20 @@ class LegacyServer:
                 return self._refuse(start_response, headers, query, 500, "handshake error")
             if not allowed:
                 return self._refuse(start_response, headers, query, 403, "handshake unauthorized")
+        now = time.monotonic()
+        address = str(environ.get("REMOTE_ADDR") or "")
+        self._make_room(address, now)
         if self._pending >= self.max_pending_handshakes:
             log.warning("legacy: %d unused handshakes pending; refusing", self._pending)
             return self._refuse(start_response, headers, query, 503, "handshake refused")
         sid = secrets.token_urlsafe(15)
         while sid in self._conns:
             sid = secrets.token_urlsafe(15)
-        session = LegacySession(sid, self.config, time.monotonic())
+        session = LegacySession(sid, self.config, now)
         conn = LegacyConnection(self, session, environ)
         self._conns[sid] = conn
-        self._pending += 1
+        self._unused[sid] = (now, address)
+        self._unused_by_address.setdefault(address, OrderedDict())[sid] = None
         self.reaper.schedule(session.next_deadline(), conn)
         reply = encode_handshake(
             sid,

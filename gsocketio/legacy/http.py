@@ -1,8 +1,8 @@
 """HTTP details of the legacy endpoint: statuses, content types, query parameters.
 
-Content types and headers are the 0.9 Node server's: ``text/plain; charset=UTF-8`` for
-handshakes and xhr-polling, ``text/javascript; charset=UTF-8`` plus ``X-XSS-Protection: 0`` for
-jsonp-polling (IE's filter would otherwise block the replies), ``text/html`` for htmlfile,
+The content types are the 0.9 Node server's: ``text/plain; charset=UTF-8`` for handshakes and
+xhr-polling, ``text/javascript; charset=UTF-8`` with ``X-XSS-Protection: 0`` for jsonp-polling
+(IE's filter would block the replies otherwise), ``text/html`` for htmlfile and
 ``application/javascript`` for a JSONP handshake.
 """
 

@@ -1,18 +1,15 @@
 """The Flash socket policy server the 0.9 ``flashsocket`` transport needs.
 
-Before a Flash ``Socket`` may connect anywhere, Flash Player asks for a cross-domain policy: it
-connects to the policy port (843, or the one the page names — the 0.9 client loads
-``xmlsocket://<host>:<flash policy port>``, default 10843), sends ``<policy-file-request/>``
-followed by a NUL byte, reads an XML ``<cross-domain-policy>`` terminated by a NUL byte, and
-the server closes the connection.
-
-The server here reads at most :data:`MAX_REQUEST` bytes within ``timeout`` seconds, answers only
-the exact request, and closes every connection; nothing else is ever accepted.
+Before a Flash ``Socket`` may connect anywhere, Flash Player connects to the policy port (843,
+or the one the page names: the 0.9 client loads ``xmlsocket://<host>:<flash policy port>``,
+default 10843), sends ``<policy-file-request/>`` and a NUL byte, and reads a
+``<cross-domain-policy>`` document ended by a NUL byte; this server reads at most
+:data:`MAX_REQUEST` bytes within ``timeout`` seconds, answers only that exact request and
+closes every connection.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import socket
 from collections.abc import Iterable
@@ -21,12 +18,14 @@ from typing import Any, Final
 import gevent
 from gevent.server import StreamServer
 
+from gsocketio._logging import get_logger
+
 __all__ = ["DEFAULT_POLICY_PORT", "POLICY_REQUEST", "FlashPolicyServer", "policy_xml"]
 
 DEFAULT_POLICY_PORT: Final = 10843
 """gevent-socketio's policy port (Flash asks 843 first, then the port the page names)."""
 
-log = logging.getLogger("gsocketio.legacy.policy")
+log = get_logger("gsocketio.legacy.policy")
 
 POLICY_REQUEST: Final = b"<policy-file-request/>\x00"
 MAX_REQUEST: Final = 64

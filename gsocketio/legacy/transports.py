@@ -1,31 +1,25 @@
 """The five 0.9 transports: how packets travel over HTTP requests and WebSockets (gevent I/O).
 
-URL ``/<resource>/1/<transport>/<sid>``; each function here serves one request for an existing
-:class:`~gsocketio.legacy.connection.LegacyConnection` (:func:`answer_without_session` for a sid
-the server does not know). Behaviour, from the 0.9 Node server:
-
-* **xhr-polling** — ``GET`` waits up to the polling duration and answers the queued packets
-  (``\\ufffd``-framed when several) or ``8::``; ``POST`` carries packets, answer ``1``.
-* **jsonp-polling** — the same, the ``GET`` answer wrapped as ``io.j[<i>]("...");`` and the
-  ``POST`` form-encoded (``d=<JSON string>``).
-* **htmlfile** — one ``GET`` kept open (chunked): an HTML prologue, then one
-  ``<script>_("...")</script>`` per push; packets travel back by ``POST``.
-* **websocket**, **flashsocket** — one packet per text frame, both ways (RFC 6455; a Flash
-  client also needs :mod:`gsocketio.legacy.policy`). The session ends with the WebSocket.
-
-A ``POST`` body is bounded by ``max_http_buffer_size`` (``413`` and the session closed above
-it); a malformed one answers ``400`` and closes the session with ``0::``.
+Each function serves one ``/<resource>/1/<transport>/<sid>`` request for a known
+:class:`~gsocketio.legacy.connection.LegacyConnection` (:func:`answer_without_session` for an
+unknown sid), as the 0.9 Node server did: **xhr-polling** ``GET`` waits up to the polling
+duration for the queued packets (``\\ufffd``-framed when several) or ``8::`` and ``POST``
+answers ``1``; **jsonp-polling** wraps that ``GET`` answer as ``io.j[<i>]("...");`` and takes
+form-encoded ``d=<JSON string>`` POSTs; **htmlfile** keeps one chunked ``GET`` open (a prologue,
+then one ``<script>`` per push) and takes POSTs; **websocket** and **flashsocket** carry one
+packet per text frame both ways and end the session with the socket. A ``POST`` over
+``max_http_buffer_size`` gets ``413``, a malformed one ``400``, and either closes the session.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 import gevent
 
+from gsocketio._logging import get_logger
 from gsocketio.engine.polling import read_body
 from gsocketio.exceptions import ProtocolError, WebSocketError, WebSocketHandshakeError
 from gsocketio.legacy.connection import LegacyConnection, Receiver
@@ -38,12 +32,12 @@ from gsocketio.legacy.http import (
     digits_param,
     respond,
 )
-from gsocketio.protocol.legacy import (
+from gsocketio.protocol.legacy import encode_payload
+from gsocketio.protocol.legacy_http import (
     decode_jsonp_body,
     encode_htmlfile_prologue,
     encode_htmlfile_script,
     encode_jsonp,
-    encode_payload,
 )
 from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.reasons import DisconnectReason
@@ -58,7 +52,7 @@ __all__ = [
     "serve",
 ]
 
-log = logging.getLogger("gsocketio.legacy")
+log = get_logger("gsocketio.legacy")
 
 ALL_TRANSPORTS: Final = ("websocket", "flashsocket", "htmlfile", "xhr-polling", "jsonp-polling")
 """Every transport, in the order the 0.9 server advertised them."""

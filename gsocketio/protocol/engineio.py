@@ -27,9 +27,8 @@ framed: bytes on a non-MESSAGE packet, or (v4 polling only) text containing ``\\
 from __future__ import annotations
 
 import binascii
-import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from urllib.parse import parse_qsl
@@ -41,6 +40,7 @@ from gsocketio.exceptions import (
     PayloadTooLargeError,
     TooManyPacketsError,
 )
+from gsocketio.protocol._text import Utf16View, js_string_literal, utf16_len
 from gsocketio.protocol.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -88,7 +88,6 @@ _V3_BINARY_PREFIX = bytes((_MESSAGE,))
 _RAW_DIGITS = bytes(range(10))
 _ASCII_TO_RAW = bytes.maketrans(b"0123456789", _RAW_DIGITS)
 _RAW_TO_ASCII = bytes.maketrans(_RAW_DIGITS, b"0123456789")
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _JSONP_NEWLINE = re.compile(r"\\\\n|\\n")
 
 
@@ -212,16 +211,9 @@ def encode_payload_v3(packets: Iterable[Packet], *, binary: bool) -> str | bytes
             text = "b4" + binascii.b2a_base64(data, newline=False).decode("ascii")
         else:
             raise ValueError(f"only MESSAGE packets can carry bytes, not {packet.type.name}")
-        parts.append(f"{_utf16_len(text)}:{text}")
+        parts.append(f"{utf16_len(text)}:{text}")
     # The reference encoder sends "0:" for no packets; its decoders skip empty entries.
     return "".join(parts) or "0:"
-
-
-def _utf16_len(text: str) -> int:
-    """Length as JavaScript counts it: astral characters are two UTF-16 code units."""
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-16-le", "surrogatepass")) >> 1
 
 
 def _raw_digits(number: int) -> bytes:
@@ -266,29 +258,10 @@ def _max_digits(limits: Limits) -> int:
 
 
 def _decode_v3_string(body: str, limits: Limits) -> list[Packet]:
-    # Lengths count UTF-16 code units. Without astral characters that is len(); otherwise the
-    # body is walked as UTF-16-LE bytes (2 per unit), so no per-character Python loop is needed.
-    window: Callable[[int, int], str]
-    take: Callable[[int, int], str]
-    if body.isascii() or _ASTRAL.search(body) is None:
-        total = len(body)
-
-        def window(a: int, b: int) -> str:
-            return body[a:b]
-
-        take = window
-    else:
-        units = body.encode("utf-16-le", "surrogatepass")
-        total = len(units) >> 1
-
-        def window(a: int, b: int) -> str:
-            return units[2 * a : 2 * b].decode("utf-16-le", "surrogatepass")
-
-        def take(a: int, b: int) -> str:
-            try:
-                return units[2 * a : 2 * b].decode("utf-16-le")
-            except UnicodeDecodeError:
-                raise PayloadFormatError("length prefix splits a character") from None
+    # Lengths count UTF-16 code units (a view with no per-character Python loop).
+    units = Utf16View(body)
+    total = units.length
+    window = units.slice
 
     max_digits = _max_digits(limits)
     packets: list[Packet] = []
@@ -314,7 +287,11 @@ def _decode_v3_string(body: str, limits: Limits) -> list[Packet]:
         if pos > total:
             raise PayloadFormatError(f"truncated payload: packet of {length} overruns the body")
         if length:  # the reference skips empty entries ("0:" is the empty payload)
-            packets.append(_decode_text(take(start, pos), 3))
+            try:
+                text = units.strict_slice(start, pos)
+            except UnicodeDecodeError:
+                raise PayloadFormatError("length prefix splits a character") from None
+            packets.append(_decode_text(text, 3))
     return packets
 
 
@@ -371,10 +348,7 @@ def encode_jsonp(payload: str, index: int) -> str:
     """
     if index < 0:
         raise ValueError("JSONP index must be a non-negative integer")
-    literal = json.dumps(payload, ensure_ascii=False)
-    if "\u2028" in literal or "\u2029" in literal:
-        literal = literal.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return f"___eio[{index}]({literal});"
+    return f"___eio[{index}]({js_string_literal(payload)});"
 
 
 def decode_jsonp_body(body: bytes, *, limits: Limits = DEFAULT_LIMITS) -> str:

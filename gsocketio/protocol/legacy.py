@@ -1,51 +1,27 @@
-"""The Socket.IO 0.9 wire protocol (revision 1), sans-I/O.
+"""The Socket.IO 0.9 wire protocol (revision 1), sans-I/O: packets, payloads, the handshake.
 
 What gevent-socketio 0.3.x and socket.io-client 0.9.x speak (LearnBoost/socket.io-spec):
-
-* packets ``type ':' [id ['+']] ':' [endpoint] [':' data]``: :class:`Packet` (with
-  ``to_seed_dict``/``from_seed_dict`` for the seed's dict form), :func:`encode_packet`,
-  :func:`decode_packet`;
-* payloads ``\\ufffd<len>\\ufffd<packet>...``, ``len`` in UTF-16 code units (JavaScript's
-  ``String.length``): :func:`encode_payload`, :func:`decode_payload`;
-* the handshake reply ``sid:heartbeat_timeout:close_timeout:transports``: :func:`encode_handshake`;
-* jsonp-polling and JSONP handshake ``io.j[n]("...");`` (:func:`encode_jsonp`,
-  :func:`encode_jsonp_error`), its POST body ``d=<JSON string>`` (:func:`decode_jsonp_body`),
-  and htmlfile's prologue and ``<script>_("...");</script>`` pushes
-  (:func:`encode_htmlfile_prologue`, :func:`encode_htmlfile_script`).
-
-Errors: decoders raise only :class:`gsocketio.ProtocolError` subclasses (the peer is wrong);
-encoders and :meth:`Packet.from_seed_dict` raise :class:`ValueError` for values that cannot be
-put on the wire (the caller is wrong).
-
-Choices where the spec and the 0.9 implementations are loose:
-
-* CONNECT: the spec writes the query after the endpoint (``1::/chat?x=y``), the 0.9 parsers put
-  it in the data field (``1::/chat:?x=y``); both decode to ``endpoint="/chat", qs="x=y"``
-  (``qs`` never holds the ``?``); the encoder writes the spec form.
-* A bare ``0`` (the spec's "disconnect the whole socket") decodes; the encoder writes ``0::``
-  as both 0.9 implementations do. No other type may omit its separators.
-* The decoder is stricter than the 0.9 parsers, which silently turned bad input into empty
-  packets: unknown error codes, non-numeric ids, JSON of the wrong shape and data on
-  disconnect/heartbeat/noop are refused.
-* JavaScript literals equal ``JSON.stringify`` output except that U+2028/U+2029 and lone
-  surrogates are ``\\u``-escaped (old browsers reject them raw in scripts). htmlfile chunks
-  also escape ``/`` (as the 0.9 server does, GH-1251) and ``<`` (no ``<!--``/``</script>``
-  can reach the HTML parser), and double each backslash that precedes a slash because the
-  0.9.16 client strips one (``data.replace(/\\\\\\//g, '/')``) after evaluating the chunk.
+packets ``type ':' [id ['+']] ':' [endpoint] [':' data]`` (:class:`Packet`,
+:func:`encode_packet`, :func:`decode_packet`), payloads ``\ufffd<len>\ufffd<packet>...`` with
+``len`` in UTF-16 code units (:func:`encode_payload`, :func:`decode_payload`) and the handshake
+reply ``sid:heartbeat_timeout:close_timeout:transports`` (:func:`encode_handshake`); the JSONP
+and htmlfile wrappers are in :mod:`gsocketio.protocol.legacy_http`. Decoders accept what both
+0.9 implementations write and are stricter than them elsewhere, raising only
+:class:`gsocketio.ProtocolError` subclasses; encoders write what the seed and the 0.9 Node
+server write (a CONNECT query as ``1::/nsp:?q=1``) and raise
+:class:`~gsocketio.exceptions.EncodeError` for what cannot go on the wire.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from itertools import accumulate
-from typing import Any, Literal
-from urllib.parse import parse_qsl
+from typing import Any, Final, Literal
 
 from gsocketio.exceptions import (
+    EncodeError,
     InvalidJSONError,
     NestingTooDeepError,
     PacketFormatError,
@@ -54,6 +30,8 @@ from gsocketio.exceptions import (
     PayloadTooLargeError,
     TooManyPacketsError,
 )
+from gsocketio.protocol import _json
+from gsocketio.protocol._text import Utf16View, utf16_len
 from gsocketio.protocol.limits import DEFAULT_LIMITS, Limits
 
 
@@ -88,44 +66,24 @@ MAX_ID = 2**53 - 1
 FRAME = "\ufffd"
 """The payload frame marker."""
 
-HTMLFILE_PROLOGUE = (
-    "<html><body><script>var _ = function (msg) { parent.s._(msg, document); };</script>"
-    + " " * 173
-)
-"""What the 0.9 server writes first on an htmlfile stream; the padding makes IE render early."""
-
 Loads = Callable[[str], Any]
 Dumps = Callable[[Any], str]
 
 _MAX_ID_DIGITS = len(str(MAX_ID))
 _ACK_RE = re.compile(rf"([0-9]{{1,{_MAX_ID_DIGITS}}})(?:\+(.*))?", re.DOTALL)
-_ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
-_JS_UNSAFE_RE = re.compile("[\u2028\u2029\ud800-\udfff]")
-# A JSON string (possessive: no backtracking), or an unterminated one eating the rest.
-_JSON_STRING_RE = re.compile(r'"[^"\\]*+(?:\\[\s\S][^"\\]*+)*+"|"[\s\S]*')
-_NOT_BRACKET_RE = re.compile(r"[^\[\]{}]+")
-_BRACKET_DELTA = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def _dump(dumps: Dumps, value: Any) -> str:
     text = dumps(value)
     if not isinstance(text, str):  # e.g. orjson's bytes would be written as "b'...'"
-        raise ValueError(f"dumps must return str, not {type(text).__name__}")
+        raise EncodeError(f"dumps must return str, not {type(text).__name__}")
     return text
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def default_loads(text: str) -> Any:
-    """``json.loads`` that, like ``JSON.parse``, refuses ``NaN`` and ``Infinity``."""
-    return json.loads(text, parse_constant=_reject_constant)
-
-
-def default_dumps(value: Any) -> str:
-    """Compact JSON as ``JSON.stringify`` writes it (no spaces, non-ASCII kept)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+default_loads: Final = _json.loads
+"""The default parser: strict, like ``JSON.parse`` (:func:`._json.loads`)."""
+default_dumps: Final = _json.dumps
+"""The default serializer: compact, like ``JSON.stringify`` (:func:`._json.dumps`)."""
 
 
 @dataclass(slots=True)
@@ -158,7 +116,7 @@ class Packet:
             seed["ack"] = "data" if self.ack == "data" else True
         kind = self.type
         if kind is PacketType.CONNECT:
-            seed["qs"] = self.qs
+            seed["qs"] = f"?{self.qs}" if self.qs else ""  # the seed kept the "?"
         elif kind in (PacketType.MESSAGE, PacketType.JSON):
             seed["data"] = self.data
         elif kind is PacketType.EVENT:
@@ -210,7 +168,7 @@ def _seed_type(value: Any) -> PacketType:
                 return kind
     elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 8:
         return PacketType(value)
-    raise ValueError(f"unknown seed packet type {value!r}")
+    raise EncodeError(f"unknown seed packet type {value!r}")
 
 
 def _seed_int(value: Any, what: str) -> int:
@@ -218,7 +176,7 @@ def _seed_int(value: Any, what: str) -> int:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise ValueError(f"{what} must be an integer, not {value!r}")
+    raise EncodeError(f"{what} must be an integer, not {value!r}")
 
 
 def _seed_args(value: Any) -> list[Any]:
@@ -226,7 +184,7 @@ def _seed_args(value: Any) -> list[Any]:
         return []
     if isinstance(value, list | tuple):
         return list(value)
-    raise ValueError(f"args must be a list, not {type(value).__name__}")
+    raise EncodeError(f"args must be a list, not {type(value).__name__}")
 
 
 def _is_digits(text: str) -> bool:
@@ -235,37 +193,37 @@ def _is_digits(text: str) -> bool:
 
 def _check_id(value: Any, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
-        raise ValueError(f"{what} must be an int in 0..{MAX_ID}, not {value!r}")
+        raise EncodeError(f"{what} must be an int in 0..{MAX_ID}, not {value!r}")
 
 
 def _validate(packet: Packet) -> None:
     """Refuse what cannot be encoded, or would not decode back to the same packet."""
     kind = PacketType(packet.type)
     if not isinstance(packet.endpoint, str) or ":" in packet.endpoint:
-        raise ValueError(f"endpoint must be a str without ':', not {packet.endpoint!r}")
+        raise EncodeError(f"endpoint must be a str without ':', not {packet.endpoint!r}")
     if kind is PacketType.CONNECT and "?" in packet.endpoint:
-        raise ValueError("a CONNECT endpoint cannot hold '?'; put the query in qs")
+        raise EncodeError("a CONNECT endpoint cannot hold '?'; put the query in qs")
     if packet.id is not None:
         _check_id(packet.id, "id")
     if packet.ack not in ("", "data"):
-        raise ValueError(f"ack must be '' or 'data', not {packet.ack!r}")
+        raise EncodeError(f"ack must be '' or 'data', not {packet.ack!r}")
     if packet.ack == "data" and packet.id is None:
-        raise ValueError("ack='data' needs an id")
+        raise EncodeError("ack='data' needs an id")
     if kind is PacketType.CONNECT and not isinstance(packet.qs, str):
-        raise ValueError("qs must be a str")
+        raise EncodeError("qs must be a str")
     elif kind is PacketType.MESSAGE and not isinstance(packet.data, str):
-        raise ValueError("MESSAGE data must be a str")
+        raise EncodeError("MESSAGE data must be a str")
     elif kind is PacketType.EVENT and not isinstance(packet.name, str):
-        raise ValueError("EVENT name must be a str")
+        raise EncodeError("EVENT name must be a str")
     elif kind is PacketType.ACK:
         _check_id(packet.ack_id, "ack_id")
     elif kind is PacketType.ERROR:
         if packet.reason and packet.reason not in ERROR_REASONS:
-            raise ValueError(f"unknown error reason {packet.reason!r}")
+            raise EncodeError(f"unknown error reason {packet.reason!r}")
         if packet.advice and packet.advice not in ERROR_ADVICE:
-            raise ValueError(f"unknown error advice {packet.advice!r}")
+            raise EncodeError(f"unknown error advice {packet.advice!r}")
     if kind in (PacketType.EVENT, PacketType.ACK) and not isinstance(packet.args, list):
-        raise ValueError("args must be a list")
+        raise EncodeError("args must be a list")
 
 
 def encode_packet(packet: Packet, *, dumps: Dumps = default_dumps) -> str:
@@ -276,7 +234,8 @@ def encode_packet(packet: Packet, *, dumps: Dumps = default_dumps) -> str:
     head = f"{int(kind)}:{msg_id}{'+' if packet.ack == 'data' else ''}:{packet.endpoint}"
     data: str | None = None
     if kind is PacketType.CONNECT:
-        return f"{head}?{packet.qs}" if packet.qs else head
+        # The seed's and the 0.9 Node server's form (the spec's README writes "1::/nsp?q=1").
+        return f"{head}:?{packet.qs}" if packet.qs else head
     if kind is PacketType.MESSAGE:
         data = packet.data or None
     elif kind is PacketType.JSON:
@@ -384,17 +343,8 @@ def _error_name(names: tuple[str, ...], code: str, what: str) -> str:
     raise PacketFormatError(f"unknown error {what} code {code[:16]!r}")
 
 
-def _check_depth(text: str, max_depth: int) -> None:
-    """Bound JSON nesting before parsing (the parser recurses); strings do not count."""
-    if text.count("[") + text.count("{") <= max_depth:
-        return
-    brackets = _NOT_BRACKET_RE.sub("", _JSON_STRING_RE.sub("", text))
-    if max(accumulate(map(_BRACKET_DELTA.__getitem__, brackets)), default=0) > max_depth:
-        raise NestingTooDeepError(f"JSON nested deeper than {max_depth}")
-
-
 def _load_json(text: str, loads: Loads, limits: Limits) -> Any:
-    _check_depth(text, limits.max_depth)
+    _json.check_depth(text, limits.max_depth)
     try:
         return loads(text)
     except RecursionError as exc:
@@ -406,37 +356,15 @@ def _load_json(text: str, loads: Loads, limits: Limits) -> Any:
 # --- payload framing -----------------------------------------------------------------------
 
 
-def utf16_length(text: str) -> int:
-    """JavaScript's ``text.length``: astral characters count two."""
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+utf16_length: Final = utf16_len
+"""JavaScript's ``text.length`` (:func:`gsocketio.protocol._text.utf16_len`)."""
 
 
 def encode_payload(packets: Sequence[str]) -> str:
     """Frame encoded packets; one packet goes bare and none gives ``""``, as in 0.9."""
     if len(packets) == 1:
         return packets[0]
-    return "".join(f"{FRAME}{utf16_length(p)}{FRAME}{p}" for p in packets)
-
-
-class _Units:
-    """A string indexed in UTF-16 code units; plain ``str`` slicing when nothing is astral."""
-
-    __slots__ = ("_raw", "_text", "length")
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._raw: bytes | None = None
-        self.length = len(text)
-        if not text.isascii() and _ASTRAL_RE.search(text) is not None:
-            self._raw = text.encode("utf-16-le", "surrogatepass")
-            self.length = len(self._raw) // 2
-
-    def slice(self, start: int, end: int) -> str:
-        if self._raw is None:
-            return self._text[start:end]
-        return self._raw[2 * start : 2 * end].decode("utf-16-le", "surrogatepass")
+    return "".join(f"{FRAME}{utf16_len(p)}{FRAME}{p}" for p in packets)
 
 
 def decode_payload(body: str, *, limits: Limits = DEFAULT_LIMITS) -> list[str]:
@@ -451,7 +379,7 @@ def decode_payload(body: str, *, limits: Limits = DEFAULT_LIMITS) -> list[str]:
         raise PayloadFormatError("empty payload")
     if body[0] != FRAME:
         return [body]
-    units = _Units(body)
+    units = Utf16View(body)
     max_digits = len(str(limits.max_payload))
     packets: list[str] = []
     pos = 0
@@ -478,7 +406,7 @@ def decode_payload(body: str, *, limits: Limits = DEFAULT_LIMITS) -> list[str]:
     return packets
 
 
-# --- handshake and JavaScript wrappers -----------------------------------------------------
+# --- handshake -----------------------------------------------------------------
 
 
 def encode_handshake(
@@ -487,76 +415,13 @@ def encode_handshake(
     """The handshake reply; ``heartbeat_timeout=None`` leaves its field empty (no heartbeats)."""
     names = list(transports)
     if not sid or ":" in sid:
-        raise ValueError(f"sid must be non-empty without ':', not {sid!r}")
+        raise EncodeError(f"sid must be non-empty without ':', not {sid!r}")
     if any(not name or ":" in name or "," in name for name in names):
-        raise ValueError(f"bad transport names {names!r}")
+        raise EncodeError(f"bad transport names {names!r}")
     for timeout in (heartbeat_timeout, close_timeout):
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int)):
-            raise ValueError(f"timeouts are whole seconds, not {timeout!r}")
+            raise EncodeError(f"timeouts are whole seconds, not {timeout!r}")
         if timeout is not None and timeout < 0:
-            raise ValueError(f"timeouts cannot be negative: {timeout}")
+            raise EncodeError(f"timeouts cannot be negative: {timeout}")
     heartbeat = "" if heartbeat_timeout is None else str(heartbeat_timeout)
     return f"{sid}:{heartbeat}:{close_timeout}:{','.join(names)}"
-
-
-def js_string_literal(text: str) -> str:
-    """A double-quoted JavaScript string literal for ``text``: ``JSON.stringify`` plus safety.
-
-    U+2028, U+2029 and lone surrogates are ``\\u``-escaped: pre-ES2019 engines reject the
-    former raw in string literals, and the latter cannot be written as UTF-8.
-    """
-    literal = json.dumps(text, ensure_ascii=False)
-    return _JS_UNSAFE_RE.sub(lambda m: f"\\u{ord(m[0]):04x}", literal)
-
-
-def _check_index(index: int) -> None:
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise ValueError(f"JSONP index must be a non-negative int, not {index!r}")
-
-
-def encode_jsonp(data: str, index: int) -> str:
-    """``io.j[<index>]("<data>");``: a jsonp-polling reply (a payload) or a JSONP handshake."""
-    _check_index(index)
-    return f"io.j[{index}]({js_string_literal(data)});"
-
-
-def encode_jsonp_error(message: str, index: int) -> str:
-    """``io.j[<index>](new Error("<message>"));``: a refused JSONP handshake (HTTP status 200)."""
-    _check_index(index)
-    return f"io.j[{index}](new Error({js_string_literal(message)}));"
-
-
-def decode_jsonp_body(body: bytes | str, *, limits: Limits = DEFAULT_LIMITS) -> str:
-    """The payload of a jsonp-polling POST: form field ``d`` holding a JSON-encoded string."""
-    if len(body) > limits.max_payload:
-        raise PayloadTooLargeError(f"body of {len(body)} bytes > {limits.max_payload}")
-    try:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-        fields = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=64)
-    except ValueError as exc:  # includes UnicodeDecodeError and too many fields
-        raise PayloadFormatError(f"bad form-encoded body: {exc}") from exc
-    values = [value for key, value in fields if key == "d"]
-    if len(values) != 1:
-        raise PayloadFormatError(f"expected one 'd' field, got {len(values)}")
-    encoded = values[0]
-    if not encoded.startswith('"'):  # only a string may reach json.loads: no nesting to recurse
-        raise PayloadFormatError("the 'd' field must hold a JSON string")
-    try:
-        payload = json.loads(encoded)
-    except ValueError as exc:
-        raise PayloadFormatError(f"the 'd' field is not a JSON string: {exc}") from exc
-    if not isinstance(payload, str):
-        raise PayloadFormatError("the 'd' field must hold a JSON string")
-    return payload
-
-
-def encode_htmlfile_prologue() -> str:
-    """The first chunk of an htmlfile stream (:data:`HTMLFILE_PROLOGUE`)."""
-    return HTMLFILE_PROLOGUE
-
-
-def encode_htmlfile_script(data: str) -> str:
-    """``<script>_("<data>");</script>``: one push (a packet or payload) on an htmlfile stream."""
-    compensated = data.replace("\\/", "\\\\/")  # the client strips one backslash before '/'
-    literal = js_string_literal(compensated).replace("/", "\\/").replace("<", "\\u003c")
-    return f"<script>_({literal});</script>"

@@ -27,12 +27,12 @@ blacklisted events. ``bytes`` the server emits become ``{"type":"Buffer","data":
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, Final
 
 from gsocketio.protocol import legacy
 from gsocketio.protocol import socketio as sio
+from gsocketio.protocol._json import legacy_dumps
 
 __all__ = [
     "LegacyText",
@@ -57,24 +57,9 @@ class LegacyText(str):
     __slots__ = ()
 
 
-def _buffer_default(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return {"type": "Buffer", "data": list(bytes(value))}
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def buffer_dumps(value: Any) -> str:
-    """Compact JSON like ``JSON.stringify``; binary values as Node's ``Buffer`` JSON.
-
-    U+2028/U+2029 are written as ``\\u`` escapes (same JSON value): the 0.9 client parses ack
-    arguments with ``/(.*)/``, whose ``.`` stops at those line terminators.
-    """
-    text = json.dumps(
-        value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_buffer_default
-    )
-    if "\u2028" in text or "\u2029" in text:
-        text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return text
+buffer_dumps: Final = legacy_dumps
+"""The JSON of 0.9 clients (:func:`gsocketio.protocol._json.legacy_dumps`): binary values as
+Node's ``Buffer`` JSON, U+2028/U+2029 escaped."""
 
 
 def namespace_of(endpoint: str) -> str:

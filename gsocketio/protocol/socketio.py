@@ -1,48 +1,26 @@
 """Socket.IO packets, protocol v5 (socket.io-client 3/4) and v4 (1.x/2.x clients), sans-I/O.
 
-Text form (one Engine.IO MESSAGE each)::
-
-    <type>[<attachments>-][<namespace>,][<ack id>][<JSON data>]   + one bytes message per attachment
-
-The namespace is written only when it is not ``"/"``. A v4 client puts its query in the
-CONNECT namespace (``0/admin?token=abc,``); the decoder splits it into ``Packet.query`` so the
-namespace stays clean.
-
-Binary: :func:`encode` replaces every ``bytes``/``bytearray``/``memoryview`` in the data by
-``{"_placeholder":true,"num":N}`` and returns ``[text, *attachments]`` typed BINARY_EVENT or
-BINARY_ACK. :class:`Decoder` (one per connection, because attachments arrive as separate
-messages) waits for exactly that many bytes messages and puts them back.
-
-Choices beyond docs/architecture.md, made to match the reference parser (socket.io-parser 4.x):
-
-- A reassembled binary packet comes out of :meth:`Decoder.feed` as EVENT or ACK (like the
-  reference decoder), so the server handles one type per kind; ``encode`` accepts BINARY_* as
-  synonyms and picks the wire type from whether binary data was actually found.
-- EVENT names in :data:`RESERVED_EVENTS` are refused on decode, so a peer cannot fire the
-  server's own ``connect``/``disconnect`` handlers.
-- An attachment count of 0 is refused (a binary packet without binary), like socket.io-parser
-  4.2; ACK needs an ack id; CONNECT, DISCONNECT and CONNECT_ERROR must not carry one.
-
-Extra public names: :func:`json_dumps`/:func:`json_loads` (the defaults), :data:`RESERVED_EVENTS`,
-:data:`MAX_ACK_ID`, ``Decoder.pending`` and ``Decoder.reset()``.
-
-Errors: decoding raises only :class:`gsocketio.ProtocolError` subclasses. Encoding is given our
-own server's data, so programming mistakes there raise ``ValueError``/``TypeError`` as
-``json.dumps`` does.
+A packet is one Engine.IO MESSAGE ``<type>[<attachments>-][<namespace>,][<ack id>][<JSON>]``
+plus one bytes message per binary attachment. :func:`encode` turns the ``bytes`` in the data
+into ``{"_placeholder":true,"num":N}`` and returns ``[text, *attachments]``; :class:`Decoder`
+(one per connection) waits for the announced attachments and puts them back, splits a v4
+CONNECT's ``?query`` into :attr:`Packet.query`, and is as strict as socket.io-parser 4.2
+(reserved event names, attachment counts, ack id placement). Decoding raises only
+:class:`gsocketio.ProtocolError` subclasses; encoding our own data raises
+:class:`~gsocketio.exceptions.EncodeError` (a ``ValueError``) or ``TypeError``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from itertools import accumulate
 from typing import Any, Final
 
 from gsocketio.exceptions import (
     AttachmentError,
+    EncodeError,
     InvalidJSONError,
     NestingTooDeepError,
     PacketFormatError,
@@ -50,6 +28,7 @@ from gsocketio.exceptions import (
     PayloadTooLargeError,
     TooManyAttachmentsError,
 )
+from gsocketio.protocol import _json
 from gsocketio.protocol.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -117,135 +96,16 @@ _TO_BINARY: Final = {
     _BINARY_ACK: _BINARY_ACK,
 }
 _TO_PLAIN: Final = {_BINARY_EVENT: _EVENT, _BINARY_ACK: _ACK}
-_BINARY_TYPES: Final = (bytes, bytearray, memoryview)
+_BINARY_TYPES: Final = _json.BINARY_TYPES
 
 _ACK_ID_RE: Final = re.compile(f"[0-9]{{1,{MAX_ACK_ID_DIGITS + 1}}}")
 _FAST_EVENT_SPAN: Final = 2 + MAX_ACK_ID_DIGITS  # "2", up to 15 digits, then "["
 _COUNT_RE: Final = re.compile(r"([0-9]+)-")
-# Depth scan tables: keep quotes and brackets, then fold "{" "}" into "[" "]".
-_NOT_STRUCTURAL: Final = bytes(code for code in range(256) if code not in b'"[]{}')
-_TO_SQUARE: Final = bytes.maketrans(b"{}", b"[]")
-_DEPTH_STEP: Final = {ord("["): 1, ord("]"): -1}
-_SMALL_TEXT: Final = 2048
-_PEEL_PASSES: Final = 8
 
-
-# --- JSON ------------------------------------------------------------------------------------
-
-
-class _BinaryFound(Exception):
-    """Raised inside the fast JSON encoder: the data holds bytes, take the binary path."""
-
-
-def _probe_default(obj: Any) -> Any:
-    if isinstance(obj, _BINARY_TYPES):
-        raise _BinaryFound
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
-
-
-def _compact_encoder(default: Callable[[Any], Any] | None) -> Callable[[Any], str]:
-    """``JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode``.
-
-    Built on the same C encoder ``JSONEncoder.encode`` uses, minus its Python layers (they
-    took half the time of encoding a small ack); the stock method where there is no C encoder.
-    """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython always has it
-        return json.JSONEncoder(
-            separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=default
-        ).encode
-    escape = json.encoder.encode_basestring
-    default_ = json.JSONEncoder().default if default is None else default
-
-    def encode(obj: Any) -> str:
-        # A fresh markers dict per call, as JSONEncoder does: cycles raise ValueError.
-        return "".join(make({}, default_, escape, None, ":", ",", False, False, False)(obj, 0))
-
-    return encode
-
-
-_compact = _compact_encoder(None)
-# Same output, but stops at the first bytes value: the common text-only packet is serialized
-# in a single pass instead of being walked for binary first.
-_probing = _compact_encoder(_probe_default)
-
-
-def json_dumps(obj: Any) -> str:
-    """Serialize like ``JSON.stringify``: compact, non-ASCII kept as is.
-
-    NaN and Infinity are refused (``ValueError``): JavaScript's ``JSON.parse`` would reject
-    the whole packet and the client would drop the connection.
-    """
-    return _compact(obj)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-# What decode() scans with, called directly (typeshed does not declare the attribute).
-_scan_once: Callable[[str, int], tuple[Any, int]] = _STRICT_DECODER.scan_once  # type: ignore[attr-defined]
-
-
-def json_loads(text: str) -> Any:
-    """Parse strict JSON, as ``JSON.parse`` does (``NaN``/``Infinity`` are refused)."""
-    # The decoder's scanner directly (a third of the time of ``decode`` for a small event);
-    # whitespace around the value, trailing data and errors take ``decode`` for its handling.
-    try:
-        obj, end = _scan_once(text, 0)
-    except StopIteration:
-        return _STRICT_DECODER.decode(text)
-    if end != len(text):
-        return _STRICT_DECODER.decode(text)
-    return obj
-
-
-def _exceeds(brackets: bytes, max_depth: int) -> bool:
-    """Whether a string of ``[`` and ``]`` nests deeper than ``max_depth`` anywhere."""
-    if b"[" * (max_depth + 1) in brackets:
-        return True
-    # Each pass removes exactly one level (the pairs adjacent once their contents are gone),
-    # so a few passes settle the usual shallow data in C; deeper or unbalanced input gets the
-    # exact running depth.
-    peeled = brackets
-    for _ in range(min(max_depth, _PEEL_PASSES)):
-        if not peeled:
-            return False
-        shorter = peeled.replace(b"[]", b"")
-        if len(shorter) == len(peeled):
-            break
-        peeled = shorter
-    if not peeled:
-        return False
-    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets))) > max_depth
-
-
-def _check_depth(text: str, max_depth: int) -> None:
-    """Refuse nesting deeper than ``max_depth`` before any parser recurses into it.
-
-    Exact for valid JSON; for invalid JSON an upper bound over the prefix a parser reads before
-    it fails. Only C-level string methods run, no per-character Python loop: a big text costs a
-    fraction of ``json.loads`` and a small one (the usual event) two ``str.count`` calls.
-    """
-    if len(text) <= _SMALL_TEXT and text.count("[") + text.count("{") <= max_depth:
-        return
-    # Outside strings valid JSON is ASCII, so dropping other characters changes no structure.
-    data = text.encode("ascii", "ignore")
-    if b"\\" in data:
-        # Drop escaped backslashes, then escaped quotes: every quote left opens or closes a
-        # string (left-to-right pairing is how JSON reads escapes).
-        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
-    skeleton = data.translate(None, _NOT_STRUCTURAL)
-    if skeleton.count(b"[") + skeleton.count(b"{") <= max_depth:
-        return
-    # Removing adjacent quotes keeps every bracket on its side of every string, and drops the
-    # bracket-free strings; the few strings left (with brackets inside) are cut out by parity.
-    skeleton = skeleton.replace(b'""', b"")
-    if b'"' in skeleton:
-        skeleton = b"".join(skeleton.split(b'"')[::2])
-    if _exceeds(skeleton.translate(_TO_SQUARE), max_depth):
-        raise NestingTooDeepError(f"JSON nesting deeper than {max_depth}")
+json_dumps: Final = _json.dumps
+"""The default serializer (:func:`gsocketio.protocol._json.dumps`)."""
+json_loads: Final = _json.loads
+"""The default parser (:func:`gsocketio.protocol._json.loads`)."""
 
 
 # --- encoding --------------------------------------------------------------------------------
@@ -280,18 +140,18 @@ def _header(packet: Packet, ptype: PacketType, attachments: int) -> str:
     namespace = packet.namespace
     if namespace != "/" or packet.query is not None:
         if namespace[:1] != "/" or "," in namespace or "?" in namespace:
-            raise ValueError(f"invalid namespace {namespace!r}")
+            raise EncodeError(f"invalid namespace {namespace!r}")
         if packet.query is not None:
             if ptype != _CONNECT:
-                raise ValueError("only CONNECT packets carry a query")
+                raise EncodeError("only CONNECT packets carry a query")
             if "," in packet.query:
-                raise ValueError(f"invalid query {packet.query!r}")
+                raise EncodeError(f"invalid query {packet.query!r}")
             namespace = f"{namespace}?{packet.query}"
         head += namespace + ","
     ack_id = packet.id
     if ack_id is not None:
         if type(ack_id) is not int or not 0 <= ack_id <= MAX_ACK_ID:
-            raise ValueError(f"invalid ack id {ack_id!r}")
+            raise EncodeError(f"invalid ack id {ack_id!r}")
         head += str(ack_id)
     return head
 
@@ -310,8 +170,8 @@ def encode(packet: Packet, *, dumps: Callable[[Any], str] = json_dumps) -> list[
         body = ""
     elif dumps is json_dumps:
         try:
-            body = _probing(data)
-        except _BinaryFound:
+            body = _json.probing_dumps(data)
+        except _json.BinaryFound:
             return _encode_binary(packet, dumps)
     elif _has_binary(data):
         return _encode_binary(packet, dumps)
@@ -516,7 +376,7 @@ class Decoder:
         return count, match.end()
 
     def _parse_json(self, text: str) -> Any:
-        _check_depth(text, self._limits.max_depth)
+        _json.check_depth(text, self._limits.max_depth)
         try:
             return self._loads(text)
         except RecursionError as exc:

@@ -42,7 +42,6 @@ and a writer greenlet does the (blocking) write.
 
 from __future__ import annotations
 
-import logging
 import socket
 import struct
 import sys
@@ -62,6 +61,7 @@ from websockets.http11 import Request
 from websockets.protocol import Protocol, Side, State
 from websockets.server import ServerProtocol
 
+from gsocketio._logging import get_logger
 from gsocketio.exceptions import WebSocketClosedError, WebSocketError, WebSocketHandshakeError
 from gsocketio.websocket.framing import FrameReader, frame_message
 
@@ -98,8 +98,8 @@ _HANDSHAKE_HEADERS: Final = (
     ("HTTP_ORIGIN", "Origin"),
 )
 
-logger = logging.getLogger("gsocketio.websocket.connection")
-_frames_logger = logging.getLogger("gsocketio.websocket.connection.frames")
+logger = get_logger("gsocketio.websocket.connection")
+_frames_logger = get_logger("gsocketio.websocket.connection.frames")
 
 Environ = MutableMapping[str, Any]
 

@@ -132,7 +132,9 @@ def test_every_browser_transport(serve: Callable[..., str], tmp_path: Path) -> N
         for i in range(3):  # queued together: one polling answer, several frames
             sio.emit("item", f"{i}:{text}", to=sid)
 
-    legacy = LegacyServer(sio, heartbeat_interval=1, heartbeat_timeout=5, polling_duration=3)
+    legacy = LegacyServer(
+        sio, heartbeat_interval=1, heartbeat_timeout=5, polling_duration=3, jsonp=True
+    )
     page = tmp_path / "index.html"
     page.write_text(PAGE, encoding="utf-8")
     url = serve(legacy.wsgi_app(static_files={"/": str(page), "/legacy/socket.io.js": str(BUNDLE)}))

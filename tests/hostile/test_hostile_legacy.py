@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import socket
 import time
@@ -52,7 +53,7 @@ PROLOGUE = (
     "<html><body><script>var _ = function (msg) { parent.s._(msg, document); };</script>"
     + " " * 173
 )
-FAST = {"polling_duration": 0.5, "close_timeout": 1.0}
+FAST = {"polling_duration": 0.5, "close_timeout": 1.0, "jsonp": True}  # jsonp: opt-in
 
 
 # --- clients -----------------------------------------------------------------------------------
@@ -216,6 +217,9 @@ MALFORMED = [
     '5:::{"name":"x","args":{}}',
     "5:::" + '{"name":"x","args":' + "[" * DEEP + "]" * DEEP + "}",  # a nesting bomb
     "4:::" + "{" * DEEP,
+    '5:::{"name":"x","args":[' + "1" * 5000 + "]}",  # past Python's int-string limit
+    '5:::{"name":"x","args":[1e400]}',  # overflows to Infinity: cannot be sent back
+    "4:::-1e400",
     "6:::x+[1]",  # ack of a non-numeric id
     "6:::1+[",
     "6:::1+{}",
@@ -484,7 +488,7 @@ def test_abandoned_handshakes_and_sessions(target: Any, good: Any, raw: list[Any
     all dropped within the 0.9 timeouts; the endpoint's table returns to empty."""
     t = target(
         legacy={
-            "close_timeout": 0.6,
+            "close_timeout": 3.0,  # longer than creating the 90 sessions takes on a busy machine
             "heartbeat_interval": 0.3,
             "heartbeat_timeout": 0.8,
             "polling_duration": 0.3,
@@ -498,7 +502,7 @@ def test_abandoned_handshakes_and_sessions(target: Any, good: Any, raw: list[Any
             ws = legacy_ws(t, handshake(t))  # opened, then silent (it never reads either)
             raw.append(ws)
         assert len(t.legacy.connections) == 90
-        wait_until(lambda: not t.legacy.connections, "the legacy sessions to expire")
+        wait_until(lambda: not t.legacy.connections, "the legacy sessions to expire", timeout=10)
         for ws in raw:
             if isinstance(ws, RawWS):
                 assert closed_by_server(
@@ -623,3 +627,129 @@ def test_policy_server_many_silent_clients(policy: Any, good: Any) -> None:
         finally:
             for sock in sockets:
                 sock.close()
+
+
+# --- handshake flooding from one address (issue 9) ---------------------------------------------
+
+
+def shake_from(t: Target, source: str, count: int) -> list[str]:
+    """``count`` handshakes on one keep-alive raw socket bound to the address ``source``."""
+    sock = socket.create_connection(t.address, timeout=TIMEOUT, source_address=(source, 0))
+    sids: list[str] = []
+    try:
+        for n in range(count):
+            status, _headers, body, _ = modern.http(
+                t, f"GET /socket.io/1/?t={n} HTTP/1.1\r\nHost: x", sock=sock
+            )
+            assert status == 200, (status, body)
+            sids.append(body.decode().split(":")[0])
+    finally:
+        sock.close()
+    return sids
+
+
+def test_one_address_flooding_handshakes_locks_nobody_out(
+    target: Any, good: Any, legacy_good: Any
+) -> None:
+    """An attacker on 127.0.0.2 handshakes far more than the whole table holds and never uses
+    the sids: it is never refused (its own oldest sids make room), its share stays bounded, and
+    the real 0.9.16 client (on 127.0.0.1) still connects and gets every broadcast."""
+    bounds = {"max_pending_handshakes": 100, "max_pending_per_address": 20}
+    # Long timeouts: only the per-address bound may drop a sid here, never a slow machine.
+    t = target(legacy={**FAST, **bounds, "close_timeout": 30, "handshake_timeout": 60})
+    g = good(t)
+    with g.steady():
+        sids = shake_from(t, "127.0.0.2", 300)
+        assert t.legacy._pending <= 20
+        assert set(sids[-20:]) <= set(t.legacy.connections)
+        assert not set(sids[:-20]) & set(t.legacy.connections)
+        reply = requests.get(f"{base(t)}/xhr-polling/{sids[0]}", timeout=TIMEOUT)
+        assert reply.text == "7:::1+0"  # dropped: not handshaken
+        old = legacy_good(t, "xhr-polling")
+        old.check()
+        assert requests.get(f"{base(t)}/xhr-polling/{sids[-1]}", timeout=TIMEOUT).text == "1::"
+    assert not any(sid in t.sio.sockets() for sid in sids[:-1])
+
+
+# --- JSONP is opt-in and same-page only (issue 9) ----------------------------------------------
+
+
+def test_cross_site_jsonp_reads_are_refused(target: Any, good: Any) -> None:
+    """A page cors_allowed_origins does not name cannot read a session through <script>: its
+    JSONP polls and posts get 403 (with or without a Referer); the session is untouched."""
+    t = target(
+        legacy={**FAST, "cors_allowed_origins": ["http://good.example"], "close_timeout": 30}
+    )
+    g = good(t)
+    with g.steady():
+        sid = opened(t)
+        for headers in ({"Referer": "http://evil.example/x"}, {}):
+            poll = requests.get(
+                f"{base(t)}/jsonp-polling/{sid}?i=0", headers=headers, timeout=TIMEOUT
+            )
+            assert (poll.status_code, poll.text) == (403, "Forbidden\n")
+            post = requests.post(
+                f"{base(t)}/jsonp-polling/{sid}",
+                data={"d": '"3:::x"'},
+                headers=headers,
+                timeout=TIMEOUT,
+            )
+            assert (post.status_code, post.text) == (403, "Forbidden\n")
+        ok = requests.get(
+            f"{base(t)}/jsonp-polling/{sid}?i=0",
+            headers={"Referer": "http://good.example/chat"},
+            timeout=TIMEOUT,
+        )
+        assert (ok.status_code, ok.text) == (200, 'io.j[0]("8::");')
+
+
+def test_jsonp_is_refused_when_not_enabled(target: Any, good: Any) -> None:
+    t = target(legacy={"polling_duration": 0.5, "close_timeout": 1.0})
+    g = good(t)
+    with g.steady():
+        shake = requests.get(f"{base(t)}/", params={"jsonp": "0"}, timeout=TIMEOUT)
+        assert (shake.status_code, shake.text) == (403, "handshake jsonp disabled")
+        sid = handshake(t)
+        poll = requests.get(f"{base(t)}/jsonp-polling/{sid}?i=0", timeout=TIMEOUT)
+        assert (poll.status_code, poll.text) == (200, "7:::0")
+
+
+# --- client data cannot forge log lines (issue 9) ----------------------------------------------
+
+FORGED = "\nERROR gsocketio.server forged line\r\x1b[31m"
+
+
+def test_client_strings_cannot_forge_log_lines(
+    target: Any, good: Any, raw: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Namespace and event names with newlines and escape sequences, from a 4.x and a 0.9
+    raw client: each gets its exact answer, and every log record's formatted message holds
+    the name escaped, never a raw control character."""
+    caplog.set_level(logging.DEBUG, logger="gsocketio")
+    t = target(legacy=FAST)
+    g = good(t)
+    with g.steady():
+        a = modern.Attacker(t)
+        raw.append(a)
+        a.send(f"40/a{FORGED},")
+        refused = a.recv()
+        assert refused == f'44/a{FORGED},{{"message":"Invalid namespace"}}'
+        a.send(json.dumps(["x" + FORGED], separators=(",", ":")).join(["427", ""]))
+        a.send('428["echo","still here"]')
+        assert a.drain_until_ack(8) == '438["still here"]'
+        _sid, ws = joined_ws(t)
+        raw.append(ws)
+        ws.send(f"1::/b{FORGED}")
+        assert recv_skipping_heartbeats(ws) == f"7::/b{FORGED}:2"  # unauthorized
+        ws.send('5:9+::{"name":"echo","args":["ok"]}')
+        for _ in range(1000):
+            message = recv_skipping_heartbeats(ws)
+            if isinstance(message, str) and message.startswith("6:::9+"):
+                assert message == '6:::9+["ok"]'
+                break
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("gsocketio")]
+    control = re.compile("[\x00-\x1f\x7f-\x9f]")
+    assert not [m for m in messages if control.search(m)]
+    escaped = "\\nERROR gsocketio.server forged line\\r\\x1b[31m"
+    assert any(f"/a{escaped}" in m for m in messages), messages
+    assert any(f"/b{escaped}" in m for m in messages), messages

@@ -1147,6 +1147,10 @@ MALFORMED = [
     "0",  # a second CONNECT to "/"
     '1{"data":1}',  # DISCONNECT with data
     '0/admin,1{"ack id on CONNECT":1}',
+    '2["x",' + "1" * 5000 + "]",  # past Python's int-string limit (JavaScript: Infinity)
+    '21["x",' + "9" * 5000 + "]",
+    '2["x",1e400]',  # overflows to Infinity, which cannot be sent back
+    '2["x",{"a":-1e400}]',
 ]
 
 

@@ -52,6 +52,7 @@ def start(serve: Callable[..., str]) -> Iterator[Callable[..., Started]]:
                 sio.emit("item", i, to=sid)
 
         options.setdefault("polling_duration", 1)
+        options.setdefault("jsonp", True)  # jsonp-polling is opt-in; these tests cover it
         legacy = LegacyServer(sio, **options)
         started.append(legacy)
         return serve(legacy.wsgi_app()), sio, rec, legacy
@@ -500,3 +501,151 @@ def test_flash_policy_server(start: Any) -> None:
             assert read_all(sock) == b""
     finally:
         server.stop(timeout=1)
+
+
+# --- unused handshakes: expiry and the per-address bound (issue 9) -------------------------
+
+
+def test_unused_handshakes_expire_after_handshake_timeout(start: Any) -> None:
+    url, _sio, _rec, legacy = start(handshake_timeout=0.3, close_timeout=60)
+    old = [handshake(url) for _ in range(3)]
+    assert legacy._pending == 3
+    # Expiry is checked by the next handshake: keep shaking (bounded) until the old ones go.
+    with gevent.Timeout(TIMEOUT, AssertionError("unused handshakes never expired")):
+        for _ in range(1000):
+            fresh = handshake(url)
+            if not set(old) & set(legacy.connections):
+                break
+            gevent.sleep(0.05)
+    assert fresh in legacy.connections
+    for sid in old:
+        reply = requests.get(f"{url}/socket.io/1/xhr-polling/{sid}", timeout=TIMEOUT)
+        assert reply.text == "7:::1+0"  # not handshaken: the client starts over
+    assert requests.get(f"{url}/socket.io/1/xhr-polling/{fresh}", timeout=TIMEOUT).text == "1::"
+
+
+def test_one_address_holds_at_most_its_share(start: Any) -> None:
+    url, _sio, rec, legacy = start(max_pending_per_address=3)
+    sids = [handshake(url) for _ in range(10)]  # never refused: its own oldest make room
+    assert legacy._pending == 3
+    assert set(legacy.connections) == set(sids[-3:])
+    assert requests.get(f"{url}/socket.io/1/xhr-polling/{sids[0]}", timeout=TIMEOUT).text == (
+        "7:::1+0"
+    )
+    assert requests.get(f"{url}/socket.io/1/xhr-polling/{sids[-1]}", timeout=TIMEOUT).text == (
+        "1::"
+    )
+    assert legacy._pending == 2
+    assert not rec.disconnects  # dropped handshakes never connected: the handler heard nothing
+
+
+@pytest.mark.parametrize(
+    "options", [{"max_pending_per_address": 0}, {"handshake_timeout": 0}, {"handshake_timeout": -1}]
+)
+def test_handshake_bounds_must_be_positive(start: Any, options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        start(**options)
+
+
+# --- JSONP is opt-in, and then only for allowed pages (issue 9) ----------------------------
+
+NO_JSONP = "websocket,flashsocket,htmlfile,xhr-polling"
+
+
+def test_jsonp_is_off_by_default(start: Any) -> None:
+    url, *_ = start(jsonp=None)
+    sid, _hb, _close, transports = requests.get(f"{url}/socket.io/1/", timeout=TIMEOUT).text.split(
+        ":"
+    )
+    assert transports == NO_JSONP
+    reply = requests.get(f"{url}/socket.io/1/jsonp-polling/{sid}?i=0", timeout=TIMEOUT)
+    assert (reply.status_code, reply.text) == (200, "7:::0")  # transport not supported
+    assert "javascript" not in reply.headers.get("Content-Type", "")
+    shake = requests.get(f"{url}/socket.io/1/?jsonp=0", timeout=TIMEOUT)
+    assert (shake.status_code, shake.text) == (403, "handshake jsonp disabled")
+    # The session was not touched: its first real transport connects it.
+    assert requests.get(f"{url}/socket.io/1/xhr-polling/{sid}", timeout=TIMEOUT).text == "1::"
+
+
+def test_naming_jsonp_polling_in_transports_opts_in(start: Any) -> None:
+    url, *_ = start(jsonp=None, transports=["xhr-polling", "jsonp-polling"])
+    text = requests.get(f"{url}/socket.io/1/?jsonp=4", timeout=TIMEOUT).text
+    assert re.fullmatch(r'io\.j\[4\]\("[\w-]+:60:60:xhr-polling,jsonp-polling"\);', text)
+
+
+@pytest.mark.parametrize("transports", [["jsonp-polling"], ["websocket", "jsonp-polling"]])
+def test_jsonp_false_contradicting_transports_fails_loudly(
+    start: Any, transports: list[str]
+) -> None:
+    with pytest.raises(ValueError, match="jsonp"):
+        start(jsonp=False, transports=transports)
+
+
+GOOD_PAGE = "http://good.example"
+
+
+@pytest.mark.parametrize(
+    ("headers", "allowed"),
+    [
+        ({"Referer": f"{GOOD_PAGE}/chat/index.html"}, True),
+        ({"Origin": GOOD_PAGE}, True),
+        ({"Referer": "http://evil.example/steal.html"}, False),
+        ({"Referer": "http://good.example.evil.example/"}, False),
+        ({"Referer": "file:///home/x.html"}, False),
+        ({}, False),  # <script referrerpolicy="no-referrer">: the opaque origin "null"
+    ],
+)
+def test_jsonp_only_for_pages_cors_allows(
+    start: Any, headers: dict[str, str], allowed: bool
+) -> None:
+    url, *_ = start(cors=[GOOD_PAGE], jsonp=True)
+    shake = requests.get(f"{url}/socket.io/1/?jsonp=0", headers=headers, timeout=TIMEOUT)
+    sid = handshake(url)  # a plain handshake (no Origin, no Referer) is not JSONP: allowed
+    poll = requests.get(
+        f"{url}/socket.io/1/jsonp-polling/{sid}?i=1", headers=headers, timeout=TIMEOUT
+    )
+    post = requests.post(
+        f"{url}/socket.io/1/jsonp-polling/{sid}?i=1",
+        data={"d": '"3:::hi"'},
+        headers=headers,
+        timeout=TIMEOUT,
+    )
+    if allowed:
+        assert shake.status_code == 200
+        assert re.fullmatch(rf'io\.j\[0\]\("[\w-]+:60:60:{ALL}"\);', shake.text)
+        assert (poll.status_code, poll.text) == (200, 'io.j[1]("1::");')
+        assert (post.status_code, post.text) == (200, "1")
+    else:
+        # A refused JSONP handshake gets the 0.9 error script (status 200, as for a bad Origin)
+        assert (shake.status_code, shake.text) == (
+            200,
+            'io.j[0](new Error("handshake bad origin"));',
+        )
+        assert (poll.status_code, poll.text) == (403, "Forbidden\n")
+        assert (post.status_code, post.text) == (403, "Forbidden\n")
+        assert requests.get(f"{url}/socket.io/1/xhr-polling/{sid}", timeout=TIMEOUT).text == ("1::")
+
+
+def _seed_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    gsocketio.socketio_manage(environ, {})
+    return []
+
+
+@pytest.mark.parametrize(
+    ("transports", "jsonp"),
+    [(None, False), (["xhr-polling"], False), (["xhr-polling", "jsonp-polling"], True)],
+)
+def test_seed_mode_serves_jsonp_when_its_transports_name_it(
+    serve: Callable[..., str], transports: list[str] | None, jsonp: bool
+) -> None:
+    """gevent-socketio served jsonp-polling when its ``transports`` named it; a seed-mode
+    SocketIOServer keeps doing that, and keeps it off otherwise."""
+    options = {} if transports is None else {"transports": transports}
+    url = serve(_seed_app, **options)
+    shake = requests.get(f"{url}/socket.io/1/?jsonp=0", timeout=TIMEOUT)
+    if jsonp:
+        assert re.fullmatch(r'io\.j\[0\]\("[\w-]+:60:60:xhr-polling,jsonp-polling"\);', shake.text)
+    else:
+        assert (shake.status_code, shake.text) == (403, "handshake jsonp disabled")
+        offered = requests.get(f"{url}/socket.io/1/", timeout=TIMEOUT).text.split(":")[3]
+        assert "jsonp-polling" not in offered.split(",")

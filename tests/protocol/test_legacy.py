@@ -30,22 +30,24 @@ from gsocketio.exceptions import (
 from gsocketio.protocol.legacy import (
     ERROR_ADVICE,
     ERROR_REASONS,
-    HTMLFILE_PROLOGUE,
     MAX_ID,
     Packet,
     PacketType,
-    decode_jsonp_body,
     decode_packet,
     decode_payload,
     encode_handshake,
+    encode_packet,
+    encode_payload,
+    utf16_length,
+)
+from gsocketio.protocol.legacy_http import (
+    HTMLFILE_PROLOGUE,
+    decode_jsonp_body,
     encode_htmlfile_prologue,
     encode_htmlfile_script,
     encode_jsonp,
     encode_jsonp_error,
-    encode_packet,
-    encode_payload,
     js_string_literal,
-    utf16_length,
 )
 from gsocketio.protocol.limits import Limits
 
@@ -58,7 +60,6 @@ PROPERTY = settings(derandomize=True, deadline=None, max_examples=300)
 EXACT = [
     # spec README examples
     ("0::/test", Packet(T.DISCONNECT, endpoint="/test")),
-    ("1::/test?my=param", Packet(T.CONNECT, endpoint="/test", qs="my=param")),
     ("3:1::blabla", Packet(T.MESSAGE, id=1, data="blabla")),
     ('4:1::{"a":"b"}', Packet(T.JSON, id=1, data={"a": "b"})),
     ("6:::4", Packet(T.ACK, ack_id=4)),
@@ -67,6 +68,9 @@ EXACT = [
     ("0::", Packet(T.DISCONNECT)),
     ("1::", Packet(T.CONNECT)),
     ("1::/chat", Packet(T.CONNECT, endpoint="/chat")),
+    # issue 15: a query is written after the endpoint's colon, as the seed and the 0.9 server do
+    ("1::/test:?my=param", Packet(T.CONNECT, endpoint="/test", qs="my=param")),
+    ("1:::?x=1", Packet(T.CONNECT, qs="x=1")),
     ("2::", Packet(T.HEARTBEAT)),
     ("3::", Packet(T.MESSAGE, data="")),
     ("3:::a:b", Packet(T.MESSAGE, data="a:b")),
@@ -95,6 +99,7 @@ def test_exact_decode_and_encode(wire: str, packet: Packet) -> None:
     ("wire", "packet"),
     [
         ("0", Packet(T.DISCONNECT)),  # the spec's "disconnect the whole socket"
+        ("1::/test?my=param", Packet(T.CONNECT, endpoint="/test", qs="my=param")),  # spec form
         ("1::/chat:?x=y", Packet(T.CONNECT, endpoint="/chat", qs="x=y")),  # 0.9 parser form
         ("1::/chat?a=b:c", Packet(T.CONNECT, endpoint="/chat", qs="a=b:c")),
         ("6:::4+", Packet(T.ACK, ack_id=4)),  # the 0.9 parsers accept an empty ack tail
@@ -118,7 +123,8 @@ def test_all_nine_types_covered() -> None:
     ("wire", "seed"),
     [
         ("0::/chat", {"type": "disconnect", "endpoint": "/chat"}),
-        ("1::/chat?x=y", {"type": "connect", "endpoint": "/chat", "qs": "x=y"}),
+        ("1::/chat:?x=y", {"type": "connect", "endpoint": "/chat", "qs": "?x=y"}),
+        ("1::/chat", {"type": "connect", "endpoint": "/chat", "qs": ""}),
         ("2::", {"type": "heartbeat", "endpoint": ""}),
         ("3:1::hi", {"type": "message", "endpoint": "", "id": 1, "ack": True, "data": "hi"}),
         ('4:::{"a":"b"}', {"type": "json", "endpoint": "", "data": {"a": "b"}}),
@@ -155,7 +161,7 @@ def test_from_seed_dict_accepts_what_the_seed_built() -> None:
     acked: dict[str, Any] = {"type": "ack", "ackId": "4", "args": [], "endpoint": None}
     assert encode_packet(Packet.from_seed_dict(acked)) == "6:::4"
     connect = {"type": "connect", "endpoint": "/chat", "qs": "?x=y"}
-    assert encode_packet(Packet.from_seed_dict(connect)) == "1::/chat?x=y"
+    assert encode_packet(Packet.from_seed_dict(connect)) == "1::/chat:?x=y"
 
 
 @pytest.mark.parametrize(
