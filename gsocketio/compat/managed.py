@@ -21,7 +21,7 @@ from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter
 from gsocketio.compat.options import SEED_TRANSPORTS, modern_transports
 from gsocketio.compat.packets import SeedPacket, event_dict, packet_of
-from gsocketio.compat.virtsocket import VirtualSocket, default_json_dumps, default_json_loads
+from gsocketio.compat.virtsocket import VirtualSocket, default_json_dumps
 from gsocketio.protocol.legacy_bridge import endpoint_of, namespace_of
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import Decoder, Packet
@@ -53,13 +53,6 @@ CLOSE_GRACE: Final = 5.0
 Engine.IO's CLOSE in one polling response, which clients take for a transport loss."""
 
 
-class _SeedJSON:
-    """The ``json=`` codec of a managed server: gevent-socketio's JSON."""
-
-    dumps = staticmethod(default_json_dumps)
-    loads = staticmethod(default_json_loads)
-
-
 def managed_server(
     application: Callable[..., Any] | None,
     *,
@@ -70,11 +63,10 @@ def managed_server(
 ) -> Server:
     """A :class:`gsocketio.Server` serving a gevent-socketio WSGI app (see the module doc).
 
-    ``cors_allowed_origins`` defaults to ``'*'`` (gevent-socketio answered every origin) and
-    JSON to gevent-socketio's; other keywords go to :class:`gsocketio.Server`.
+    ``cors_allowed_origins`` defaults to ``'*'`` (gevent-socketio answered every origin); other
+    keywords go to :class:`gsocketio.Server`.
     """
-    server_options.setdefault("cors_allowed_origins", "*")
-    server_options.setdefault("json", _SeedJSON)
+    server_options.setdefault("cors_allowed_origins", "*")  # the server's JSON is the seed's
     layer = ManagedHandlers(
         application, resource=resource, manage_timeout=manage_timeout, config=config
     )
