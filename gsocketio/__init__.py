@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from gsocketio.exceptions import (
     CallTimeoutError,
+    ClusterError,
+    ClusterTimeoutError,
+    ClusterUnavailableError,
     ConnectionRefusedError,
     GSocketIOError,
     ProtocolError,
@@ -20,6 +23,7 @@ from gsocketio.exceptions import (
 
 if TYPE_CHECKING:
     from gsocketio.compat.virtsocket import socketio_manage
+    from gsocketio.emitter import Emitter
     from gsocketio.namespace import Namespace
     from gsocketio.serve import SocketIOServer
     from gsocketio.server import Server
@@ -27,7 +31,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CallTimeoutError",
+    "ClusterError",
+    "ClusterTimeoutError",
+    "ClusterUnavailableError",
     "ConnectionRefusedError",
+    "Emitter",
     "GSocketIOError",
     "Namespace",
     "ProtocolError",
@@ -40,6 +48,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Emitter": "gsocketio.emitter",  # needs redis-py (the ``redis`` extra): only when used
     "Namespace": "gsocketio.namespace",
     "Server": "gsocketio.server",
     "SocketIOServer": "gsocketio.serve",

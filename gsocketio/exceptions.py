@@ -148,3 +148,27 @@ class WebSocketHandshakeError(WebSocketError):
 
 class WebSocketClosedError(WebSocketError):
     """Sending on a WebSocket that is closed or closing."""
+
+
+# --- the cluster (adapters that reach other servers) ------------------------------------------
+
+
+class AdapterMessageError(ProtocolError):
+    """A message received on an adapter's channels is malformed (bad msgpack or JSON, wrong
+    types, unknown request type, over a size bound); it is logged and dropped."""
+
+
+class ClusterError(GSocketIOError):
+    """A cluster operation (fetch_sockets, server_side_emit with acks...) failed."""
+
+
+class ClusterUnavailableError(ClusterError):
+    """The adapter cannot reach the other servers now (Redis down); local clients are served."""
+
+
+class ClusterTimeoutError(ClusterError, builtins.TimeoutError):
+    """Not every server (or client) answered in time. ``replies`` holds what did arrive."""
+
+    def __init__(self, message: str, replies: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.replies: list[Any] = replies if replies is not None else []

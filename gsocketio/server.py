@@ -23,6 +23,8 @@ from gsocketio.acks import CallWaiter, unwrap_call_result
 from gsocketio.adapters.base import Adapter, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.client import Client, Connection
+from gsocketio.cluster_api import ClusterAPI
+from gsocketio.cluster_host import ServerHost
 from gsocketio.engine import EngineServer
 from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
 from gsocketio.namespace import Namespace
@@ -55,7 +57,7 @@ def _room_set(rooms: Rooms | None) -> frozenset[str]:
     return frozenset(rooms)
 
 
-class Server:
+class Server(ClusterAPI):
     """A Socket.IO server for gevent; serve it with :meth:`wsgi_app` or :meth:`handle_request`.
 
     Engine options (``ping_interval`` … ``compression_threshold``) go to the Engine.IO server.
@@ -91,6 +93,8 @@ class Server:
     ) -> None:
         self.logger = logger or get_logger("gsocketio.server")
         self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
+        self._cluster_host = ServerHost(self)  # cluster operations: see gsocketio/cluster_api.py
+        self.adapter.bind(self._cluster_host)
         self.always_connect = always_connect
         self.namespaces = namespaces
         self.connect_timeout = connect_timeout

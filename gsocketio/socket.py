@@ -7,6 +7,7 @@ Memory matters (tens of thousands of idle sockets): everything optional is creat
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -54,6 +55,8 @@ class Socket:
         "auth",
         "client",
         "close_reason",
+        "data",
+        "issued",
         "namespace",
         "server",
         "session",
@@ -72,6 +75,8 @@ class Socket:
         self.state = CONNECTING
         self.close_reason: str | None = None
         self.session: dict[str, Any] | None = None
+        self.data: dict[str, Any] | None = None  # user data shown by fetch_sockets (cluster)
+        self.issued = time.time()  # the handshake's "issued" for fetch_sockets
         self.acks: AckTable | None = None
         self._buffer: list[str | bytes] | None = None
 

@@ -13,14 +13,19 @@ encoded items to every recipient of that format. Nothing is encoded per recipien
 
 Every socket is in a room named after its own sid; adapters keep that room implicit (no set
 per socket) but report it from :meth:`Adapter.rooms_of` and select it in broadcasts.
+
+Cluster operations (``fetch_sockets``, ``disconnect_sockets``, ``server_side_emit``,
+``broadcast_with_ack``, ``cluster_rooms``) have local implementations here that act through
+the server's :class:`AdapterHost`; a multi-node adapter extends them with requests to the
+other nodes (docs/cluster.md).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from gsocketio.protocol.socketio import Packet
@@ -43,6 +48,27 @@ class Recipient(Protocol):
 
     def deliver(self, items: Encoded) -> None:
         """Queue already-encoded items for the client; must never block."""
+
+
+class AdapterHost(Protocol):
+    """What the server offers an adapter to act on its local sockets for cluster operations."""
+
+    def disconnect_local(self, namespace: str, sids: Iterable[str], close: bool) -> None:
+        """Disconnect these local sockets (``close``: their whole connection)."""
+
+    def describe_local(self, namespace: str, sids: Iterable[str]) -> list[dict[str, Any]]:
+        """``{id, handshake, rooms, data}`` of these local sockets (Node's fetchSockets shape)."""
+
+    def emit_with_ack_local(
+        self, packet: Packet, sids: Iterable[str], on_ack: Callable[[Any], None]
+    ) -> int:
+        """Send ``packet`` to each socket with its own ack id; ``on_ack(first ack arg)`` per
+        reply. Returns how many sockets it was sent to."""
+
+    def server_side_event(
+        self, namespace: str, data: list[Any], reply: Callable[[Any], None] | None
+    ) -> None:
+        """Run the server-side handler of ``data[0]``; ``reply(result)`` if an ack is wanted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +155,58 @@ class Adapter(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release resources (connections, subscriptions) when the server stops."""
+
+    # --- cluster operations (local answers; multi-node adapters add the other nodes) -----------
+
+    _host: AdapterHost | None = None
+
+    def bind(self, host: AdapterHost) -> None:
+        """Called once by the server that owns this adapter."""
+        self._host = host
+
+    @property
+    def host(self) -> AdapterHost:
+        if self._host is None:
+            raise RuntimeError("adapter is not bound to a server (pass it to gsocketio.Server)")
+        return self._host
+
+    def server_count(self, namespace: str) -> int:
+        """How many servers share this namespace (this one included)."""
+        return 1
+
+    def disconnect_sockets(self, namespace: str, opts: BroadcastOptions, close: bool) -> None:
+        """Disconnect every socket ``opts`` selects (Node's ``disconnectSockets``)."""
+        self.host.disconnect_local(namespace, self.sockets(namespace, opts), close)
+
+    def fetch_sockets(
+        self, namespace: str, opts: BroadcastOptions, timeout: float
+    ) -> list[dict[str, Any]]:
+        """Descriptions of every socket ``opts`` selects, on every server."""
+        return self.host.describe_local(namespace, self.sockets(namespace, opts))
+
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: float,
+        on_count: Callable[[int], None],
+        on_ack: Callable[[Any], None],
+    ) -> int:
+        """Emit asking every selected socket for an ack. Each server calls ``on_count`` once
+        with its number of recipients, then ``on_ack`` per reply; returns the server count."""
+        on_count(
+            self.host.emit_with_ack_local(packet, self.sockets(packet.namespace, opts), on_ack)
+        )
+        return 1
+
+    def server_side_emit(
+        self, namespace: str, data: list[Any], *, ack: bool, timeout: float
+    ) -> list[Any]:
+        """Run the other servers' server-side handler of ``data[0]`` (never this server's, as
+        in Node); with ``ack``, their replies. One server: nobody to ask."""
+        return []
+
+    def cluster_rooms(self, namespace: str, timeout: float) -> set[str]:
+        """Every room of the namespace on every server, sid rooms included (Node's
+        ``allRooms`` answers so; a peer's sid rooms cannot be told apart)."""
+        return self.all_rooms(namespace) | self.sockets(namespace)

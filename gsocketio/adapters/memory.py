@@ -130,6 +130,16 @@ class MemoryAdapter(Adapter):
         ns = self._nsps.get(namespace)
         return set(ns.select(opts)) if ns is not None else set()
 
+    def has_members(self, namespace: str, room: str) -> bool:
+        """Is any local socket in ``room`` (or is it a local sid)? Cheap: no set is built."""
+        ns = self._nsps.get(namespace)
+        return ns is not None and (room in ns.rooms or room in ns.recipients)
+
+    def room_exists(self, namespace: str, room: str) -> bool:
+        """Has any local socket explicitly joined ``room``?"""
+        ns = self._nsps.get(namespace)
+        return ns is not None and room in ns.rooms
+
     def all_rooms(self, namespace: str) -> set[str]:
         ns = self._nsps.get(namespace)
         return set(ns.rooms) if ns is not None else set()

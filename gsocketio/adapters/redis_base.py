@@ -1,0 +1,217 @@
+"""What the classic and the sharded Redis adapters share: the local rooms (a wrapped
+:class:`MemoryAdapter`), the outbox and subscriber links, health and outage logging, rejected
+message accounting, and waiting for the answers of a cluster request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from gevent.event import Event
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from gsocketio._logging import get_logger
+from gsocketio.adapters import redis_wire as wire
+from gsocketio.adapters.base import EVERYONE, Adapter, AdapterHost, BroadcastOptions, Recipient
+from gsocketio.adapters.memory import MemoryAdapter
+from gsocketio.adapters.redis_link import LinkStats, Outbox, Subscriber
+from gsocketio.exceptions import ClusterTimeoutError
+
+__all__ = ["AdapterHealth", "RedisAdapterBase"]
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterHealth:
+    """A snapshot of the adapter's link to Redis and its counters."""
+
+    connected: bool  # both the publisher and the subscriber reach Redis
+    since: float  # time.time() of the last state change
+    outbox: int  # messages waiting to be published
+    outbox_bound: int
+    published: int
+    dropped: int  # lost to the outbox bound (oldest first) or volatile during an outage
+    replayed: int  # published after an outage
+    received: int
+    rejected: int  # malformed messages dropped
+    reconnects: int
+
+
+class Pending:
+    """One outstanding request: how many answers complete it and what arrived."""
+
+    def __init__(self, kind: Any, expected: int, first: list[Any], counts_self: bool) -> None:
+        self.kind = kind
+        self.expected = expected
+        self.count = 1 if counts_self else 0  # the classic fetch/allRooms count the requester
+        self.results = first
+        self.done = Event()
+
+
+class RedisAdapterBase(Adapter):
+    """The common machinery; subclasses speak one wire protocol."""
+
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        uid: str,
+        *,
+        requests_timeout: float,
+        outbox_size: int,
+        limits: wire.WireLimits,
+        redis_options: dict[str, Any] | None,
+        logger: logging.Logger | None,
+        sharded: bool,
+    ) -> None:
+        self.uid = uid
+        self.key = key
+        self.url = url
+        self.requests_timeout = requests_timeout
+        self.limits = limits
+        self.log = logger or get_logger("gsocketio.cluster")
+        self.local = MemoryAdapter()
+        self.stats = LinkStats()
+        self._since = time.time()
+        self._up_parts = {"publisher"}  # the outbox starts optimistic; the subscriber connects
+        self._outage = False
+        self._last_reject_log = 0.0
+        self._pending: dict[str, Pending] = {}
+        self._acks: dict[str, tuple[Callable[[int], None], Callable[[Any], None]]] = {}
+        options = {
+            "socket_connect_timeout": 2.0,
+            "socket_timeout": 5.0,
+            "retry": Retry(NoBackoff(), 0),
+            "protocol": 2,  # RESP2: pub/sub messages are plain replies, read by Subscriber
+            **(redis_options or {}),
+        }
+        self._client = redis.Redis.from_url(
+            url, client_name=f"gsio:{key}:{self.uid}:pub", **options
+        )
+        sub_options = {**options, "socket_timeout": None}
+        sub_pool = redis.ConnectionPool.from_url(
+            url, client_name=f"gsio:{key}:{self.uid}:sub", **sub_options
+        )
+        self._outbox = Outbox(
+            self._client, outbox_size, self.stats, self._state_changed, sharded=sharded
+        )
+        self._subscriber = Subscriber(
+            sub_pool, self.stats, self._on_message, self._state_changed, sharded=sharded
+        )
+
+    @abstractmethod
+    def _namespace(self, nsp: str) -> Any:
+        """Subscribe to the namespace's channels (once); returns its channel names."""
+
+    @abstractmethod
+    def _on_message(self, reply: list[Any]) -> None:
+        """Handle one message from the subscriber greenlet; must never raise."""
+
+    # --- link state ------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._outbox.up and self._subscriber.up
+
+    def health(self) -> AdapterHealth:
+        s = self.stats
+        return AdapterHealth(
+            self.connected, self._since, len(self._outbox), self._outbox.bound, s.published,
+            s.dropped, s.replayed, s.received, s.rejected, s.reconnects,
+        )  # fmt: skip
+
+    def _state_changed(self, part: str, up: bool, exc: BaseException | None) -> None:
+        """Log once per outage (whichever link notices first) and once when both are back."""
+        (self._up_parts.add if up else self._up_parts.discard)(part)
+        now = self._up_parts == {"publisher", "subscriber"}
+        if not up:
+            self._since = time.time()
+        if not up and not self._outage:
+            self._outage = True
+            self.log.warning(
+                "Redis at %s is unreachable (%s): this server keeps serving its own clients; "
+                "up to %d outgoing messages are kept and sent when Redis is back; reconnecting",
+                self.url, exc, self._outbox.bound,
+            )  # fmt: skip
+        elif now and self._outage:
+            self._outage = False
+            self._since = time.time()
+            self.log.warning(
+                "Redis at %s is reachable again: subscriptions restored, %d queued messages "
+                "sent after outages, %d dropped so far",
+                self.url, self.stats.replayed, self.stats.dropped,
+            )  # fmt: skip
+
+    def _reject(self, what: str, exc: Exception) -> None:
+        self.stats.rejected += 1
+        now = time.monotonic()
+        if now - self._last_reject_log >= 10.0:
+            self._last_reject_log = now
+            self.log.warning(
+                "dropped a malformed %s from Redis (%s); %d dropped so far",
+                what, exc, self.stats.rejected,
+            )  # fmt: skip
+
+    # --- local socket bookkeeping (delegated) ----------------------------------------------
+
+    def bind(self, host: AdapterHost) -> None:
+        super().bind(host)
+        self.local.bind(host)
+
+    def add_socket(self, namespace: str, sid: str, recipient: Recipient) -> None:
+        self._namespace(namespace)
+        self.local.add_socket(namespace, sid, recipient)
+
+    def remove_socket(self, namespace: str, sid: str) -> None:
+        self.local.remove_socket(namespace, sid)
+
+    def enter_room(self, namespace: str, sid: str, room: str) -> None:
+        self.local.enter_room(namespace, sid, room)
+
+    def leave_room(self, namespace: str, sid: str, room: str) -> None:
+        self.local.leave_room(namespace, sid, room)
+
+    def rooms_of(self, namespace: str, sid: str) -> set[str]:
+        return self.local.rooms_of(namespace, sid)
+
+    def sockets(self, namespace: str, opts: BroadcastOptions = EVERYONE) -> set[str]:
+        return self.local.sockets(namespace, opts)
+
+    def all_rooms(self, namespace: str) -> set[str]:
+        return self.local.all_rooms(namespace)
+
+    def _request(
+        self,
+        publish: Callable[[str], None],
+        kind: Any,
+        counts_self: bool,
+        expected: int,
+        first: list[Any],
+        timeout: float,
+        what: str,
+    ) -> list[Any]:
+        request_id = wire.new_uid()
+        pending = self._pending[request_id] = Pending(kind, expected, first, counts_self)
+        try:
+            publish(request_id)
+            if not pending.done.wait(timeout):
+                got = pending.count
+                raise ClusterTimeoutError(
+                    f"timeout reached while waiting for {what} response "
+                    f"(only {got} of {expected} answered)",
+                    pending.results,
+                )
+            return pending.results
+        finally:
+            self._pending.pop(request_id, None)
+
+    def close(self) -> None:
+        self._subscriber.close()
+        self._outbox.close()
+        self._client.close()
