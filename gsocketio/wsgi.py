@@ -127,11 +127,10 @@ class ClientBundle:
         self._cache: dict[tuple[str, str | None], bytes] = {}
         self._warned = False
 
-    @property
-    def version(self) -> str | None:
-        """The bundle's ``socket.io-client`` version (its ETag), None when there is none."""
-        self._locate()
-        return self._version
+    def describe(self) -> str | None:
+        """``"socket.io-client <version> from <directory>"``, or None when there is no bundle."""
+        directory = self._locate()
+        return None if directory is None else f"socket.io-client {self._version} from {directory}"
 
     def _locate(self) -> Path | None:
         directory = self._directory
@@ -139,7 +138,6 @@ class ClientBundle:
             directory = self._directory = find_client_dist()
         if directory is not None and self._version is None:
             self._version = _bundle_version(directory)
-            log.info("serving socket.io-client %s from %s", self._version, directory)
         return directory
 
     def serve(
