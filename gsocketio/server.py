@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from types import ModuleType
 from typing import Any, TypeVar, overload
 from urllib.parse import parse_qsl
@@ -36,7 +37,7 @@ import gevent
 
 from gsocketio import lifecycle
 from gsocketio.acks import CallWaiter, unwrap_call_result
-from gsocketio.adapters.base import Adapter, BroadcastOptions
+from gsocketio.adapters.base import Adapter, BroadcastOptions, WireFormat
 from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.engine import EngineConnection, EngineServer
 from gsocketio.exceptions import CallTimeoutError, ProtocolError, UnknownSocketError
@@ -44,6 +45,7 @@ from gsocketio.lifecycle import CLIENT_DISCONNECT, SERVER_DISCONNECT
 from gsocketio.namespace import Namespace
 from gsocketio.protocol import socketio as sio_protocol
 from gsocketio.protocol.limits import Limits
+from gsocketio.protocol.msgpack_parser import MsgpackDecoder, MsgpackWire
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
 from gsocketio.registry import (
@@ -86,7 +88,8 @@ class Server:
     namespaces without handlers are accepted — ``None`` only ``/``, ``"*"`` any, a collection of
     names, or a callable ``(namespace, environ) -> bool`` deciding on demand.
     ``always_connect``: send CONNECT before the connect handler runs (a refusal then becomes a
-    DISCONNECT), as python-socketio does.
+    DISCONNECT), as python-socketio does. ``serializer="msgpack"``: socket.io-msgpack-parser's
+    packets (:mod:`gsocketio.protocol.msgpack_parser`) for every client but 0.9 ones.
     """
 
     def __init__(
@@ -108,6 +111,7 @@ class Server:
         namespaces: NamespacePolicy = None,
         logger: logging.Logger | None = None,
         connect_timeout: float = 45,
+        serializer: str = "default",
     ) -> None:
         self.logger = logger or logging.getLogger("gsocketio.server")
         self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
@@ -118,8 +122,16 @@ class Server:
         self._loads: Callable[[str], Any] = (
             json.loads if json is not None else sio_protocol.json_loads
         )
-        self._wire = SocketIOWire(dumps)
         self._limits = Limits(max_payload=max_http_buffer_size)
+        self._text_decoder = partial(Decoder, loads=self._loads, limits=self._limits)
+        if serializer == "msgpack":  # socket.io-msgpack-parser's clients
+            self._wire: WireFormat = MsgpackWire()
+            self._new_decoder: Callable[[], Decoder] = partial(MsgpackDecoder, limits=self._limits)
+        elif serializer == "default":
+            self._wire = SocketIOWire(dumps)
+            self._new_decoder = self._text_decoder
+        else:
+            raise ValueError(f"serializer must be 'default' or 'msgpack', not {serializer!r}")
         self._registry = HandlerRegistry()
         self._middlewares: list[Callable[[str, dict[str, Any], Any, str], Any]] = []
         self._clients: dict[str, Client] = {}  # engine sid -> client
@@ -216,7 +228,9 @@ class Server:
     # --- EngineHandler -----------------------------------------------------------------------
 
     def engine_connect(self, conn: EngineConnection) -> None:
-        client = self._new_client(conn, Decoder(loads=self._loads, limits=self._limits))
+        # A connection with a wire of its own (0.9 clients) hands over Socket.IO text.
+        text = getattr(conn, "wire", None) is not None
+        client = self._new_client(conn, (self._text_decoder if text else self._new_decoder)())
         if client.eio == 3:
             # Protocol v4: the client is in "/" without asking (it never sends CONNECT for it).
             lifecycle.start(self, client, "/", None)
