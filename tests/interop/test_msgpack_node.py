@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from gsocketio.legacy import LegacyServer
 from gsocketio.protocol.msgpack_parser import decode, encode
 from gsocketio.protocol.socketio import Packet, PacketType
+from tests.helpers.chat_app import build
 from tests.helpers.node import run_node
 
 CLIENT = """
@@ -220,3 +223,34 @@ def test_python_socketio_msgpack_client(app: Any, transports: list[str]) -> None
         assert ("/", client.get_sid("/"), {"token": "py"}) in rec.connects
     finally:
         client.disconnect()
+
+
+@pytest.mark.parametrize("transport", ["websocket", "xhr-polling"])
+def test_legacy_clients_share_rooms_with_msgpack_clients(
+    serve: Callable[..., str], transport: str
+) -> None:
+    """0.9 clients keep their protocol on a msgpack server; broadcasts reach both kinds."""
+    sio, _rec = build(serializer="msgpack")
+    legacy = LegacyServer(sio, polling_duration=2)
+    try:
+        url = serve(legacy.wsgi_app())
+        records = run_node(
+            CLIENT
+            + """
+        const lio = require("socket.io-client-legacy");
+        const old = lio.connect(URL, { transports: [ARGS.transport], "force new connection": true,
+                                       reconnect: false });
+        const now = connect();
+        let joined = 0;
+        const both = () => { if (++joined === 2) now.emit("shout", "garden", "from msgpack"); };
+        old.on("connect", () => old.emit("join", "garden", both));
+        now.on("connect", () => now.emit("join", "garden", both));
+        old.on("shouted", (text) => { out({ old: text }); old.emit("shout", "garden", "from 0.9"); });
+        now.on("shouted", (text) => { out({ now: text }); now.close(); done(); });
+        """,
+            url,
+            args={"transport": transport, "transports": ["websocket"]},
+        )
+    finally:
+        legacy.close()
+    assert records == [{"old": "from msgpack"}, {"now": "from 0.9"}]
