@@ -15,6 +15,10 @@ Scenarios (``--scenario``, repeatable; ``all`` runs every one):
                the room: deliveries/s across all clients (median of ``--rounds`` rounds).
 ``idle``       ``--clients`` (2000) idle WebSocket connections: server RSS growth per socket.
 
+The load generator is ``bench/load/lean.js`` by default: a minimal Engine.IO 4 / Socket.IO 5
+client on raw TCP sockets, so the load side is never the saturated one; ``--load client`` uses
+socket.io-client 4.x instead (the older generators, kept to compare).
+
 ``--repeat N`` runs every server N times, interleaved (A B C A B C ...), and reports medians:
 use it on a machine where other work runs. ``--baseline DIR`` adds "gsocketio (baseline)": the
 same server script importing the ``gsocketio`` package found in DIR (a copy of another
@@ -101,8 +105,18 @@ def last_json(text: str) -> dict[str, Any]:
 # --- scenarios: each drives one running server and returns its figures ----------------------
 
 
+LEAN_SCENARIOS = {"echo_load.js": "echo", "broadcast_load.js": "broadcast", "idle_load.js": "idle"}
+LOAD_KIND = {"kind": "lean"}  # set from --load in main()
+
+
 def load_cmd(script: str, *args: object) -> list[str]:
-    return pin(1, [NODE, str(LOAD / script), *(str(a) for a in args)])
+    """The load generator's command, pinned to core 1: the lean raw-socket client
+    (bench/load/lean.js, the default) or socket.io-client (``--load client``)."""
+    if LOAD_KIND["kind"] == "lean":
+        cmd = [NODE, str(LOAD / "lean.js"), LEAN_SCENARIOS[script]]
+    else:
+        cmd = [NODE, str(LOAD / script)]
+    return pin(1, [*cmd, *(str(a) for a in args)])
 
 
 def run_echo(url: str, pid: int, args: argparse.Namespace, transport: str) -> dict[str, Any]:
@@ -358,6 +372,12 @@ def main() -> int:
         choices=["websocket", "polling"],
         help="echo over this transport (same as --scenario polling)",
     )
+    parser.add_argument(
+        "--load",
+        choices=["lean", "client"],
+        default="lean",
+        help="load generator: lean raw-socket client (default) or socket.io-client",
+    )
     parser.add_argument("--only", action="append", help="run only these servers")
     parser.add_argument(
         "--baseline",
@@ -365,6 +385,7 @@ def main() -> int:
         help="also run gsocketio from the source tree in DIR (before/after)",
     )
     args = parser.parse_args()
+    LOAD_KIND["kind"] = args.load
     scenarios = args.scenario or ["echo"]
     if "all" in scenarios:
         scenarios = list(SCENARIOS)
