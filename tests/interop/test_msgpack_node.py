@@ -8,7 +8,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import gevent.event
 import pytest
+import socketio  # type: ignore[import-untyped]
 
 from gsocketio.legacy import LegacyServer
 from gsocketio.protocol.msgpack_parser import decode, encode
@@ -204,9 +206,6 @@ def test_codec_against_the_npm_parser() -> None:
 @pytest.mark.parametrize("transports", [["polling"], ["websocket"]])
 def test_python_socketio_msgpack_client(app: Any, transports: list[str]) -> None:
     """python-socketio's own msgpack packets (an independent implementation) work too."""
-    import gevent.event
-    import socketio
-
     url, _sio, rec = app(serializer="msgpack")
     client = socketio.Client(serializer="msgpack", reconnection=False)
     pushed = gevent.event.AsyncResult()
