@@ -109,25 +109,38 @@ def _pack_int(value: int, out: bytearray) -> None:
 
 def _pack(obj: Any, out: bytearray) -> None:
     kind = type(obj)
+    # The common small forms are written inline: a call per header doubled the cost.
     if kind is str:
         raw = obj.encode("utf-8")
-        _header(out, len(raw), 0xA0, 32, b"\xd9\xda\xdb")
+        if len(raw) < 32:
+            out.append(0xA0 | len(raw))
+        else:
+            _header(out, len(raw), None, 0, b"\xd9\xda\xdb")
         out += raw
     elif obj is None:
         out.append(0xC0)
     elif kind is bool:
         out.append(0xC3 if obj else 0xC2)
     elif kind is int:
-        _pack_int(obj, out)
+        if 0 <= obj < 0x80:
+            out.append(obj)
+        else:
+            _pack_int(obj, out)
     elif kind is float:
         out.append(0xCB)
         out += _d.pack(obj)
     elif kind is list or kind is tuple:
-        _header(out, len(obj), 0x90, 16, b"\x00\xdc\xdd")
+        if len(obj) < 16:
+            out.append(0x90 | len(obj))
+        else:
+            _header(out, len(obj), None, 0, b"\x00\xdc\xdd")
         for item in obj:
             _pack(item, out)
     elif kind is dict:
-        _header(out, len(obj), 0x80, 16, b"\x00\xde\xdf")
+        if len(obj) < 16:
+            out.append(0x80 | len(obj))
+        else:
+            _header(out, len(obj), None, 0, b"\x00\xde\xdf")
         for key, value in obj.items():
             if type(key) is not str and not isinstance(key, str):
                 raise TypeError(f"msgpack map keys must be str, not {type(key).__name__}")
@@ -195,10 +208,16 @@ def _unpack(data: bytes, pos: int, depth: int, undefined: Any = None) -> tuple[A
     pos += 1
     if code <= 0x7F:
         return code, pos
+    if 0xA0 <= code <= 0xBF:  # fixstr, inline: the most frequent value after small ints
+        end = pos + (code & 0x1F)
+        if end <= size:
+            try:
+                return data[pos:end].decode("utf-8"), end
+            except UnicodeDecodeError:
+                pass  # _str raises the precise error
+        return _str(data, pos, code & 0x1F)
     if code >= 0xE0:
         return code - 0x100, pos
-    if 0xA0 <= code <= 0xBF:
-        return _str(data, pos, code & 0x1F)
     if 0x90 <= code <= 0x9F:
         return _array(data, pos, code & 0x0F, depth)
     if 0x80 <= code <= 0x8F:
@@ -270,11 +289,26 @@ def _map(
     if 2 * count > len(data) - pos:
         raise _truncated()
     result: dict[str, Any] = {}
+    size = len(data)
+    inner = depth - 1
     for _ in range(count):
-        key, pos = _unpack(data, pos, depth - 1)
-        if type(key) is not str:
-            raise InvalidMsgpackError(f"msgpack map key of type {type(key).__name__}")
-        result[key], pos = _unpack(data, pos, depth - 1, undefined)
+        # A fixstr key is decoded inline (nearly every key is one); anything else, or an
+        # error, takes the general path, which raises the precise error.
+        if pos >= size:
+            raise _truncated()
+        code = data[pos]
+        end = pos + 1 + (code & 0x1F)
+        key: Any = None
+        if 0xA0 <= code <= 0xBF and end <= size:
+            try:
+                key = data[pos + 1 : end].decode("utf-8")
+            except UnicodeDecodeError:
+                key = None
+        if key is None:
+            key, end = _unpack(data, pos, inner)
+            if type(key) is not str:
+                raise InvalidMsgpackError(f"msgpack map key of type {type(key).__name__}")
+        result[key], pos = _unpack(data, end, inner, undefined)
     return result, pos
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from datetime import UTC, datetime
 from typing import Any
@@ -228,3 +229,24 @@ def test_encode_refuses_our_own_mistakes() -> None:
         encode(Packet(PacketType.EVENT, "/", ["x"], -1))
     with pytest.raises(TypeError):
         encode(Packet(PacketType.EVENT, "/", ["x", object()]))
+
+
+@given(json_like, st.data())
+def test_corrupted_packets_decode_or_raise_a_protocol_error(
+    value: Any, data: st.DataObject
+) -> None:
+    raw = bytearray(packb({"type": 2, "nsp": "/", "data": ["x", value], "id": 1}))
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    with contextlib.suppress(ProtocolError):
+        MsgpackDecoder().feed(bytes(raw))
+
+
+@given(json_like)
+def test_truncated_or_extended_values_raise_protocol_errors(value: Any) -> None:
+    raw = packb({"type": 2, "nsp": "/", "data": ["x", value]})
+    for cut in range(len(raw) - 1, max(-1, len(raw) - 40), -1):
+        with pytest.raises(ProtocolError):
+            MsgpackDecoder().feed(raw[:cut])
+    with pytest.raises(InvalidMsgpackError):
+        MsgpackDecoder().feed(raw + b"\xc0")
