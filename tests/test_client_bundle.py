@@ -88,3 +88,14 @@ def test_demo_prefers_the_packaged_legacy_bundle(
     packaged.parent.mkdir()
     packaged.write_text("/* 0.9.16 */")
     assert demo.find_legacy_bundle() == packaged
+
+
+def test_build_hook_pins_what_package_lock_pins() -> None:
+    """setup.py bundles exactly the versions (and tarballs) the Node peers are tested with."""
+    root = Path(__file__).resolve().parents[1]
+    lock = json.loads((root / "package-lock.json").read_text())["packages"]
+    hook = (root / "setup.py").read_text()
+    for name in ("socket.io-client", "socket.io-client-legacy"):
+        entry = lock[f"node_modules/{name}"]
+        assert f'"socket.io-client@{entry["version"]}"' in hook
+        assert f'"{entry["integrity"]}"' in hook
