@@ -277,7 +277,7 @@ def test_protocol_reads_no_clock() -> None:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             call = node.func if isinstance(node, ast.Call) else None
             if isinstance(call, ast.Attribute) and call.attr in CLOCK_CALLS:
-                bad.append(f"{module}:{node.lineno} calls .{call.attr}()")
+                bad.append(f"{module}:{call.lineno} calls .{call.attr}()")
     assert not bad, "protocol/ is given the time, it never reads a clock:\n  " + "\n  ".join(bad)
 
 
