@@ -21,6 +21,7 @@ from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter
 from gsocketio.compat.options import SEED_TRANSPORTS, modern_transports
 from gsocketio.compat.packets import SeedPacket, event_dict, packet_of
+from gsocketio.compat.server_view import SeedServerView
 from gsocketio.compat.virtsocket import VirtualSocket, default_json_dumps
 from gsocketio.protocol.legacy_bridge import endpoint_of, namespace_of
 from gsocketio.protocol.reasons import DisconnectReason
@@ -118,6 +119,7 @@ class ManagedHandlers:
         self.sockets: dict[str, ManagedSocket] = {}
         self._by_conn: dict[str, ManagedSocket] = {}
         self._server: Server | None = None
+        self.seed_view = SeedServerView(self)
 
     @property
     def server(self) -> Server:
@@ -230,8 +232,8 @@ class ManagedSocket(VirtualSocket):
     """The virtual socket of one Engine.IO (or 0.9) connection (see the module docstring)."""
 
     def __init__(self, layer: ManagedHandlers, client: Client) -> None:
-        super().__init__(layer.server, layer.config, sessid=client.conn.sid)
-        self.server: Server = layer.server
+        super().__init__(layer.seed_view, layer.config, sessid=client.conn.sid)
+        self.sio: Server = layer.server  # ``server`` is gevent-socketio's view of it
         self.layer = layer
         self.client = client
         self.conn = client.conn
@@ -384,7 +386,7 @@ class ManagedSocket(VirtualSocket):
         # A connection with a wire of its own (the 0.9 format) keeps it.
         if self.json_dumps is not default_json_dumps and client.own is None:
             client.wire = SocketIOWire(self.json_dumps)
-        client.session.decoder = Decoder(loads=self.json_loads, limits=self.server.engine.limits)
+        client.session.decoder = Decoder(loads=self.json_loads, limits=self.sio.engine.limits)
         self._ready = True
         for pkt in self._inline_run(client.start):  # v4: "/" at once
             self._handle_packet(pkt)
@@ -437,7 +439,7 @@ class ManagedSocket(VirtualSocket):
         elif kind == "disconnect":
             if sock.state == CONNECTED:
                 self.client.disconnect(nsp)
-            self.server.discard(sock, DisconnectReason.SERVER_DISCONNECT)
+            self.sio.discard(sock, DisconnectReason.SERVER_DISCONNECT)
         elif kind == "error":
             log.warning(
                 "%s: error packets have no equivalent for this client: %s", self.sessid, pkt
@@ -461,14 +463,14 @@ class ManagedSocket(VirtualSocket):
     def _close_endpoint(self, endpoint: str) -> None:
         sock = self.client.sockets.get(namespace_of(endpoint))
         if sock is not None:
-            self.server.discard(sock, DisconnectReason.SERVER_DISCONNECT)
+            self.sio.discard(sock, DisconnectReason.SERVER_DISCONNECT)
 
     def _close_transport(self) -> None:
         if self._deadline is not None:
             self._deadline.kill(block=False)
             self._deadline = None
         for sock in list(self.client.sockets.values()):
-            self.server.discard(sock, DisconnectReason.FORCED_SERVER_CLOSE)
+            self.sio.discard(sock, DisconnectReason.FORCED_SERVER_CLOSE)
         self.layer.forget(self)
         self.client.closed = True
         self.client.hold = _ignore  # what the client still sends is for nobody

@@ -57,7 +57,8 @@ class Handler:
 
 def start(serve: Callable[..., str], **server_options: Any) -> tuple[str, EngineServer]:
     handler = Handler()
-    engine = EngineServer(handler, ping_interval=10, ping_timeout=10)
+    # Pings far apart: a flood that takes seconds on a loaded machine must not meet one.
+    engine = EngineServer(handler, ping_interval=60, ping_timeout=60)
     handler.engine = engine
     return serve(WSGIApp(engine), **server_options) + "/socket.io/", engine
 
