@@ -7,6 +7,7 @@ modern decorator API (``Server``).
 
 from typing import TYPE_CHECKING, Any
 
+from gsocketio.blocking import monitor_blocking
 from gsocketio.compat.virtsocket import socketio_manage
 from gsocketio.exceptions import (
     CallTimeoutError,
@@ -38,6 +39,7 @@ __all__ = [
     "Server",
     "SocketIOServer",
     "WSGIApp",
+    "monitor_blocking",
     "socketio_manage",
 ]
 

@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import parse_qsl
 
 import gevent
@@ -58,6 +58,9 @@ from gsocketio.registry import (
 )
 from gsocketio.socket import CONNECTED, Client, Socket, SocketIOWire
 from gsocketio.wsgi import WSGIApp
+
+if TYPE_CHECKING:
+    from gsocketio.stats import Stats
 
 __all__ = ["Rooms", "Server"]
 
@@ -91,6 +94,8 @@ class Server(ClusterAPI):
     ``always_connect``: send CONNECT before the connect handler runs (a refusal then becomes a
     DISCONNECT), as python-socketio does.
     """
+
+    metrics: Stats | None = None  # hot-path counters while instrumented (gsocketio.metrics)
 
     def __init__(
         self,
@@ -214,9 +219,22 @@ class Server(ClusterAPI):
             self._wsgi = WSGIApp(self)
         return self._wsgi(environ, start_response)
 
-    def wsgi_app(self, other_app: Any = None, socketio_path: str = "socket.io", **kw: Any) -> Any:
-        """A WSGI app routing ``/<socketio_path>/`` here and everything else to ``other_app``."""
-        return WSGIApp(self, other_app, socketio_path, **kw)
+    def wsgi_app(
+        self,
+        other_app: Any = None,
+        socketio_path: str = "socket.io",
+        *,
+        metrics_path: str | None = None,
+        **kw: Any,
+    ) -> Any:
+        """A WSGI app routing ``/<socketio_path>/`` here and everything else to ``other_app``;
+        with ``metrics_path``, that path serves Prometheus metrics (the ``metrics`` extra)."""
+        app = WSGIApp(self, other_app, socketio_path, **kw)
+        if metrics_path is None:
+            return app
+        from gsocketio.metrics import metrics_app
+
+        return metrics_app(self, app, metrics_path, socketio_path)
 
     # --- EngineHandler -----------------------------------------------------------------------
 
@@ -251,6 +269,8 @@ class Server(ClusterAPI):
         ptype = packet.type
         sock = client.sockets.get(packet.namespace)
         if ptype is _EVENT:
+            if (stats := self.metrics) is not None:
+                stats.events_in += 1
             if sock is None or sock.state != CONNECTED:
                 self._stray(client, packet)
                 return
@@ -287,6 +307,8 @@ class Server(ClusterAPI):
         client = self._clients.pop(conn.sid, None)
         if client is None:
             return
+        if self.metrics is not None:
+            self.metrics.disconnected(reason)
         client.closed = True
         client.cancel_timer()
         client.decoder.reset()
@@ -392,6 +414,8 @@ class Server(ClusterAPI):
             if not isinstance(target, str):
                 raise ValueError("an emit with a callback must address a single sid (to=sid)")
             sock = self._socket(target, nsp)
+            if self.metrics is not None:
+                callback = self.metrics.timed_callback(callback)
             packet.id = sock.add_ack(callback)
             sock.send_packet(packet)
             return
@@ -435,13 +459,18 @@ class Server(ClusterAPI):
         sock = self._socket(to, namespace)
         waiter = CallWaiter()
         ack_id = sock.add_ack(waiter)
+        timer = self.metrics.timer() if self.metrics is not None else None
         sock.send_packet(Packet(_EVENT, sock.namespace, [event, *args], ack_id))
         try:
             result = waiter.result.get(timeout=timeout)
         except gevent.Timeout:
             if sock.acks is not None:
                 sock.acks.discard(ack_id)
+            if timer is not None:
+                timer.timed_out()
             raise CallTimeoutError(f"no ack for {event!r} from {to} in {timeout} s") from None
+        if timer is not None:
+            timer.done()
         return unwrap_call_result(result)
 
     def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
