@@ -2,6 +2,10 @@
 
 python -m gsocketio [--host 127.0.0.1] [--port 5000]
 python -m gsocketio run package.module:app [--host ...] [--port ...]
+
+--metrics [PATH] serves Prometheus metrics on PATH (default /metrics; `run` instruments the
+gsocketio.Server objects at the target module's top level); --blocked-loop-threshold SECONDS
+logs (and counts) every stall of the gevent hub longer than that.
 """
 
 from __future__ import annotations
@@ -34,20 +38,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--metrics", nargs="?", const="/metrics", metavar="PATH")
+    parser.add_argument("--blocked-loop-threshold", type=float, metavar="SECONDS")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     log = logging.getLogger("gsocketio")
 
     from gsocketio.serve import SocketIOServer
+    from gsocketio.server import Server
 
     if args.command == "run":
         if not args.target:
             parser.error("`run` needs module:app")
         app = _load(args.target)
+        scope = vars(sys.modules[args.target.partition(":")[0]]).values()
+        sio = next((v for v in scope if isinstance(v, Server)), None)
     else:
         from gsocketio.demo import create_app
 
-        app, _sio, _state, _legacy = create_app()
+        app, sio, _state, _legacy = create_app()
+    if args.metrics:
+        from gsocketio.metrics import metrics_app
+
+        if sio is None:
+            parser.error("--metrics: no gsocketio.Server at the top level of the target module")
+        app = metrics_app(sio, app, args.metrics)
+        log.info("Prometheus metrics at %s", app.metrics_path)
+    if args.blocked_loop_threshold:
+        from gsocketio.blocking import monitor_blocking
+
+        monitor_blocking(args.blocked_loop_threshold)
     server = SocketIOServer((args.host, args.port), app, log=None)
     try:
         server.init_socket()

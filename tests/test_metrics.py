@@ -183,3 +183,45 @@ def test_redis_adapter_health_is_exported(serve: Callable[..., str]) -> None:
         assert ("gsocketio_adapter_dropped_total", ()) in m
     finally:
         adapter.close()
+
+
+def test_cli_metrics_flag_serves_the_demo_metrics() -> None:
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gsocketio",
+            "--port",
+            "0",
+            "--metrics",
+            "--blocked-loop-threshold",
+            "2",
+        ],
+        cwd=root,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        port = None
+        with gevent.Timeout(20, AssertionError("the demo did not start")):
+            for _ in range(100):
+                line = proc.stderr.readline()
+                found = re.search(r"serving the demo chat on http://127\.0\.0\.1:(\d+)/", line)
+                if found:
+                    port = int(found.group(1))
+                    break
+        assert port is not None
+        m = scrape(f"http://127.0.0.1:{port}")
+        assert m[("gsocketio_namespaces", ())] == 0
+        assert m[("gsocketio_blocked_loops_total", ())] == 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
