@@ -11,11 +11,14 @@ exactly what, so tests and logs can tell a bad length prefix from a bad namespac
     │   │   ├── InvalidJSONError
     │   │   └── AttachmentError
     │   ├── PayloadFormatError
-    │   └── LimitExceededError
-    │       ├── PayloadTooLargeError
-    │       ├── TooManyPacketsError
-    │       ├── TooManyAttachmentsError
-    │       └── NestingTooDeepError
+    │   ├── LimitExceededError
+    │   │   ├── PayloadTooLargeError
+    │   │   ├── TooManyPacketsError
+    │   │   ├── TooManyAttachmentsError
+    │   │   └── NestingTooDeepError
+    │   └── HTTPRequestError                a request head the HTTP server refuses
+    ├── HTTPBodyError (also OSError)        a request body that cannot be read
+    ├── ServerConfigError (also ValueError) a server configuration that cannot work
     ├── EncodeError (also ValueError)       a packet of ours cannot be encoded
     ├── SessionError                        not valid in the session's state
     │   ├── SessionClosedError
@@ -172,3 +175,28 @@ class ClusterTimeoutError(ClusterError, builtins.TimeoutError):
     def __init__(self, message: str, replies: list[Any] | None = None) -> None:
         super().__init__(message)
         self.replies: list[Any] = replies if replies is not None else []
+
+
+# --- HTTP front door -------------------------------------------------------------------------
+
+
+class HTTPRequestError(ProtocolError):
+    """A request head the HTTP server refuses; ``status`` is the answer (400, 414, 505...).
+
+    The connection is closed after the answer: the byte stream cannot be trusted any more.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HTTPBodyError(GSocketIOError, builtins.OSError):
+    """A request body could not be read: broken chunked framing, a bound or deadline crossed,
+    or the client went away. An ``OSError``, so an application that reads ``wsgi.input``
+    handles it like a lost client; the connection is closed after the response."""
+
+
+class ServerConfigError(GSocketIOError, ValueError):
+    """The server was configured in a way that cannot work (e.g. seed mode for an application
+    that routes Socket.IO itself); raised at start-up rather than leaving clients hanging."""

@@ -5,9 +5,9 @@ gunicorn's stock gevent workers cannot run seed mode, and ``-k gevent_pywsgi`` (
 which answers after the application returns and does not hand the raw socket over) serves no
 WebSocket; ``-k gevent`` serves a :class:`gsocketio.wsgi.WSGIApp` with WebSocket (see
 :mod:`gsocketio.wsgi`). These workers keep gunicorn's process management, logging and settings
-and swap in :class:`gsocketio.serve.SocketIOServer`: a plain WSGI ``app`` runs in seed mode
-(gevent-socketio apps calling ``socketio_manage``), a :class:`gsocketio.wsgi.WSGIApp` (e.g.
-``sio.wsgi_app(...)``) is served as it is.
+and swap in :class:`gsocketio.serve.SocketIOServer` (gsocketio's own HTTP server, not pywsgi):
+a plain WSGI ``app`` runs in seed mode (gevent-socketio apps calling ``socketio_manage``), a
+:class:`gsocketio.wsgi.WSGIApp` (e.g. ``sio.wsgi_app(...)``) is served as it is.
 
 ``-w N`` processes need sticky sessions for long-polling clients and a shared adapter for rooms
 and broadcasts to span them (see docs/deployment.md).
@@ -15,40 +15,81 @@ and broadcasts to span them (see docs/deployment.md).
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, ClassVar
 
-from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
+from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
-from gsocketio.serve import SocketIOHandler, SocketIOServer
+from gsocketio.http.environ import split_target
+from gsocketio.http.parser import RequestHead
+from gsocketio.serve import SocketIOServer
 
 __all__ = [
     "GeventSocketIOWorker",
-    "GunicornWSGIHandler",
+    "GunicornSocketIOServer",
     "NginxGeventSocketIOWorker",
     "NoPolicyGeventSocketIOWorker",
 ]
 
 
-class GunicornWSGIHandler(PyWSGIHandler, SocketIOHandler):  # type: ignore[misc]
-    """gunicorn's access logging and environ keys, with our WebSocket hand-over."""
+class _AccessResponse:
+    """What gunicorn's access log reads of a response."""
+
+    __slots__ = ("headers", "sent", "status")
+
+    def __init__(self, status: int, sent: int) -> None:
+        self.status = str(status)
+        self.headers: list[tuple[str, str]] = []
+        self.sent = sent
+
+
+class GunicornSocketIOServer(SocketIOServer):
+    """:class:`SocketIOServer` whose access lines go through gunicorn's access log."""
+
+    def log_request(
+        self, address: Any, head: RequestHead | None, status: int, length: int, duration: float
+    ) -> None:
+        log = self.log
+        if head is None or not getattr(log, "access_log_enabled", False):
+            return
+        path, query = split_target(head.target)
+        environ = {
+            "REMOTE_ADDR": address[0] if isinstance(address, tuple) else str(address),
+            "REQUEST_METHOD": head.method,
+            "RAW_URI": head.target,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_PROTOCOL": head.protocol,
+        }
+        for name, value in head.headers:
+            lname = name.lower()
+            if lname in ("referer", "user-agent"):
+                environ["HTTP_" + lname.upper().replace("-", "_")] = value
+        log.access(
+            _AccessResponse(status, length),
+            head.headers,
+            environ,
+            datetime.timedelta(seconds=duration),
+        )
 
 
 class GeventSocketIOWorker(GeventPyWSGIWorker):  # type: ignore[misc]  # gunicorn is untyped
     """The gevent worker with :class:`gsocketio.serve.SocketIOServer`.
 
     Class attributes mirror the seed's worker: ``resource`` (URL segment), ``policy_server``
-    (kept in the server's config; see :mod:`gsocketio.serve`), ``transports`` (the seed's names,
-    None for all).
+    (kept in the server's config; see :mod:`gsocketio.compat.runner`), ``transports`` (the
+    seed's names, None for all).
     """
 
-    wsgi_handler = GunicornWSGIHandler
     resource: ClassVar[str] = "socket.io"
     policy_server: ClassVar[bool] = True
     transports: ClassVar[list[str] | None] = None
 
     def server_class(self, listener: Any, **kwargs: Any) -> SocketIOServer:
         """Called by gunicorn's ``run()`` like a server class, once per listening socket."""
-        return SocketIOServer(
+        kwargs.pop("handler_class", None)  # a pywsgi handler: not used by gsocketio.http
+        kwargs.setdefault("error_log", kwargs.get("log"))
+        return GunicornSocketIOServer(
             listener,
             resource=self.resource,
             transports=self.transports,

@@ -31,6 +31,7 @@ import gevent.socket
 from gsocketio._logging import get_logger
 from gsocketio.engine import EngineHandler, EngineServer
 from gsocketio.engine.http import choose_encoding, compress
+from gsocketio.exceptions import ServerConfigError
 from gsocketio.websocket.connection import (
     GUNICORN_SOCKET_KEY,
     SOCKET_KEY,
@@ -39,7 +40,7 @@ from gsocketio.websocket.connection import (
     is_websocket_request,
 )
 
-__all__ = ["CLIENT_FILES", "ClientBundle", "WSGIApp", "find_client_dist"]
+__all__ = ["CLIENT_FILES", "SEED_MODE_ERROR", "ClientBundle", "WSGIApp", "find_client_dist"]
 
 log = get_logger("gsocketio.wsgi")
 
@@ -64,6 +65,15 @@ NO_RAW_SOCKET_WARNING = (
     "WebSocket upgrades refused: this WSGI server does not hand over the raw socket, so "
     "clients stay on HTTP long-polling; serve with gsocketio.SocketIOServer, or under gunicorn "
     "with -k gsocketio.sgunicorn.GeventSocketIOWorker (see docs/deployment.md)"
+)
+
+SEED_ENVIRON_KEY = "gsocketio.original_path_info"
+"""Set in the environ seed mode runs an application with (gsocketio.compat.managed.SeedServer)."""
+
+SEED_MODE_ERROR = (
+    "SocketIOServer runs this application in seed mode (gevent-socketio style), but it "
+    "contains a gsocketio WSGIApp (sio.wsgi_app()) that routes Socket.IO itself, hidden by "
+    "middleware SocketIOServer cannot see through: pass SocketIOServer(..., mode='modern')"
 )
 
 _NOT_INSTALLED = (
@@ -211,6 +221,8 @@ class WSGIApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO") or "/"
         if path.startswith(self.prefix):
+            if SEED_ENVIRON_KEY in environ:
+                return self._run_by_seed_mode(environ, start_response)
             rest = path[len(self.prefix) :]
             if rest and self.client is not None and rest in CLIENT_FILES:
                 return self.client.serve(rest, environ, start_response)
@@ -229,6 +241,14 @@ class WSGIApp:
             return self.other_app(environ, start_response)
         return _text(start_response, "404 Not Found", b"Not Found\n")
 
+    def _run_by_seed_mode(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Seed mode ran this application for a Socket.IO connection: it routes Socket.IO
+        itself, so it must be served in modern mode. Say so loudly; the connection fails."""
+        log.error(SEED_MODE_ERROR)
+        raise ServerConfigError(SEED_MODE_ERROR)
+
     def _foreign_upgrade(
         self, target: WSGIApplication, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
@@ -237,7 +257,7 @@ class WSGIApp:
         gunicorn's own gevent worker (``-k gevent``) gives the raw socket
         (``environ['gunicorn.socket']``) and writes no response of its own for an app that
         returns its ``ALREADY_HANDLED`` marker: the upgrade is served, then the closing
-        handshake finished here, as ``SocketIOHandler`` does after the app. Other servers
+        handshake finished here, as :mod:`gsocketio.http` does after the app. Other servers
         (``-k gevent_pywsgi``, whose pywsgi handler would still log and answer after the app;
         thread or sync workers; servers without a raw socket) get the upgrade refused with
         HTTP 400, which clients take as "stay on long-polling", and one warning saying why.

@@ -3,7 +3,7 @@
 // can measure against fast servers). Same command lines and JSON output as echo_load.js,
 // broadcast_load.js and idle_load.js; the first argument picks the scenario:
 //
-//   node lean.js echo      URL CLIENTS SECONDS SIZE [websocket|polling]
+//   node lean.js echo      URL CLIENTS SECONDS SIZE [websocket|polling] [text|binary]
 //   node lean.js broadcast URL CLIENTS BROADCASTS SIZE ROUNDS
 //   node lean.js idle      URL CLIENTS HOLD_SECONDS
 //
@@ -11,6 +11,15 @@
 // not a random one), so masking costs nothing. Polling uses one keep-alive HTTP/1.1 connection
 // per client: POST the event, then GET until the ack arrives (answering PINGs). Every wait is
 // bounded by a hard stop.
+//
+// Binary echo sends a Socket.IO BINARY_EVENT, `451-ID["echo",{"_placeholder":true,"num":0}]`
+// and one binary frame of SIZE bytes; the ack counts once the server's BINARY_ACK
+// (`461-ID[{"_placeholder":true,"num":0}]`) and its binary frame arrived and the bytes match.
+//
+// Echo and broadcast print `{"phase":"start"}` when the measured window opens (all clients
+// connected), so the runner can sample the server's and this process's CPU over the window
+// alone; the result line also carries this process's own CPU time over the window
+// (`self_cpu_s`, `self_cpu_pct` of one core) and the disconnects seen.
 "use strict";
 const net = require("net");
 
@@ -26,24 +35,32 @@ function fail(error, extra) {
 
 // --- WebSocket ------------------------------------------------------------------------------
 
-function wsFrame(text) {
-  const payload = Buffer.from(text);
-  const n = payload.length;
-  let head;
-  if (n < 126) head = Buffer.from([0x81, 0x80 | n, 0, 0, 0, 0]);
-  else if (n < 65536) head = Buffer.from([0x81, 0x80 | 126, n >> 8, n & 255, 0, 0, 0, 0]);
-  else {
-    head = Buffer.alloc(14);
-    head[0] = 0x81; head[1] = 0x80 | 127; head.writeBigUInt64BE(BigInt(n), 2);
-  }
-  return Buffer.concat([head, payload]);
+// One masked frame (FIN set), built in one buffer: opcode 1 for text, 2 for binary; above
+// 65,535 bytes the length takes the 64-bit (127) form.
+function wsFrame(data, opcode = 1) {
+  const text = typeof data === "string";
+  const n = text ? Buffer.byteLength(data) : data.length;
+  const hdr = n < 126 ? 6 : n < 65536 ? 8 : 14;
+  const frame = Buffer.allocUnsafe(hdr + n);
+  frame[0] = 0x80 | opcode;
+  if (n < 126) frame[1] = 0x80 | n;
+  else if (n < 65536) { frame[1] = 0x80 | 126; frame.writeUInt16BE(n, 2); }
+  else { frame[1] = 0x80 | 127; frame.writeBigUInt64BE(BigInt(n), 2); }
+  frame.writeUInt32BE(0, hdr - 4);  // the all-zero masking key
+  if (text) frame.write(data, hdr); else data.copy(frame, hdr);
+  return frame;
 }
 
 class WsClient {
-  // onMessage(text) gets every Engine.IO text message except PING (answered here).
-  constructor(onMessage) {
+  // onMessage(text) gets every Engine.IO text message except PING (answered here);
+  // onBinary(buffer) every binary message.
+  constructor(onMessage, onBinary) {
     this.onMessage = onMessage;
-    this.buf = Buffer.alloc(0);
+    this.onBinary = onBinary || (() => {});
+    this.chunks = [];  // received bytes not yet parsed, concatenated only when a frame is whole
+    this.have = 0;
+    this.need = 2;  // bytes the next parse step needs
+    this.frag = null;  // [opcode, parts] of a fragmented message
     this.upgraded = false;
   }
 
@@ -65,31 +82,68 @@ class WsClient {
 
   send(text) { this.sock.write(wsFrame(text)); }
 
+  sendFrame(frame) { this.sock.write(frame); }
+
+  // Several frames in one writev (cork/uncork), e.g. a BINARY_EVENT and its attachment.
+  sendFrames(...frames) {
+    this.sock.cork();
+    for (const f of frames) this.sock.write(f);
+    this.sock.uncork();
+  }
+
   feed(chunk) {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    this.chunks.push(chunk);
+    this.have += chunk.length;
+    if (this.have < this.need) return;
+    let buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    this.chunks = [];
     if (!this.upgraded) {
-      const end = this.buf.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      if (!this.buf.subarray(0, 12).toString().includes("101")) fail("websocket refused");
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) { this.chunks = [buf]; this.need = buf.length + 1; return; }
+      if (!buf.subarray(0, 12).toString().includes("101")) fail("websocket refused");
       this.upgraded = true;
-      this.buf = this.buf.subarray(end + 4);
+      buf = buf.subarray(end + 4);
     }
-    let buf = this.buf, off = 0;
+    let off = 0;
+    this.need = 2;
     while (buf.length - off >= 2) {
       let len = buf[off + 1] & 127, hdr = 2;
-      if (len === 126) { if (buf.length - off < 4) break; len = buf.readUInt16BE(off + 2); hdr = 4; }
-      else if (len === 127) { if (buf.length - off < 10) break; len = Number(buf.readBigUInt64BE(off + 2)); hdr = 10; }
-      if (buf.length - off < hdr + len) break;
-      const opcode = buf[off] & 15;
-      const text = opcode === 1 ? buf.toString("utf8", off + hdr, off + hdr + len) : null;
+      if (len === 126) {
+        if (buf.length - off < 4) { this.need = 4; break; }
+        len = buf.readUInt16BE(off + 2); hdr = 4;
+      } else if (len === 127) {
+        if (buf.length - off < 10) { this.need = 10; break; }
+        len = Number(buf.readBigUInt64BE(off + 2)); hdr = 10;
+      }
+      if (buf.length - off < hdr + len) { this.need = hdr + len; break; }
+      this.frame(buf[off] & 0x80, buf[off] & 15, buf.subarray(off + hdr, off + hdr + len));
       off += hdr + len;
-      if (text === null) continue;  // binary/close/ping frames are not part of these scenarios
-      if (text === "2") { this.send("3"); continue; }
-      if (text[0] === "0") { this.send("40"); continue; }       // OPEN: join "/"
-      if (text.startsWith("40")) { this.ready(this); continue; }  // CONNECT reply
-      this.onMessage(text);
     }
-    this.buf = off === buf.length ? Buffer.alloc(0) : buf.subarray(off);
+    const rest = buf.length - off;
+    if (rest) this.chunks.push(off ? buf.subarray(off) : buf);
+    this.have = rest;
+  }
+
+  frame(fin, opcode, data) {
+    if (opcode >= 8) {  // control: answer PING, ignore PONG; CLOSE ends the socket
+      if (opcode === 9) this.sendFrame(wsFrame(Buffer.from(data), 10));
+      else if (opcode === 8) this.sock.destroy();
+      return;
+    }
+    if (!fin || opcode === 0) {  // fragments: keep until FIN
+      if (opcode !== 0) this.frag = [opcode, []];
+      if (!this.frag) return;
+      this.frag[1].push(Buffer.from(data));
+      if (!fin) return;
+      [opcode, data] = [this.frag[0], Buffer.concat(this.frag[1])];
+      this.frag = null;
+    }
+    if (opcode === 2) { this.onBinary(data); return; }
+    const text = data.toString("utf8");
+    if (text === "2") { this.send("3"); return; }
+    if (text[0] === "0") { this.send("40"); return; }       // OPEN: join "/"
+    if (text.startsWith("40")) { this.ready(this); return; }  // CONNECT reply
+    this.onMessage(text);
   }
 
   close() { this.sock.destroy(); }
@@ -183,29 +237,67 @@ async function connectAll(n, make) {
   return clients;
 }
 
-async function echo(clientsArg, secondsArg, sizeArg, transport) {
+// CPU time of this process (user + system, seconds) since `since` (a process.cpuUsage()).
+function cpuSince(since) {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1e6;
+}
+
+function countCloses(clients) {
+  const state = { closed: 0 };
+  clients.forEach((c) => c.sock.on("close", () => { state.closed++; }));
+  return state;
+}
+
+async function echo(clientsArg, secondsArg, sizeArg, transport, kind) {
   const n = Number(clientsArg || 100), seconds = Number(secondsArg || 10);
-  const payload = JSON.stringify("x".repeat(Number(sizeArg || 32)));
-  const polling = transport === "polling";
-  let acks = 0, errors = 0, running = false;
+  const size = Number(sizeArg || 32);
+  const polling = transport === "polling", binary = kind === "binary";
+  if (polling && binary) fail("binary echo runs over WebSocket only");
+  const payload = JSON.stringify("x".repeat(size));
+  const blob = Buffer.alloc(size, 0x78);
+  const blobFrame = wsFrame(blob, 2);  // all-zero mask: the same bytes for every send
+  const PLACEHOLDER = '[{"_placeholder":true,"num":0}]';
+  let acks = 0, errors = 0, running = false, firstError = null;
   const latencies = [];
-  const hardStop = setTimeout(() => fail("timeout", { acks }), (seconds + 60) * 1000);
+  const hardStop = setTimeout(() => fail("timeout", { acks }), (seconds + 60 + n / 50) * 1000);
   const state = [];
+  const error = (text) => { errors++; if (firstError === null) firstError = String(text).slice(0, 200); };
+  const acked = (i) => {
+    acks++;
+    if ((acks & 63) === 0) latencies.push(Number(process.hrtime.bigint() - state[i].t0) / 1e6);
+    if (!polling) send(i);
+  };
   const onMessage = (i) => (text) => {
     const st = state[i];
+    if (binary) {
+      if (text !== st.expect) { error(text); return; }
+      st.attachment = true;  // the ack completes with the next binary frame
+      return;
+    }
     if (!text.startsWith("43")) return;
-    if (text !== st.expect) errors++;
-    acks++;
-    if ((acks & 63) === 0) latencies.push(Number(process.hrtime.bigint() - st.t0) / 1e6);
-    if (!polling) send(i);
+    if (text !== st.expect) error(text);
+    acked(i);
+  };
+  const onBinary = (i) => (data) => {
+    const st = state[i];
+    if (!st.attachment) { error("unexpected binary frame"); return; }
+    st.attachment = false;
+    if (!data.equals(blob)) error(`binary payload of ${data.length} bytes differs`);
+    acked(i);
   };
   const send = (i) => {
     if (!running) return;
     const st = state[i];
     st.id = (st.id + 1) % 1000000;
-    st.expect = `43${st.id}[${payload}]`;
     st.t0 = process.hrtime.bigint();
-    st.client.send(`42${st.id}["echo",${payload}]`);
+    if (binary) {
+      st.expect = `461-${st.id}${PLACEHOLDER}`;
+      st.client.sendFrames(wsFrame(`451-${st.id}["echo",{"_placeholder":true,"num":0}]`), blobFrame);
+    } else {
+      st.expect = `43${st.id}[${payload}]`;
+      st.client.send(`42${st.id}["echo",${payload}]`);
+    }
   };
   const pollLoop = async (i) => {
     const st = state[i];
@@ -217,22 +309,28 @@ async function echo(clientsArg, secondsArg, sizeArg, transport) {
       await st.client.receive();
     }
   };
+  const tc = Date.now();
   const clients = await connectAll(n, (i) => {
-    state[i] = { id: 0, expect: "", t0: 0n, client: null };
-    const c = polling ? new PollClient(onMessage(i)) : new WsClient(onMessage(i));
+    state[i] = { id: 0, expect: "", t0: 0n, client: null, attachment: false };
+    const c = polling ? new PollClient(onMessage(i)) : new WsClient(onMessage(i), onBinary(i));
     state[i].client = c;
     return c;
   });
+  const connectSeconds = (Date.now() - tc) / 1000;
+  const closes = countCloses(clients);
+  console.log(JSON.stringify({ phase: "start", connected: clients.length }));
   running = true;
-  const t0 = Date.now();
+  const t0 = Date.now(), cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) { if (polling) pollLoop(i); else send(i); }
   setTimeout(() => {
     running = false;
-    const elapsed = (Date.now() - t0) / 1000;
+    const elapsed = (Date.now() - t0) / 1000, cpu = cpuSince(cpu0);
     latencies.sort((a, b) => a - b);
     const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] : null;
     console.log(JSON.stringify({ clients: n, seconds: elapsed, acks, rate: acks / elapsed, errors,
-      p50_ms: pct(0.5), p99_ms: pct(0.99), load: "lean" }));
+      first_error: firstError, p50_ms: pct(0.5), p99_ms: pct(0.99), connect_seconds: connectSeconds,
+      disconnects: closes.closed, self_cpu_s: cpu, self_cpu_pct: 100 * cpu / elapsed,
+      payload: binary ? "binary" : "text", size, load: "lean" }));
     clearTimeout(hardStop);
     clients.forEach((c) => c.close());
     setTimeout(() => process.exit(0), 100);
@@ -256,7 +354,8 @@ async function broadcast(clientsArg, broadcastsArg, sizeArg, roundsArg) {
   const clients = await connectAll(n, () => new WsClient(onMessage));
   const connectSeconds = (Date.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 500));
-  const rates = [];
+  console.log(JSON.stringify({ phase: "start", connected: clients.length }));
+  const rates = [], cpu0 = process.cpuUsage(), w0 = Date.now();
   for (let round = 0; round < rounds; round++) {
     received = 0;
     target = n * m;
@@ -270,8 +369,10 @@ async function broadcast(clientsArg, broadcastsArg, sizeArg, roundsArg) {
     await new Promise((r) => setTimeout(r, 300));
   }
   const sorted = [...rates].sort((a, b) => a - b);
+  const cpu = cpuSince(cpu0), elapsed = (Date.now() - w0) / 1000;
   console.log(JSON.stringify({ clients: n, broadcasts: m, rounds, connect_seconds: connectSeconds, errors,
-    rates: rates.map(Math.round), rate: sorted[Math.floor(sorted.length / 2)], load: "lean" }));
+    rates: rates.map(Math.round), rate: sorted[Math.floor(sorted.length / 2)], deliveries: n * m * rounds,
+    self_cpu_s: cpu, self_cpu_pct: 100 * cpu / elapsed, load: "lean" }));
   clearTimeout(hardStop);
   clients.forEach((c) => c.close());
   setTimeout(() => process.exit(0), 200);
@@ -279,16 +380,15 @@ async function broadcast(clientsArg, broadcastsArg, sizeArg, roundsArg) {
 
 async function idle(clientsArg, holdArg) {
   const n = Number(clientsArg || 2000), hold = Number(holdArg || 10);
-  const hardStop = setTimeout(() => fail("timeout"), (120 + hold) * 1000);
-  let closed = 0;
+  const hardStop = setTimeout(() => fail("timeout"), (120 + n / 50 + hold) * 1000);
   const t0 = Date.now();
   const clients = await connectAll(n, () => new WsClient(() => {}));
-  clients.forEach((c) => c.sock.on("close", () => { closed++; }));
+  const closes = countCloses(clients);
   const connectSeconds = (Date.now() - t0) / 1000;
   console.log(JSON.stringify({ ready: true, connected: clients.length, connect_seconds: connectSeconds }));
   await new Promise((r) => setTimeout(r, hold * 1000));
-  console.log(JSON.stringify({ clients: n, connected: clients.length, alive: clients.length - closed,
-    disconnects: closed, connect_seconds: connectSeconds, load: "lean" }));
+  console.log(JSON.stringify({ clients: n, connected: clients.length, alive: clients.length - closes.closed,
+    disconnects: closes.closed, connect_seconds: connectSeconds, load: "lean" }));
   clearTimeout(hardStop);
   clients.forEach((c) => c.close());
   setTimeout(() => process.exit(0), 200);

@@ -173,9 +173,17 @@ def main() -> None:
         stream=sys.stderr,
         format=f"[{args.name}] %(levelname)s %(name)s: %(message)s",
     )
-    sio, _adapter, ctl = build(args.key, args.name, args.url, args.sharded)
+    sio, adapter, ctl = build(args.key, args.name, args.url, args.sharded)
     server = SocketIOServer(("127.0.0.1", 0), sio.wsgi_app(ctl), log=None)
     server.start()
+    # Ready means subscribed: a request another node publishes right after our PORT line
+    # must reach us. server_count answers once the link is up and our subscription confirmed.
+    for _ in range(200):  # 10 s at most; a node that cannot reach Redis still starts
+        try:
+            adapter.server_count("/")
+            break
+        except ClusterError:
+            gevent.sleep(0.05)
     print(f"PORT {server.server_port}", flush=True)
     server.serve_forever()
 
