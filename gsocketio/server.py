@@ -251,6 +251,7 @@ class Server(ClusterAPI):
         (the legacy 0.9 endpoint's do); the rest speak Socket.IO v4/v5, encoded with
         ``self._wire``. Broadcasts are then encoded once per format."""
         client = Client(conn, decoder, getattr(conn, "wire", None) or self._wire)
+        client.stats = self.metrics
         self._clients[conn.sid] = client
         return client
 

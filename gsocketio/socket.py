@@ -25,6 +25,7 @@ from gsocketio.protocol.socketio import Decoder, Packet
 
 if TYPE_CHECKING:
     from gsocketio.engine import EngineConnection
+    from gsocketio.stats import Stats
 
 __all__ = ["CLOSED", "CONNECTED", "CONNECTING", "Client", "Socket", "SocketIOWire"]
 
@@ -66,11 +67,13 @@ class Client:
         "decoder",
         "eio",
         "sockets",
+        "stats",
         "timer",
         "wire",
     )
 
     def __init__(self, conn: EngineConnection, decoder: Decoder, wire: WireFormat) -> None:
+        self.stats: Stats | None = None  # the server's counters while instrumented
         self.conn = conn
         self.eio = conn.eio
         self.decoder = decoder
@@ -153,6 +156,8 @@ class Socket:
         """Send encoded messages now, or hold them until the connect handler accepts."""
         state = self.state
         if state == CONNECTED:
+            if (stats := self.client.stats) is not None:
+                stats.packets_out += 1
             self.client.conn.send_many(items)
         elif state == CONNECTING:
             buffer = self._buffer
