@@ -168,6 +168,15 @@ class Socket:
                 return
             buffer.extend(items)
 
+    def deliver_volatile(self, items: Encoded) -> None:
+        """A volatile packet: dropped (and counted) while the connection says it is congested
+        (over half its outgoing bound, with ``slow_consumer="drop_volatile"``)."""
+        if getattr(self.client.conn, "congested", False):
+            if (stats := self.client.stats) is not None:
+                stats.slow("dropped_volatile")
+            return
+        self.deliver(items)
+
     def send_packet(self, packet: Packet) -> None:
         self.deliver(self.wire.encode(packet))
 

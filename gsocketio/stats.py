@@ -48,6 +48,8 @@ class Stats:
         """A connection closed (once per connection)."""
         key = str(reason)
         self.disconnects[key] = self.disconnects.get(key, 0) + 1
+        if key == "outgoing buffer full":
+            self.slow("disconnected")
 
     def slow(self, action: str) -> None:
         """The outgoing bound acted on a slow client (``dropped_volatile``, ``disconnected``)."""
