@@ -55,10 +55,10 @@ def blocked_loops() -> int:
 def _greenlet_name(glet: Any) -> str:
     if glet is None:
         return "unknown greenlet"
-    name = getattr(glet, "name", None)
+    text = repr(glet)
     run = getattr(glet, "_run", None) or getattr(glet, "run", None)
     where = getattr(run, "__qualname__", None)
-    return " ".join(str(part) for part in (repr(glet), name, where and f"running {where}") if part)
+    return f"{text} running {where}" if where and where not in text else text
 
 
 class BlockingMonitor:
@@ -140,7 +140,7 @@ class BlockingMonitor:
         if pending is not None:
             who, stack, _seen_at = pending
             self.logger.warning(
-                "gevent hub blocked for %.2f s (threshold %.2f s): greenlet %s was running\n%s",
+                "gevent hub blocked for %.2f s (threshold %.2f s) by %s; its stack:\n%s",
                 stalled_for,
                 self.threshold,
                 who,
