@@ -138,7 +138,10 @@ def test_scrape_with_every_client_generation(
         for client in clients:
             client.send({"quit": True})
             client.expect("done")
-        wait_for(lambda: not sio._clients, what=lambda: repr([(c.conn, c.eio, c.conn.transport) for c in sio._clients.values()]))
+        wait_for(
+            lambda: not sio._clients,
+            what=lambda: repr([(c.conn, c.eio, c.conn.transport) for c in sio._clients.values()]),
+        )
         m = scrape(url)
         assert not [name for (name, _), _v in m.items() if name == "gsocketio_connected_clients"]
         assert m[("gsocketio_namespaces", ())] == 0
