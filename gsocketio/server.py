@@ -198,16 +198,10 @@ class Server(ClusterAPI):
             self._wsgi = WSGIApp(self)
         return self._wsgi(environ, start_response)
 
-    def wsgi_app(
-        self,
-        other_app: Any = None,
-        socketio_path: str = "socket.io",
-        *,
-        metrics_path: str | None = None,
-        **kw: Any,
-    ) -> Any:
+    def wsgi_app(self, other_app: Any = None, socketio_path: str = "socket.io", **kw: Any) -> Any:
         """A WSGI app routing ``/<socketio_path>/`` here and everything else to ``other_app``;
-        with ``metrics_path``, that path serves Prometheus metrics (the ``metrics`` extra)."""
+        ``metrics_path=`` serves Prometheus metrics on that path (:mod:`gsocketio.metrics`)."""
+        metrics_path: str | None = kw.pop("metrics_path", None)
         app = WSGIApp(self, other_app, socketio_path, **kw)
         if metrics_path is None:
             return app
