@@ -20,7 +20,6 @@ from gsocketio.protocol.socketio import Packet
 if TYPE_CHECKING:
     from gsocketio.client import Client
     from gsocketio.socketio_server import Server
-    from gsocketio.stats import Stats
 
 __all__ = ["CLOSED", "CONNECTED", "CONNECTING", "Socket", "SocketIOWire"]
 
