@@ -23,6 +23,7 @@ from gsocketio.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from gsocketio.blocking import monitor_blocking
     from gsocketio.compat.virtsocket import socketio_manage
     from gsocketio.emitter import Emitter
     from gsocketio.namespace import Namespace
@@ -43,6 +44,7 @@ __all__ = [
     "Server",
     "SocketIOServer",
     "WSGIApp",
+    "monitor_blocking",
     "socketio_manage",
 ]
 
@@ -57,6 +59,7 @@ _LAZY = {
     "Server": "gsocketio.socketio_server",
     "SocketIOServer": "gsocketio.serve",
     "WSGIApp": "gsocketio.wsgi",
+    "monitor_blocking": "gsocketio.blocking",
     "socketio_manage": "gsocketio.compat.virtsocket",
 }
 

@@ -3,6 +3,9 @@
 python -m gsocketio [--host 127.0.0.1] [--port 5000] [--log-level INFO] [--log-format plain]
 python -m gsocketio run package.module:app [--host ...] [--port ...]
 
+--metrics [PATH] serves Prometheus metrics on PATH (default /metrics; `run` instruments the
+gsocketio.Server objects at the target module's top level); --blocked-loop-threshold SECONDS
+logs (and counts) every stall of the gevent hub longer than that.
 --port 0 picks a free port (the "serving ... on http://host:port/" line tells which).
 --log-format json writes one JSON object per line (time, level, logger, message, exc_info).
 """
@@ -60,21 +63,37 @@ def main(argv: list[str] | None = None) -> int:
         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
     )
     parser.add_argument("--log-format", default="plain", choices=FORMATS)
+    parser.add_argument("--metrics", nargs="?", const="/metrics", metavar="PATH")
+    parser.add_argument("--blocked-loop-threshold", type=float, metavar="SECONDS")
     args = parser.parse_args(argv)
     configure_logging(args.log_level, args.log_format)
     log = logging.getLogger("gsocketio")
 
     from gsocketio.serve import SocketIOServer
+    from gsocketio.server import Server
 
     if args.command == "run":
         if not args.target:
             parser.error("`run` needs module:app")
         app = _load(args.target)
+        scope = vars(sys.modules[args.target.partition(":")[0]]).values()
+        sio = next((v for v in scope if isinstance(v, Server)), None)
     else:
         from gsocketio.demo import create_app
 
-        app, _sio, _state, _legacy = create_app()
+        app, sio, _state, _legacy = create_app()
         _report_client_bundle(log)
+    if args.metrics:
+        from gsocketio.metrics import metrics_app
+
+        if sio is None:
+            parser.error("--metrics: no gsocketio.Server at the top level of the target module")
+        app = metrics_app(sio, app, args.metrics)
+        log.info("Prometheus metrics at %s", app.metrics_path)
+    if args.blocked_loop_threshold:
+        from gsocketio.blocking import monitor_blocking
+
+        monitor_blocking(args.blocked_loop_threshold)
     server = SocketIOServer((args.host, args.port), app, log=None)
     try:
         server.init_socket()

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from gsocketio.adapters.base import WireFormat
     from gsocketio.socket import Socket
     from gsocketio.socketio_server import Server
+    from gsocketio.stats import Stats
 
 __all__ = ["MAX_HANDLERS_PER_CLIENT", "Client", "Connection", "OwnWire"]
 
@@ -100,6 +101,7 @@ class Client:
         "server",
         "session",
         "sockets",
+        "stats",
         "timer",
         "wire",
     )
@@ -108,6 +110,7 @@ class Client:
         self, server: Server, conn: Connection, session: SocketIOSession, wire: WireFormat
     ) -> None:
         self.server = server
+        self.stats: Stats | None = server.metrics  # counters while instrumented, else None
         self.conn = conn
         self.eio = conn.eio
         self.session = session
@@ -134,6 +137,8 @@ class Client:
         handlers = server.handlers
         for event in events:
             if type(event) is Event:
+                if (stats := self.stats) is not None:
+                    stats.events_in += 1
                 sock = self.sockets.get(event.namespace)
                 if sock is not None:
                     handlers.on_event(sock, event.data, event.id)

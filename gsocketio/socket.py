@@ -122,6 +122,8 @@ class Socket:
         """Send encoded messages now, or hold them until the CONNECT is accepted."""
         state = self.state
         if state == CONNECTED:
+            if (stats := self.client.stats) is not None:
+                stats.packets_out += 1
             self.client.conn.send_many(items)
         elif state == CONNECTING:
             buffer = self._buffer
@@ -131,6 +133,15 @@ class Socket:
                 log.warning("socket %s: pre-connect buffer full, dropping a packet", self.sid)
                 return
             buffer.extend(items)
+
+    def deliver_volatile(self, items: Encoded) -> None:
+        """A volatile packet: dropped (and counted) while the connection says it is congested
+        (half its outgoing bound waiting, with ``slow_consumer="drop_volatile"``)."""
+        if getattr(self.client.conn, "congested", False):
+            if (stats := self.client.stats) is not None:
+                stats.slow("dropped_volatile")
+            return
+        self.deliver(items)
 
     def send_packet(self, packet: Packet) -> None:
         self.deliver(self.wire.encode(packet))

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from types import ModuleType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import gevent
 
@@ -37,6 +37,9 @@ from gsocketio.protocol.socketio_session import Connect, SocketIOSession
 from gsocketio.registry import HandlerLayer, HandlerRegistry, Middleware, RegistryHandlers
 from gsocketio.socket import CLOSED, CONNECTED, Socket, SocketIOWire
 from gsocketio.wsgi import WSGIApp
+
+if TYPE_CHECKING:
+    from gsocketio.stats import Stats
 
 __all__ = ["Rooms", "Server"]
 
@@ -73,6 +76,8 @@ class Server(ClusterAPI):
     socket.io-msgpack-parser's packets (:mod:`gsocketio.protocol.msgpack_parser`) for every
     client but 0.9 ones.
     """
+
+    metrics: Stats | None = None  # hot-path counters while instrumented (gsocketio.metrics)
 
     def __init__(
         self,
@@ -190,8 +195,15 @@ class Server(ClusterAPI):
         return self._wsgi(environ, start_response)
 
     def wsgi_app(self, other_app: Any = None, socketio_path: str = "socket.io", **kw: Any) -> Any:
-        """A WSGI app routing ``/<socketio_path>/`` here and everything else to ``other_app``."""
-        return WSGIApp(self, other_app, socketio_path, **kw)
+        """A WSGI app routing ``/<socketio_path>/`` here and everything else to ``other_app``;
+        ``metrics_path=`` serves Prometheus metrics on that path (:mod:`gsocketio.metrics`)."""
+        metrics_path: str | None = kw.pop("metrics_path", None)
+        app = WSGIApp(self, other_app, socketio_path, **kw)
+        if metrics_path is None:
+            return app
+        from gsocketio.metrics import metrics_app
+
+        return metrics_app(self, app, metrics_path, socketio_path)
 
     # --- EngineHandler -----------------------------------------------------------------------
 
@@ -250,6 +262,8 @@ class Server(ClusterAPI):
         client = self._clients.pop(conn.sid, None)
         if client is None:
             return
+        if self.metrics is not None:
+            self.metrics.disconnected(reason)
         client.closed = True
         client.cancel_timer()
         client.session.decoder.reset()
@@ -324,6 +338,8 @@ class Server(ClusterAPI):
             if not isinstance(target, str):
                 raise ValueError("an emit with a callback must address a single sid (to=sid)")
             sock = self._socket(target, nsp)
+            if self.metrics is not None:
+                callback = self.metrics.timed_callback(callback)
             packet.id = sock.add_ack(callback)
             sock.send_packet(packet)
             return
@@ -367,13 +383,18 @@ class Server(ClusterAPI):
         sock = self._socket(to, namespace)
         waiter = CallWaiter()
         ack_id = sock.add_ack(waiter)
+        timer = self.metrics.timer() if self.metrics is not None else None
         sock.send_packet(Packet(_EVENT, sock.namespace, [event, *args], ack_id))
         try:
             result = waiter.result.get(timeout=timeout)
         except gevent.Timeout:
             if sock.acks is not None:
                 sock.acks.discard(ack_id)
+            if timer is not None:
+                timer.timed_out()
             raise CallTimeoutError(f"no ack for {event!r} from {to} in {timeout} s") from None
+        if timer is not None:
+            timer.done()
         return unwrap_call_result(result)
 
     def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:

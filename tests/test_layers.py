@@ -311,7 +311,7 @@ LAYER_OF: list[tuple[str, str]] = [
     (r"gsocketio\._logging", "log"),
     (r"gsocketio\.protocol(\..*)?", "protocol"),
     (r"gsocketio\.websocket(\..*)?", "websocket"),
-    (r"gsocketio\.greenlets", "greenlets"),
+    (r"gsocketio\.(greenlets|blocking)", "greenlets"),
     (r"gsocketio\.http(\..*)?", "http"),
     (r"gsocketio\.engine(\..*)?", "engine"),
     (r"gsocketio\.wsgi", "wsgi"),
@@ -319,7 +319,7 @@ LAYER_OF: list[tuple[str, str]] = [
     (r"gsocketio\.legacy(\..*)?", "legacy"),
     (
         r"gsocketio\.(socketio_server|socket|client|registry|acks|namespace|mixins|lifecycle"
-        r"|cluster_api|cluster_host|operator|emitter)",
+        r"|cluster_api|cluster_host|operator|emitter|stats|metrics)",
         "socketio",
     ),
     (r"gsocketio\.compat(\..*)?", "compat"),

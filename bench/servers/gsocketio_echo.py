@@ -1,9 +1,14 @@
-"""Echo-with-ack server on gsocketio (benchmark peer)."""
+"""Echo-with-ack server on gsocketio (benchmark peer).
+
+``GSOCKETIO_BENCH_METRICS=1`` serves it with the Prometheus endpoint on (``/metrics``);
+``GSOCKETIO_BENCH_BLOCKING=<seconds>`` runs the blocked-loop monitor with that threshold.
+"""
 
 from gevent import monkey
 
 monkey.patch_all()
 
+import os  # noqa: E402
 import sys  # noqa: E402
 
 import gsocketio  # noqa: E402
@@ -28,4 +33,8 @@ def connect(sid: str, environ: dict, auth: object) -> None:  # type: ignore[type
 
 
 if __name__ == "__main__":
-    SocketIOServer(("127.0.0.1", int(sys.argv[1])), sio.wsgi_app(), log=None).serve_forever()
+    metrics = "/metrics" if os.environ.get("GSOCKETIO_BENCH_METRICS") == "1" else None
+    if os.environ.get("GSOCKETIO_BENCH_BLOCKING"):
+        gsocketio.monitor_blocking(float(os.environ["GSOCKETIO_BENCH_BLOCKING"]))
+    app = sio.wsgi_app(metrics_path=metrics)
+    SocketIOServer(("127.0.0.1", int(sys.argv[1])), app, log=None).serve_forever()

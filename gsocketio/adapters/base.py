@@ -75,8 +75,9 @@ class AdapterHost(Protocol):
 class BroadcastFlags:
     """Modifiers of a broadcast, mirroring Node's ``BroadcastFlags``.
 
-    ``local``: do not forward to other servers (multi-node adapters). ``volatile`` and
-    ``compress`` are carried for wire compatibility; the memory adapter does not act on them.
+    ``local``: do not forward to other servers (multi-node adapters). ``volatile``: a
+    recipient with a ``deliver_volatile`` method gets it that way (and may drop it when its
+    client is slow); ``compress`` is carried for wire compatibility only.
     """
 
     local: bool = False

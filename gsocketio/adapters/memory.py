@@ -153,6 +153,7 @@ class MemoryAdapter(Adapter):
         first_wire: WireFormat | None = None
         first_items: Encoded = ()
         others: dict[WireFormat, Encoded] | None = None
+        volatile = opts.flags.volatile
         for sid in ns.select(opts):
             recipient = recipients.get(sid)
             if recipient is None:  # left while an earlier delivery ran
@@ -170,7 +171,10 @@ class MemoryAdapter(Adapter):
                 if found is None:
                     found = others[wire] = wire.encode(packet)
                 items = found
-            recipient.deliver(items)
+            if volatile:  # a slow client may drop it (Server(slow_consumer="drop_volatile"))
+                getattr(recipient, "deliver_volatile", recipient.deliver)(items)
+            else:
+                recipient.deliver(items)
 
     def add_sockets(self, namespace: str, opts: BroadcastOptions, rooms: Iterable[str]) -> None:
         ns = self._nsps.get(namespace)

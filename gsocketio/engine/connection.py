@@ -158,6 +158,16 @@ class EngineConnection:
         """True once the session is closed (sends are then dropped)."""
         return self._session.closed
 
+    @property
+    def congested(self) -> bool:
+        """Whether to drop a volatile packet: ``slow_consumer="drop_volatile"`` and half of
+        either outgoing bound reached (``Socket.deliver_volatile`` asks)."""
+        if self.options.slow_consumer != "drop_volatile":
+            return False
+        packets, size = self._session.backlog
+        config = self._session.config
+        return 2 * packets >= config.max_buffered_packets or 2 * size >= config.max_buffered_bytes
+
     # --- the Socket.IO layer's side ------------------------------------------------------------
 
     def send(self, data: str | bytes) -> None:

@@ -9,9 +9,10 @@ from typing import Any
 
 from gsocketio.engine.http import CookieSpec, OriginSpec
 
-__all__ = ["TRANSPORTS", "EngineOptions"]
+__all__ = ["SLOW_CONSUMER_POLICIES", "TRANSPORTS", "EngineOptions"]
 
 TRANSPORTS = ("polling", "websocket")
+SLOW_CONSUMER_POLICIES = ("disconnect", "drop_volatile")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,6 +27,8 @@ class EngineOptions:
     enables JSONP polling (EIO3 ``j=``, the 0.9 ``jsonp-polling`` transport); a JSONP request
     whose ``Origin``/``Referer`` the CORS policy refuses then gets 403. ``max_buffered_*``
     bound what may wait for one client (beyond: the session closes, "outgoing buffer full").
+    ``slow_consumer``: ``"disconnect"`` (default) queues volatile packets like any other;
+    ``"drop_volatile"`` drops them for a client at half of either bound (docs/operations.md).
     """
 
     ping_interval: float = 25
@@ -46,11 +49,14 @@ class EngineOptions:
     max_buffered_packets: int = 10_000
     max_buffered_bytes: int = 10_000_000
     jsonp: bool = False
+    slow_consumer: str = "disconnect"
 
     def __post_init__(self) -> None:
         chosen = tuple(self.transports) if self.transports is not None else TRANSPORTS
         if not chosen or set(chosen) - set(TRANSPORTS):
             raise ValueError(f"transports must be a non-empty subset of {TRANSPORTS}")
+        if self.slow_consumer not in SLOW_CONSUMER_POLICIES:
+            raise ValueError(f"slow_consumer must be one of {SLOW_CONSUMER_POLICIES}")
         object.__setattr__(self, "transports", chosen)
         object.__setattr__(self, "path", "/" + self.path.strip("/") + "/")
         object.__setattr__(self, "ping_interval", float(self.ping_interval))

@@ -13,13 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
 from gsocketio.exceptions import SessionClosedError, SessionError
-from gsocketio.protocol.engineio import (
-    Packet,
-    PacketType,
-    decode_packet,
-    decode_post,
-    text_message,
-)
+from gsocketio.protocol.engineio import Packet, PacketType, decode_packet, decode_post, text_message
 from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.reasons import DisconnectReason
 
@@ -253,6 +247,10 @@ class Session:
     @property
     def config(self) -> SessionConfig:
         return self._config
+
+    @property
+    def backlog(self) -> tuple[int, int]:
+        return len(self._queue), self._queued_bytes  # packets and bytes waiting to be written
 
     def open_packet(self) -> Packet:
         """The OPEN packet: ``{sid, upgrades, pingInterval, pingTimeout[, maxPayload]}`` in ms."""

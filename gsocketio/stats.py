@@ -1,0 +1,95 @@
+"""Counters the server layers bump while metrics are on (``Server.metrics``, None when off).
+
+Plain integers and dicts, no locks and no calls on the hot path: the layers do
+``if (m := self.metrics) is not None: m.events_in += 1``, and :mod:`gsocketio.metrics` reads
+them at scrape time beside the state it reads directly (connections, namespaces, rooms).
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+__all__ = ["ACK_BUCKETS", "AckTimer", "Stats"]
+
+ACK_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Upper bounds (seconds) of the ack latency histogram; one more bucket holds the rest."""
+
+
+class Stats:
+    """What happened since the server was instrumented (read by the Prometheus collector)."""
+
+    __slots__ = (
+        "ack_buckets",
+        "ack_count",
+        "ack_sum",
+        "ack_timeouts",
+        "disconnects",
+        "engine_errors",
+        "events_in",
+        "packets_out",
+        "slow_consumer",
+    )
+
+    def __init__(self) -> None:
+        self.events_in = 0  # EVENT packets received (any namespace)
+        self.packets_out = 0  # Socket.IO packets delivered to sockets (events, acks)
+        self.ack_buckets = [0] * (len(ACK_BUCKETS) + 1)
+        self.ack_count = 0
+        self.ack_sum = 0.0
+        self.ack_timeouts = 0
+        self.disconnects: dict[str, int] = {}  # connection close reason -> count
+        self.engine_errors: dict[tuple[str, str], int] = {}  # (status, Engine.IO code) -> count
+        self.slow_consumer: dict[str, int] = {}  # backpressure action -> count
+
+    def disconnected(self, reason: str) -> None:
+        """A connection closed (once per connection)."""
+        key = str(reason)
+        self.disconnects[key] = self.disconnects.get(key, 0) + 1
+        if key == "outgoing buffer full":
+            self.slow("disconnected")
+
+    def slow(self, action: str) -> None:
+        """The outgoing bound acted on a slow client (``dropped_volatile``, ``disconnected``)."""
+        self.slow_consumer[action] = self.slow_consumer.get(action, 0) + 1
+
+    def engine_error(self, status: str, code: str) -> None:
+        key = (status, code)
+        self.engine_errors[key] = self.engine_errors.get(key, 0) + 1
+
+    def observe_ack(self, seconds: float) -> None:
+        self.ack_buckets[bisect.bisect_left(ACK_BUCKETS, seconds)] += 1
+        self.ack_count += 1
+        self.ack_sum += seconds
+
+    def timer(self) -> AckTimer:
+        """Start timing one server-to-client ack round trip."""
+        return AckTimer(self)
+
+    def timed_callback(self, callback: Callable[..., Any]) -> Callable[..., Any]:
+        """``callback`` wrapped to record the round trip when the client's ack arrives."""
+        timer = AckTimer(self)
+
+        def acked(*args: Any) -> Any:
+            timer.done()
+            return callback(*args)
+
+        return acked
+
+
+class AckTimer:
+    """One pending round trip: :meth:`done` when the ack came, :meth:`timed_out` if not."""
+
+    __slots__ = ("_started", "_stats")
+
+    def __init__(self, stats: Stats) -> None:
+        self._stats = stats
+        self._started = time.perf_counter()
+
+    def done(self) -> None:
+        self._stats.observe_ack(time.perf_counter() - self._started)
+
+    def timed_out(self) -> None:
+        self._stats.ack_timeouts += 1
