@@ -1,7 +1,12 @@
 """``python -m gsocketio``: run the demo chat, or a user's app.
 
-python -m gsocketio [--host 127.0.0.1] [--port 5000]
-python -m gsocketio run package.module:app [--host ...] [--port ...]
+python -m gsocketio [--host 127.0.0.1] [--port 5000] [--workers N]
+python -m gsocketio run package.module:app [--host ...] [--port ...] [--workers N]
+
+``--workers N`` pre-forks N processes on one listening socket; each imports the app itself
+(its own adapter and Redis connections) and serves any request: polls of another worker's
+session are forwarded to it (docs/deployment.md). ``--node-dir`` joins separately started
+processes of one host the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 
@@ -21,6 +27,15 @@ def _load(target: str) -> Any:
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attr or "app")
+
+
+def _app(args: argparse.Namespace) -> Any:
+    if args.command == "run":
+        return _load(args.target)
+    from gsocketio.demo import create_app
+
+    app, _sio, _state, _legacy = create_app()
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,28 +48,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", nargs="?", help="module:app for `run` (a WSGI app)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=1, help="processes (pre-forked)")
+    parser.add_argument("--node-dir", type=Path, default=None, help="shared node directory")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     log = logging.getLogger("gsocketio")
+    if args.command == "run" and not args.target:
+        parser.error("`run` needs module:app")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    what = "the demo chat" if args.command == "demo" else args.target
+    if args.workers > 1:
+        from gsocketio.prefork import serve_prefork
+
+        return serve_prefork(
+            lambda: _app(args), args.host, args.port, args.workers, what, args.node_dir
+        )
 
     from gsocketio.serve import SocketIOServer
 
-    if args.command == "run":
-        if not args.target:
-            parser.error("`run` needs module:app")
-        app = _load(args.target)
-    else:
-        from gsocketio.demo import create_app
-
-        app, _sio, _state, _legacy = create_app()
-    server = SocketIOServer((args.host, args.port), app, log=None)
+    server = SocketIOServer((args.host, args.port), _app(args), log=None)
     try:
         server.init_socket()
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
         return 1
-    what = "the demo chat" if args.command == "demo" else args.target
+    if args.node_dir is not None:
+        from gsocketio.nodes import start_node
+
+        start_node(server.application, args.node_dir)
     log.info("serving %s on http://%s:%s/ (Ctrl-C stops)", what, args.host, server.server_port)
     try:
         server.serve_forever()

@@ -14,7 +14,6 @@ an empty body: a second concurrent GET or POST → 400, a POST above ``max_http_
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -44,6 +43,7 @@ from gsocketio.engine.http import (
 from gsocketio.engine.polling import decode_post, encode_poll, read_body
 from gsocketio.engine.reaper import Reaper
 from gsocketio.exceptions import ProtocolError, SessionError, WebSocketHandshakeError
+from gsocketio.node_id import new_session_id
 from gsocketio.protocol.engineio import Packet
 from gsocketio.protocol.engineio_session import Session, SessionConfig
 from gsocketio.protocol.limits import Limits
@@ -205,9 +205,7 @@ class EngineServer:
     def _new_connection(
         self, eio: int, transport: str, query: Mapping[str, str], environ: dict[str, Any]
     ) -> EngineConnection:
-        sid = secrets.token_urlsafe(15)  # 20 URL-safe characters, like the reference server
-        while sid in self._connections:
-            sid = secrets.token_urlsafe(15)
+        sid = new_session_id(self._connections)  # names this node when forwarding is on
         session = Session(
             sid, eio=eio, transport=transport, now=time.monotonic(), config=self.session_config
         )
