@@ -45,5 +45,7 @@ def whoami(sid: str) -> int:
     return os.getpid()
 
 
-legacy = LegacyServer(sio, polling_duration=2)
+# jsonp on: the handshake lists all five transports, so a 0.9.16 client given ["xhr-polling"]
+# takes it (see tests/interop/test_legacy_node.py).
+legacy = LegacyServer(sio, polling_duration=2, jsonp=True)
 app = legacy.wsgi_app()

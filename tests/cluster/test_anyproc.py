@@ -5,21 +5,23 @@ forwarded to its owner, upgrades piped to it; broadcasts cross processes through
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import gevent
 import pytest
 
 from tests.cluster.conftest import ROOT, redis_client
-from tests.helpers.node import run_node
+from tests.helpers.node import NodeClient, run_node
 from tests.helpers.rrproxy import RoundRobinProxy
 
 APP = "tests.cluster.anyproc_app:app"
@@ -117,8 +119,9 @@ def cluster(key: str) -> Iterator[Callable[..., Cluster]]:
     tmp.cleanup()
 
 
-STEADY_V4 = """
-const { io } = require("socket.io-client");
+STEADY = """
+const v2 = ARGS.client === "v2";
+const io = v2 ? require("socket.io-client-v2") : require("socket.io-client").io;
 const { polling, upgrading, rounds, broadcasts } = ARGS;
 const errors = [];
 const clients = [];
@@ -130,7 +133,7 @@ for (let i = 0; i < polling + upgrading; i++) {
   s.on("seq", (n) => c.events.push(n));
   s.on("bcast", (n) => c.bcast.push(n));
   s.on("disconnect", (r) => errors.push(`client ${i}: disconnect ${r}`));
-  s.on("connect_error", (e) => errors.push(`client ${i}: connect_error ${e.message}`));
+  s.on("connect_error", (e) => errors.push(`client ${i}: connect_error ${e && e.message}`));
   clients.push(c);
 }
 const until = (pred, ms, what) => new Promise((ok, ko) => {
@@ -139,29 +142,33 @@ const until = (pred, ms, what) => new Promise((ok, ko) => {
   tick();
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ask = (s, ev, arg) => new Promise((ok, ko) => {
+  const t = setTimeout(() => ko(new Error(`no ack for ${ev} ${arg}`)), 10000);
+  s.emit(ev, arg, (reply) => { clearTimeout(t); ok(reply); });
+});
 (async () => {
   await until(() => clients.every((c) => c.s.connected), 15000, "not all connected");
   const run = async (c, i) => {
     for (let n = 0; n < rounds; n++) {
-      const ack = await c.s.timeout(10000).emitWithAck("seq", n);
+      const ack = await ask(c.s, "seq", n);
       c.acks.push(ack.n); c.pids.add(ack.pid);
       await sleep(20 + (i * 7) % 40);
     }
   };
   const sender = (async () => {
-    for (let b = 0; b < broadcasts; b++) { await clients[0].s.emitWithAck("bcast", b); await sleep(100); }
+    for (let b = 0; b < broadcasts; b++) { await ask(clients[0].s, "bcast", b); await sleep(100); }
   })();
   await Promise.all([...clients.map(run), sender]);
   await until(() => clients.every((c) => c.events.length >= rounds && c.bcast.length >= broadcasts),
               10000, "events or broadcasts missing");
-  const want = [...Array(rounds).keys()], wantB = [...Array(broadcasts).keys()];
+  const want = JSON.stringify([...Array(rounds).keys()]);
+  const wantB = JSON.stringify([...Array(broadcasts).keys()]);
   const bad = clients.map((c, i) => {
-    const ok = JSON.stringify(c.events) === JSON.stringify(want)
-      && JSON.stringify(c.acks) === JSON.stringify(want)
-      && JSON.stringify(c.bcast) === JSON.stringify(wantB) && c.pids.size === 1
-      && c.s.io.engine.transport.name === (c.poll ? "polling" : "websocket");
-    return ok ? null : { i, events: c.events, acks: c.acks, bcast: c.bcast, pids: [...c.pids],
-                         transport: c.s.io.engine.transport.name };
+    const transport = c.s.io.engine.transport.name;
+    const ok = JSON.stringify(c.events) === want && JSON.stringify(c.acks) === want
+      && JSON.stringify(c.bcast) === wantB && c.pids.size === 1
+      && transport === (c.poll ? "polling" : "websocket");
+    return ok ? null : { i, events: c.events, acks: c.acks, bcast: c.bcast, pids: [...c.pids], transport };
   }).filter(Boolean);
   out({ bad, errors, pids: [...new Set(clients.flatMap((c) => [...c.pids]))].length });
   clients.forEach((c) => c.s.disconnect());
@@ -169,31 +176,154 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 })().catch((e) => fail(e.stack || e));
 """
 
+LEGACY = """
+const lio = require("socket.io-client-legacy");
+const { clients: n, rounds, broadcasts, transport: want_transport } = ARGS;
+const errors = [];
+const clients = [];
+for (let i = 0; i < n; i++) {
+  const s = lio.connect(URL, { transports: [want_transport], "force new connection": true,
+                               reconnect: false });
+  const c = { s, events: [], acks: [], bcast: [], pids: new Set(), connected: false };
+  s.on("connect", () => { c.connected = true; });
+  s.on("seq", (v) => c.events.push(v));
+  s.on("bcast", (v) => c.bcast.push(v));
+  s.on("disconnect", (r) => { if (!c.closing) errors.push(`client ${i}: disconnect ${r}`); });
+  s.on("error", (e) => errors.push(`client ${i}: error ${e}`));
+  clients.push(c);
+}
+const until = (pred, ms, what) => new Promise((ok, ko) => {
+  const t0 = Date.now();
+  const tick = () => pred() ? ok() : (Date.now() - t0 > ms ? ko(new Error(what)) : setTimeout(tick, 20));
+  tick();
+});
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ask = (s, ev, arg) => new Promise((ok, ko) => {
+  const t = setTimeout(() => ko(new Error(`no ack for ${ev} ${arg}`)), 10000);
+  s.emit(ev, arg, (reply) => { clearTimeout(t); ok(reply); });
+});
+(async () => {
+  await until(() => clients.every((c) => c.connected), 15000, "not all connected");
+  const run = async (c, i) => {
+    for (let v = 0; v < rounds; v++) {
+      const ack = await ask(c.s, "seq", v);
+      c.acks.push(ack.n); c.pids.add(ack.pid);
+      await sleep(20 + (i * 7) % 40);
+    }
+  };
+  const sender = (async () => {
+    for (let b = 0; b < broadcasts; b++) { await ask(clients[0].s, "bcast", b); await sleep(100); }
+  })();
+  await Promise.all([...clients.map(run), sender]);
+  await until(() => clients.every((c) => c.events.length >= rounds && c.bcast.length >= broadcasts),
+              10000, "events or broadcasts missing");
+  const want = JSON.stringify([...Array(rounds).keys()]);
+  const wantB = JSON.stringify([...Array(broadcasts).keys()]);
+  const bad = clients.map((c, i) => {
+    const transport = c.s.socket.transport.name;
+    const ok = JSON.stringify(c.events) === want && JSON.stringify(c.acks) === want
+      && JSON.stringify(c.bcast) === wantB && c.pids.size === 1 && transport === want_transport;
+    return ok ? null : { i, events: c.events, acks: c.acks, bcast: c.bcast, pids: [...c.pids], transport };
+  }).filter(Boolean);
+  out({ bad, errors, pids: [...new Set(clients.flatMap((c) => [...c.pids]))].length });
+  clients.forEach((c) => { c.closing = true; });
+  done();
+})().catch((e) => fail(e.stack || e));
+"""
 
-def steady_v4(
-    url: str, polling: int, upgrading: int, rounds: int, broadcasts: int
+
+def steady(
+    url: str, client: str, polling: int, upgrading: int, rounds: int, broadcasts: int
 ) -> dict[str, Any]:
-    [result] = run_node(
-        STEADY_V4,
-        url,
-        args={
-            "polling": polling,
-            "upgrading": upgrading,
-            "rounds": rounds,
-            "broadcasts": broadcasts,
-        },
-        timeout=60,
-    )
+    args = {
+        "client": client,
+        "polling": polling,
+        "upgrading": upgrading,
+        "rounds": rounds,
+        "broadcasts": broadcasts,
+    }
+    [result] = run_node(STEADY, url, args=args, timeout=60)
     return result
+
+
+def spread(proxy: RoundRobinProxy, backends: list[Backend], least: int) -> None:
+    counts = [proxy.counts[b.port] for b in backends]
+    assert all(c >= least for c in counts), counts  # spread over all, not pinned
 
 
 def test_v4_polling_and_upgrading_clients_through_round_robin(
     cluster: Callable[..., Cluster],
 ) -> None:
-    proxy, _ = cluster("separate")
-    result = steady_v4(proxy.url, polling=40, upgrading=10, rounds=25, broadcasts=10)
+    proxy, backends = cluster("separate")
+    result = steady(proxy.url, "v4", polling=40, upgrading=10, rounds=25, broadcasts=10)
     assert result["errors"] == []
-    assert result["bad"] == []
+    assert result["bad"] == [], json.dumps(result["bad"][:2])
     assert result["pids"] == 4  # the sessions are owned by all four processes
-    assert all(proxy.counts[i] > 100 for i in range(4)), proxy.counts  # spread, not pinned
+    spread(proxy, backends, 100)
     assert proxy.upgrades >= 10
+
+
+def test_v2_eio3_clients_through_round_robin(cluster: Callable[..., Cluster]) -> None:
+    proxy, backends = cluster("separate")
+    result = steady(proxy.url, "v2", polling=16, upgrading=4, rounds=15, broadcasts=5)
+    assert result["errors"] == []
+    assert result["bad"] == [], json.dumps(result["bad"][:2])
+    assert result["pids"] == 4
+    spread(proxy, backends, 30)
+
+
+@pytest.mark.parametrize("transport", ["xhr-polling", "websocket"])
+def test_legacy_clients_through_round_robin(
+    cluster: Callable[..., Cluster], transport: str
+) -> None:
+    proxy, backends = cluster("separate")
+    args = {"clients": 12, "rounds": 10, "broadcasts": 5, "transport": transport}
+    [result] = run_node(LEGACY, proxy.url, args=args, timeout=60)
+    assert result["errors"] == []
+    assert result["bad"] == [], json.dumps(result["bad"][:2])
+    assert result["pids"] == 4
+    spread(proxy, backends, 3 if transport == "websocket" else 20)
+
+
+def test_prefork_workers_serve_any_request(cluster: Callable[..., Cluster]) -> None:
+    """``--workers 4`` on one socket: the kernel hands each new connection to some worker."""
+    proxy, _ = cluster("prefork")
+    result = steady(proxy.url, "v4", polling=24, upgrading=6, rounds=15, broadcasts=5)
+    assert result["errors"] == []
+    assert result["bad"] == [], json.dumps(result["bad"][:2])
+    assert result["pids"] >= 2  # sessions on several workers, their polls on any
+
+
+RECONNECT = """
+const { io } = require("socket.io-client");
+const s = io(URL, { transports: ["polling"], reconnectionDelay: 100, reconnectionDelayMax: 200 });
+const ask = (ev) => new Promise((ok) => s.emit(ev, ok));
+s.on("disconnect", (reason) => out({ disconnected: reason }));
+s.on("connect", async () => out({ connected: s.id, sid: s.io.engine.id, pid: await ask("whoami") }));
+onLine((m) => { if (m.quit) { s.disconnect(); done(); } });
+"""
+
+
+def test_owner_gone_answers_400_unknown_sid_and_clients_reconnect(
+    cluster: Callable[..., Cluster],
+) -> None:
+    proxy, backends = cluster("separate")
+    client = NodeClient(RECONNECT, proxy.url, timeout=40)
+    try:
+        first = client.expect("connected", timeout=15)
+        owner = next(b for b in backends if b.proc.pid == first["pid"])
+        owner.proc.kill()  # SIGKILL: its unix socket file stays, nobody listens
+        owner.proc.wait(timeout=5)
+        proxy.remove(("127.0.0.1", owner.port))  # the balancer's health check
+        for survivor in (b for b in backends if b is not owner):
+            url = f"http://127.0.0.1:{survivor.port}/socket.io/?EIO=4&transport=polling&sid={first['sid']}"
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(url, timeout=5)
+            assert info.value.code == 400
+            assert json.loads(info.value.read()) == {"code": 1, "message": "Session ID unknown"}
+        client.expect("disconnected", timeout=15)
+        again = client.expect("connected", timeout=15)
+        assert again["pid"] != first["pid"] and again["sid"] != first["sid"]
+        client.send({"quit": True})
+    finally:
+        client.close()

@@ -46,11 +46,11 @@ def _pipe(a: Any, b: Any) -> None:
 
 
 class RoundRobinProxy:
-    """Listens on 127.0.0.1 (ephemeral port); ``counts`` tallies requests per backend."""
+    """Listens on 127.0.0.1 (ephemeral port); ``counts`` tallies requests per backend port."""
 
     def __init__(self, backends: list[tuple[str, int]]) -> None:
-        self.backends = backends
-        self._next = itertools.cycle(range(len(backends)))
+        self.backends = list(backends)
+        self._turn = itertools.count()
         self.counts: Counter[int] = Counter()
         self.upgrades = 0
         self.server = StreamServer(("127.0.0.1", 0), self._handle)
@@ -59,6 +59,10 @@ class RoundRobinProxy:
 
     def close(self) -> None:
         self.server.stop(timeout=1)
+
+    def remove(self, backend: tuple[str, int]) -> None:
+        """Take a backend out of the rotation (what a load balancer's health check does)."""
+        self.backends.remove(backend)
 
     def _handle(self, client: Any, _address: Any) -> None:
         client.settimeout(IO_TIMEOUT)
@@ -77,9 +81,9 @@ class RoundRobinProxy:
         lines = head.decode("latin-1").split("\r\n")
         headers = [ln for ln in lines[1:] if ln]
         names = {ln.split(":", 1)[0].strip().lower(): ln.split(":", 1)[1].strip() for ln in headers}
-        index = next(self._next)
-        self.counts[index] += 1
-        upstream = socket.create_connection(self.backends[index], timeout=5)
+        backend = self.backends[next(self._turn) % len(self.backends)]
+        self.counts[backend[1]] += 1
+        upstream = socket.create_connection(backend, timeout=5)
         upstream.settimeout(IO_TIMEOUT)
         try:
             if names.get("upgrade", "").lower() == "websocket":
