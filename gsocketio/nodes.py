@@ -4,6 +4,7 @@ through the same HTTP front door. Starting it sets the identity that sids carry.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import tempfile
@@ -81,6 +82,7 @@ def start_node(application: Any, directory: Path | None = None) -> NodeListener:
         return running
     listener = NodeListener(application, directory or default_node_dir())
     listener.start()
+    atexit.register(listener.stop)  # a worker that exits cleanly leaves no socket behind
     _running.clear()
     _running[os.getpid()] = listener
     return listener

@@ -15,12 +15,14 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import gevent
 import pytest
 
 from tests.cluster.conftest import ROOT, redis_client
+from tests.compat.test_examples import start, stop
 from tests.helpers.node import NodeClient, run_node
 from tests.helpers.rrproxy import RoundRobinProxy
 
@@ -327,3 +329,30 @@ def test_owner_gone_answers_400_unknown_sid_and_clients_reconnect(
         client.send({"quit": True})
     finally:
         client.close()
+
+
+def test_gunicorn_four_workers_serve_any_request(key: str) -> None:
+    """``gunicorn -k gsocketio.sgunicorn.GeventSocketIOWorker -w 4``: each worker starts its
+    node listener, so polls and upgrades landing on any worker reach the session's owner."""
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    env = dict(os.environ)
+    os.environ["ANYPROC_KEY"] = key
+    try:
+        proc, url = start(
+            [gunicorn, "-k", "gsocketio.sgunicorn.GeventSocketIOWorker", "-w", "4",
+             "-b", "127.0.0.1:0", "--graceful-timeout", "2", APP],
+            ROOT, r"Listening at: (http://\S+)", "stderr",
+        )  # fmt: skip
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
+    proxy = RoundRobinProxy([("127.0.0.1", int(url.rsplit(":", 1)[1]))])
+    try:
+        wait_subscribed(key, 4)
+        result = steady(proxy.url, "v4", polling=24, upgrading=6, rounds=15, broadcasts=5)
+    finally:
+        proxy.close()
+        stop(proc)
+    assert result["errors"] == []
+    assert result["bad"] == [], json.dumps(result["bad"][:2])
+    assert result["pids"] >= 2
