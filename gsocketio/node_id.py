@@ -10,13 +10,12 @@ from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
-from gsocketio.exceptions import SessionError
-from gsocketio.protocol.forward import NODE_ID_LENGTH, sid_with_owner
+from gsocketio.protocol.forward import NODE_ID_LENGTH
+from gsocketio.protocol.ids import new_sid
 
 __all__ = ["LocalIdentity", "current", "new_node_id", "new_session_id", "set_current"]
 
 _ALPHABET = string.ascii_lowercase + string.digits
-_ATTEMPTS = 100
 
 
 @dataclass(frozen=True)
@@ -53,11 +52,6 @@ def current() -> LocalIdentity | None:
 
 
 def new_session_id(taken: Container[str] = ()) -> str:
-    """A fresh sid (120 random bits), prefixed with this node's id when one is set."""
+    """A fresh Engine.IO or 0.9 sid, naming this node when one is set."""
     identity = current()
-    for _ in range(_ATTEMPTS):
-        token = secrets.token_urlsafe(15)
-        sid = sid_with_owner(identity.node, token) if identity is not None else token
-        if sid not in taken:
-            return sid
-    raise SessionError("no free sid after 100 attempts (is the random source broken?)")
+    return new_sid(taken, identity.node if identity is not None else None)
