@@ -356,3 +356,31 @@ def test_gunicorn_four_workers_serve_any_request(key: str) -> None:
     assert result["errors"] == []
     assert result["bad"] == [], json.dumps(result["bad"][:2])
     assert result["pids"] >= 2
+
+
+def _handshake(port: int) -> str:
+    url = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        sid: str = json.loads(resp.read()[1:])["sid"]
+    return sid
+
+
+def test_forwarding_bounds_and_loop_guard(cluster: Callable[..., Cluster]) -> None:
+    """A forwarded request is never forwarded again (it is served where it lands: unknown sid);
+    a body above max_http_buffer_size is refused before anything is forwarded."""
+    _, backends = cluster("separate", workers=2)
+    a, b = backends
+    sid = _handshake(a.port)
+    assert sid.split(".", 1)[0].isalnum() and len(sid.split(".", 1)[0]) == 8
+    url = f"http://127.0.0.1:{b.port}/socket.io/?EIO=4&transport=polling&sid={sid}"
+    with urllib.request.urlopen(urllib.request.Request(url, data=b"40"), timeout=5) as resp:
+        assert resp.status == 200 and resp.read() == b"ok"  # forwarded to a
+    marked = urllib.request.Request(url, headers={"X-GSocketIO-Forwarded": "1"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(marked, timeout=5)
+    assert info.value.code == 400
+    assert json.loads(info.value.read()) == {"code": 1, "message": "Session ID unknown"}
+    big = urllib.request.Request(url, data=b"4" + b"x" * 1_000_001)
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(big, timeout=5)
+    assert info.value.code == 413
