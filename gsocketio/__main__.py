@@ -6,7 +6,8 @@ python -m gsocketio run package.module:app [--host ...] [--port ...] [--workers 
 ``--workers N`` pre-forks N processes on one listening socket; each imports the app itself
 (its own adapter and Redis connections) and serves any request: polls of another worker's
 session are forwarded to it (docs/deployment.md). ``--node-dir`` joins separately started
-processes of one host the same way.
+processes of one host the same way; ``--node-address HOST[:PORT] --node-redis URL`` makes the
+processes reachable from other hosts (registered in Redis).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ monkey.patch_all()  # first: user apps (Django, requests, ...) must see cooperat
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -50,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=1, help="processes (pre-forked)")
     parser.add_argument("--node-dir", type=Path, default=None, help="shared node directory")
+    parser.add_argument(
+        "--node-address", default=None, help="host[:port] where other hosts forward to this one"
+    )
+    parser.add_argument("--node-redis", default=None, help="Redis URL of the node registry")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
@@ -60,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--workers must be at least 1")
     what = "the demo chat" if args.command == "demo" else args.target
     if args.workers > 1:
+        from gsocketio.nodes import NODE_ADDRESS_ENV, NODE_REDIS_ENV
         from gsocketio.prefork import serve_prefork
+
+        if args.node_address and args.node_redis:  # each worker: its own port on that host
+            os.environ[NODE_ADDRESS_ENV] = args.node_address.rsplit(":", 1)[0]
+            os.environ[NODE_REDIS_ENV] = args.node_redis
 
         return serve_prefork(
             lambda: _app(args), args.host, args.port, args.workers, what, args.node_dir
@@ -74,10 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
         return 1
-    if args.node_dir is not None:
+    if args.node_dir is not None or (args.node_address and args.node_redis):
         from gsocketio.nodes import start_node
 
-        start_node(server.application, args.node_dir)
+        start_node(
+            server.application, args.node_dir, address=args.node_address, redis_url=args.node_redis
+        )
     log.info("serving %s on http://%s:%s/ (Ctrl-C stops)", what, args.host, server.server_port)
     try:
         server.serve_forever()

@@ -80,16 +80,27 @@ class Forwarder:
         self.forwarded = 0  # requests served by another node through this one (for tests)
 
     def _connect(self, owner: str) -> Any | None:
-        """A connection to ``owner``, or None when it is gone (no socket, nobody listening)."""
-        path = str(self.identity.socket_path(owner))
-        sock = gsocket.socket(gsocket.AF_UNIX, gsocket.SOCK_STREAM)
+        """A connection to ``owner``, or None when it is gone (no socket, nobody listening,
+        not registered): on this host through its unix socket, else at its registered address."""
+        path = self.identity.socket_path(owner)
+        target: Any = str(path)
+        family = gsocket.AF_UNIX
+        if not path.exists() and self.identity.registry is not None:
+            target = self.identity.registry.lookup(owner)
+            if target is None:
+                log.info("owner %s is not registered: the session is unknown", owner)
+                return None
+            family = gsocket.AF_INET6 if ":" in target[0] else gsocket.AF_INET
+        sock = gsocket.socket(family, gsocket.SOCK_STREAM)
         sock.settimeout(self.connect_timeout)
         try:
-            sock.connect(path)
+            sock.connect(target)
         except OSError as exc:
             sock.close()
             log.info("owner %s unreachable (%s): the session is unknown", owner, exc)
             return None
+        if family != gsocket.AF_UNIX:
+            sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
         return sock
 
     def forward(

@@ -9,6 +9,7 @@ import string
 from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from gsocketio.protocol.forward import NODE_ID_LENGTH
 from gsocketio.protocol.ids import new_sid
@@ -18,14 +19,21 @@ __all__ = ["LocalIdentity", "current", "new_node_id", "new_session_id", "set_cur
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
+class NodeLookup(Protocol):
+    """Where a node of another host listens (gsocketio.node_registry.RedisNodeRegistry)."""
+
+    def lookup(self, node: str) -> tuple[str, int] | None: ...
+
+
 @dataclass(frozen=True)
 class LocalIdentity:
-    """The node this process is, where its peers listen, and the pid that set it (a forked
-    child that inherited it is not that node)."""
+    """The node this process is, where its peers listen (the host's directory; other hosts
+    through ``registry``), and the pid that set it (a forked child is not that node)."""
 
     node: str
     directory: Path
     pid: int
+    registry: NodeLookup | None = None
 
     def socket_path(self, node: str) -> Path:
         return self.directory / f"{node}.sock"

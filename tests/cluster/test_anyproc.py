@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 import gevent
 import pytest
 
-from tests.cluster.conftest import ROOT, redis_client
+from tests.cluster.conftest import REDIS_URL, ROOT, redis_client
 from tests.compat.test_examples import start, stop
 from tests.helpers.node import NodeClient, run_node
 from tests.helpers.rrproxy import RoundRobinProxy
@@ -384,3 +385,36 @@ def test_forwarding_bounds_and_loop_guard(cluster: Callable[..., Cluster]) -> No
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(big, timeout=5)
     assert info.value.code == 413
+
+
+def test_two_hosts_forward_over_tcp_with_a_redis_registry(
+    key: str, cluster: Callable[..., Cluster]
+) -> None:
+    """Two "hosts" (two ``--workers 2`` servers with separate node directories, so neither sees
+    the other's unix sockets) behind one round-robin proxy: requests for a session of the other
+    host go to its registered TCP node address."""
+    dirs = [tempfile.mkdtemp(prefix="gsio-host-") for _ in range(2)]
+    backends = [
+        Backend(
+            key, "--workers", "2", "--node-dir", node_dir,
+            "--node-address", "127.0.0.1", "--node-redis", REDIS_URL,
+            env={"GSOCKETIO_NODE_PREFIX": f"{key}-node"},
+        )
+        for node_dir in dirs
+    ]  # fmt: skip
+    proxy = RoundRobinProxy([("127.0.0.1", b.port) for b in backends])
+    try:
+        wait_subscribed(key, 4)
+        registered = redis_client().keys(f"{key}-node:*")
+        assert len(registered) == 4
+        result = steady(proxy.url, "v4", polling=16, upgrading=4, rounds=15, broadcasts=5)
+    finally:
+        proxy.close()
+        for backend in backends:
+            backend.close()
+        for node_dir in dirs:
+            shutil.rmtree(node_dir, ignore_errors=True)
+    assert result["errors"] == []
+    assert result["bad"] == [], json.dumps(result["bad"][:2])
+    assert result["pids"] >= 2
+    assert redis_client().keys(f"{key}-node:*") == []  # unregistered on a clean stop
