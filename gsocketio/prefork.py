@@ -4,7 +4,6 @@ that dies, and stops them all on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import signal
@@ -16,9 +15,11 @@ from typing import Any
 
 from gevent import socket as gsocket
 
+from gsocketio._logging import get_logger
+
 __all__ = ["serve_prefork"]
 
-log = logging.getLogger("gsocketio.prefork")
+log = get_logger("gsocketio.prefork")
 
 _RESTARTS_MAX = 100  # a worker that keeps dying (a broken app) does not loop forever
 
