@@ -8,9 +8,17 @@ monkey.patch_all()
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from bench.servers.gsocketio_echo import sio  # noqa: E402
+import gsocketio  # noqa: E402
 from gsocketio.nodes import start_node  # noqa: E402
 from gsocketio.serve import SocketIOServer  # noqa: E402
+
+sio = gsocketio.Server(cors_allowed_origins="*")
+
+
+@sio.on("echo")
+def echo(sid: str, data: object) -> object:
+    return data
+
 
 if __name__ == "__main__":
     server = SocketIOServer(("127.0.0.1", int(sys.argv[1])), sio.wsgi_app(), log=None)

@@ -6,14 +6,15 @@ with it in the seed's dict form (``{'type': 'event', 'name': ..., 'args': [...],
 '/chat', 'id': 1, 'ack': 'data'}``, see :meth:`gsocketio.protocol.legacy.Packet.to_seed_dict`).
 A protocol layer subclasses it and implements four hooks:
 
-* :meth:`VirtualSocket._transmit` — put one outgoing seed packet on the wire;
+* :meth:`VirtualSocket._transmit` — put one outgoing seed packet on the wire (unserved, a
+  socket queues it on ``client_queue``, :mod:`gsocketio.compat.client_queue`);
 * :meth:`VirtualSocket._packets_from` — turn one queued inbound item into seed packets;
 * :meth:`VirtualSocket._close_endpoint` / :meth:`VirtualSocket._close_transport` — drop one
   namespace / the whole connection; :meth:`VirtualSocket._room_sid` — the socket's sid in the
   server's adapter for a namespace (what the mixins join rooms and skip themselves with).
 
-:mod:`gsocketio.compat.managed` implements them for socket.io-client 2.x-4.x; the legacy layer
-does the same for 0.9 clients, so namespaces never learn which protocol a client speaks.
+:mod:`gsocketio.compat.managed` implements them for every client generation (0.9 and
+socket.io-client 1.x-4.x), so namespaces never learn which protocol a client speaks.
 
 As in the seed, inbound packets of one connection are handled one at a time, in order, by a
 receiver loop that ``socketio_manage`` runs until the socket closes. Deliberate differences
@@ -41,6 +42,9 @@ import gevent
 from gevent.queue import Full, Queue
 
 from gsocketio._logging import get_logger
+from gsocketio.acks import AckTable
+from gsocketio.compat.client_queue import ClientQueue
+from gsocketio.compat.packets import SeedPacket
 from gsocketio.protocol import _json
 
 if TYPE_CHECKING:
@@ -59,7 +63,6 @@ __all__ = [
 
 log = get_logger("gsocketio.compat")
 
-SeedPacket = dict[str, Any]
 ErrorHandler = Callable[["VirtualSocket", str, str, str | None, Any, bool], Any]
 NamespaceMap = Mapping[str, type["BaseNamespace"]]
 
@@ -124,7 +127,7 @@ def _method_for(pkt: Mapping[str, Any]) -> str:
     return f"recv_{kind}"
 
 
-class VirtualSocket:
+class VirtualSocket(ClientQueue):
     """One client connection as the seed's namespaces see it (``self.socket``).
 
     Holds the namespace classes given to :func:`socketio_manage`, the namespace objects created
@@ -155,7 +158,7 @@ class VirtualSocket:
         self.session: dict[str, Any] = {}
         self.state = "NEW"
         self.connection_established = False
-        self.ack_callbacks: dict[Any, Callable[..., Any]] = {}
+        self.acks = AckTable(MAX_PENDING_ACKS)  # by gevent-socketio's message id
         self.ack_counter = 0
         self.request: Any = None
         self.environ: dict[str, Any] | None = None
@@ -197,18 +200,17 @@ class VirtualSocket:
         self.ack_counter += 1
         return self.ack_counter
 
+    @property
+    def ack_callbacks(self) -> Mapping[Any, Callable[..., Any]]:
+        """gevent-socketio's pending ack callbacks by message id (read-only)."""
+        return self.acks.pending
+
     def _save_ack_callback(self, msgid: Any, callback: Callable[..., Any]) -> bool:
-        if msgid in self.ack_callbacks:
-            return False
-        if len(self.ack_callbacks) >= MAX_PENDING_ACKS:
-            oldest = next(iter(self.ack_callbacks))
-            del self.ack_callbacks[oldest]
-            log.warning("%s: pending ack limit reached, dropped ack %s", self.sessid, oldest)
-        self.ack_callbacks[msgid] = callback
-        return True
+        return self.acks.put(msgid, callback)
 
     def _pop_ack_callback(self, msgid: Any) -> Callable[..., Any] | None:
-        return self.ack_callbacks.pop(msgid, None)
+        callback: Callable[..., Any] | None = self.acks.pop(msgid)
+        return callback
 
     # --- namespaces --------------------------------------------------------------------------
 
@@ -271,7 +273,7 @@ class VirtualSocket:
 
     def kill(self, detach: bool = False) -> None:
         """Close the socket: ``recv_disconnect()`` on each namespace, then kill the jobs."""
-        self.ack_callbacks = {}
+        self.acks.abort_all("socket closed")
         if self.connected:
             self.state = self.STATE_DISCONNECTING
             self._wake()
@@ -367,9 +369,17 @@ class VirtualSocket:
             return
         if pkt.get("ack") == "data" and pkt.get("id") is not None and self.connected:
             args = list(retval) if type(retval) is tuple else [retval]
-            self.send_packet(
-                {"type": "ack", "ackId": pkt["id"], "args": args, "endpoint": endpoint}
-            )
+            ack = {"type": "ack", "ackId": pkt["id"], "args": args, "endpoint": endpoint}
+            try:
+                self.send_packet(ack)
+            except (TypeError, ValueError) as exc:  # never drop an ack silently
+                log.error(
+                    "ack of %s not sent (sid %s, namespace %r): the reply cannot be encoded: %s",
+                    _method_for(pkt),
+                    self.sessid,
+                    endpoint,
+                    exc,
+                )
 
     def _create_namespace(self, endpoint: str) -> BaseNamespace:
         from gsocketio.namespace import initialize_namespace
@@ -393,9 +403,6 @@ class VirtualSocket:
     def _is_global_disconnect(self, pkt: Mapping[str, Any]) -> bool:
         """Whether a disconnect packet ends the whole connection (0.9: endpoint ``''``)."""
         return (pkt.get("endpoint") or "") == ""
-
-    def _transmit(self, pkt: Mapping[str, Any]) -> None:
-        raise NotImplementedError("a protocol layer must implement _transmit")
 
     def _room_sid(self, endpoint: str) -> str | None:
         """This socket's sid in ``server.adapter`` for ``endpoint``, None if not registered."""

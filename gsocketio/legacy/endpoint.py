@@ -26,7 +26,6 @@ from gsocketio._logging import get_logger
 from gsocketio.engine.http import CorsPolicy, OriginSpec
 from gsocketio.engine.options import EngineOptions
 from gsocketio.engine.reaper import Reaper
-from gsocketio.legacy.bridge import LegacyWire
 from gsocketio.legacy.connection import LegacyConnection
 from gsocketio.legacy.http import (
     JSONP_HANDSHAKE,
@@ -47,6 +46,7 @@ from gsocketio.legacy.transports import (
 )
 from gsocketio.node_id import new_session_id
 from gsocketio.protocol.legacy import encode_handshake
+from gsocketio.protocol.legacy_bridge import LegacyWire
 from gsocketio.protocol.legacy_http import encode_jsonp, encode_jsonp_error
 from gsocketio.protocol.legacy_session import LegacyConfig, LegacySession
 from gsocketio.protocol.limits import Limits
@@ -69,6 +69,8 @@ class LegacyHandler(Protocol):
     def engine_connect(self, conn: Any) -> None: ...
 
     def engine_message(self, conn: Any, data: str | bytes) -> None: ...
+
+    def engine_packet(self, conn: Any, packet: Any) -> None: ...
 
     def engine_disconnect(self, conn: Any, reason: str) -> None: ...
 
