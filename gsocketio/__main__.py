@@ -1,13 +1,15 @@
 """``python -m gsocketio``: run the demo chat, or a user's app.
 
-python -m gsocketio [--host 127.0.0.1] [--port 5000] [--workers N]
+python -m gsocketio [--host 127.0.0.1] [--port 5000] [--log-level INFO] [--log-format plain]
 python -m gsocketio run package.module:app [--host ...] [--port ...] [--workers N]
 
-``--workers N`` pre-forks N processes on one listening socket; each imports the app itself
-(its own adapter and Redis connections) and serves any request: polls of another worker's
-session are forwarded to it (docs/deployment.md). ``--node-dir`` joins separately started
-processes of one host the same way; ``--node-address HOST[:PORT] --node-redis URL`` makes the
-processes reachable from other hosts (registered in Redis).
+--port 0 picks a free port (the "serving ... on http://host:port/" line tells which).
+--log-format json writes one JSON object per line (time, level, logger, message, exc_info).
+--workers N pre-forks N processes on one listening socket; each imports the app itself (its
+own adapter and Redis connections) and serves any request: polls of another worker's session
+are forwarded to it (docs/deployment.md). --node-dir joins separately started processes of one
+host the same way; --node-address HOST[:PORT] --node-redis URL makes the processes reachable
+from other hosts (registered in Redis).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+from gsocketio.logformat import FORMATS, configure_logging  # noqa: E402
+
 
 def _load(target: str) -> Any:
     module_name, _, attr = target.partition(":")
@@ -31,13 +35,29 @@ def _load(target: str) -> Any:
     return getattr(module, attr or "app")
 
 
-def _app(args: argparse.Namespace) -> Any:
+def _app(args: argparse.Namespace, log: logging.Logger) -> Any:
     if args.command == "run":
         return _load(args.target)
     from gsocketio.demo import create_app
 
     app, _sio, _state, _legacy = create_app()
+    _report_client_bundle(log)
     return app
+
+
+def _report_client_bundle(log: logging.Logger) -> None:
+    """Say at start-up whether the demo page's ``/socket.io/socket.io.js`` will be served."""
+    from gsocketio.wsgi import ClientBundle
+
+    found = ClientBundle().describe()
+    if found is None:
+        log.warning(
+            "no socket.io-client bundle: /socket.io/socket.io.js will answer 404 and the demo "
+            "page cannot connect; install gsocketio from a wheel, or set GSOCKETIO_CLIENT_DIST "
+            "(see docs/operations.md)"
+        )
+    else:
+        log.info("browser client: %s", found)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,9 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         "--node-address", default=None, help="host[:port] where other hosts forward to this one"
     )
     parser.add_argument("--node-redis", default=None, help="Redis URL of the node registry")
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    )
+    parser.add_argument("--log-format", default="plain", choices=FORMATS)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    configure_logging(args.log_level, args.log_format)
     log = logging.getLogger("gsocketio")
     if args.command == "run" and not args.target:
         parser.error("`run` needs module:app")
@@ -72,14 +98,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.node_address and args.node_redis:  # each worker: its own port on that host
             os.environ[NODE_ADDRESS_ENV] = args.node_address.rsplit(":", 1)[0]
             os.environ[NODE_REDIS_ENV] = args.node_redis
-
         return serve_prefork(
-            lambda: _app(args), args.host, args.port, args.workers, what, args.node_dir
+            lambda: _app(args, log), args.host, args.port, args.workers, what, args.node_dir
         )
 
     from gsocketio.serve import SocketIOServer
 
-    server = SocketIOServer((args.host, args.port), _app(args), log=None)
+    server = SocketIOServer((args.host, args.port), _app(args, log), log=None)
     try:
         server.init_socket()
     except OSError as exc:
