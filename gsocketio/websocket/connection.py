@@ -36,7 +36,6 @@ __all__ = [
     "GUNICORN_SOCKET_KEY",
     "RFILE_KEY",
     "SOCKET_KEY",
-    "TAKEN_KEY",
     "WEBSOCKET_KEY",
     "WebSocket",
     "accept_websocket",
