@@ -160,6 +160,10 @@ class WebSocketClosedError(WebSocketError):
 # --- the cluster (adapters that reach other servers) ------------------------------------------
 
 
+class ForwardError(ProtocolError):
+    """A forwarded request or the owner's response is malformed or exceeds its bounds."""
+
+
 class AdapterMessageError(ProtocolError):
     """A message received on an adapter's channels is malformed (bad msgpack or JSON, wrong
     types, unknown request type, over a size bound); it is logged and dropped."""

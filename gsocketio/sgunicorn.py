@@ -16,6 +16,7 @@ and broadcasts to span them (see docs/deployment.md).
 from __future__ import annotations
 
 import datetime
+import os
 from typing import Any, ClassVar
 
 from gunicorn.workers.ggevent import GeventPyWSGIWorker
@@ -24,6 +25,7 @@ from gsocketio.compat.retired import Retired
 from gsocketio.handler import SocketIOHandler
 from gsocketio.http.environ import split_target
 from gsocketio.http.parser import RequestHead
+from gsocketio.nodes import NODE_DIR_ENV, default_node_dir, start_node
 from gsocketio.serve import SocketIOServer
 
 __all__ = [
@@ -107,13 +109,17 @@ class GeventSocketIOBaseWorker(GeventPyWSGIWorker):  # type: ignore[misc]  # gun
         """Called by gunicorn's ``run()`` like a server class, once per listening socket."""
         kwargs.pop("handler_class", None)  # a pywsgi handler: not used by gsocketio.http
         kwargs.setdefault("error_log", kwargs.get("log"))
-        return GunicornSocketIOServer(
+        server = GunicornSocketIOServer(
             listener,
             resource=self.resource,
             transports=self.transports,
             policy_server=self.policy_server,
             **kwargs,
         )
+        if int(getattr(self.cfg, "workers", 1)) > 1 or os.environ.get(NODE_DIR_ENV):
+            # Several workers: each one's sessions are reachable from the others.
+            start_node(server.application, default_node_dir(self.ppid))
+        return server
 
 
 class GeventSocketIOWorker(GeventSocketIOBaseWorker):

@@ -33,6 +33,9 @@ from gsocketio._logging import get_logger
 from gsocketio.engine import EngineHandler, EngineServer
 from gsocketio.engine.http import choose_encoding, compress
 from gsocketio.exceptions import ServerConfigError
+from gsocketio.forwarding import Forwarder, is_forwarded
+from gsocketio.node_id import LocalIdentity, current
+from gsocketio.protocol.forward import owner_of
 from gsocketio.websocket.connection import (
     GUNICORN_SOCKET_KEY,
     SOCKET_KEY,
@@ -106,6 +109,19 @@ def _text(start_response: StartResponse, status: str, body: bytes) -> list[bytes
         [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
     )
     return [body]
+
+
+def _owner(rest: str, environ: dict[str, Any]) -> str | None:
+    """The node a request's sid names: ``?sid=`` (Engine.IO) or ``1/<transport>/<sid>`` (0.9)."""
+    if rest.startswith("1/"):
+        parts = rest.split("/", 3)
+        return owner_of(parts[2]) if len(parts) > 2 and parts[2] else None
+    query = str(environ.get("QUERY_STRING", ""))
+    at = query.find("sid=")
+    if at < 0 or (at > 0 and query[at - 1] != "&"):
+        return None
+    end = query.find("&", at)
+    return owner_of(query[at + 4 : end if end >= 0 else None])
 
 
 def find_client_dist() -> Path | None:
@@ -251,6 +267,7 @@ class WSGIApp:
         self.client = ClientBundle() if serve_client else None
         self.static_files = dict(static_files or {})
         self._warned_upgrade = False
+        self._forwarder: Forwarder | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO") or "/"
@@ -264,6 +281,13 @@ class WSGIApp:
                 target: WSGIApplication = self.legacy_app
             else:
                 target = self.engine.handle_request
+            identity = current()
+            if identity is not None and not is_forwarded(environ):
+                owner = _owner(rest, environ)
+                if owner is not None and owner != identity.node:
+                    forwarded = self._forwarding(identity).forward(owner, environ, start_response)
+                    if forwarded is not None:
+                        return forwarded
             if SOCKET_KEY not in environ and is_websocket_request(environ):
                 return self._foreign_upgrade(target, environ, start_response)
             return target(environ, start_response)
@@ -274,6 +298,20 @@ class WSGIApp:
         if self.other_app is not None:
             return self.other_app(environ, start_response)
         return _text(start_response, "404 Not Found", b"Not Found\n")
+
+    def _forwarding(self, identity: LocalIdentity) -> Forwarder:
+        """The forwarder of this process's node, bounded by the engine's options: a
+        forwarded long-poll may last ``ping_interval``, a body ``max_http_buffer_size``."""
+        forwarder = self._forwarder
+        if forwarder is None or forwarder.identity is not identity:
+            engine = self.engine
+            wait = float(getattr(engine, "ping_interval", 25)) + float(
+                getattr(engine, "ping_timeout", 20)
+            )
+            max_body = int(getattr(engine, "max_http_buffer_size", 1_000_000))
+            forwarder = Forwarder(identity, timeout=wait + 10, max_body=max_body)
+            self._forwarder = forwarder
+        return forwarder
 
     def _run_by_seed_mode(
         self, environ: dict[str, Any], start_response: StartResponse

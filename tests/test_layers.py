@@ -313,6 +313,7 @@ LAYER_OF: list[tuple[str, str]] = [
     (r"gsocketio\.websocket(\..*)?", "websocket"),
     (r"gsocketio\.(greenlets|blocking)", "greenlets"),
     (r"gsocketio\.http(\..*)?", "http"),
+    (r"gsocketio\.(node_id|forwarding)", "node"),
     (r"gsocketio\.engine(\..*)?", "engine"),
     (r"gsocketio\.wsgi", "wsgi"),
     (r"gsocketio\.adapters(\..*)?", "adapters"),
@@ -325,6 +326,7 @@ LAYER_OF: list[tuple[str, str]] = [
     (r"gsocketio\.compat(\..*)?", "compat"),
     (
         r"gsocketio(\.(__main__|logformat|server|serve|static|sgunicorn|sdjango|demo(\..*)?"
+        r"|nodes|node_registry|prefork"
         # gevent-socketio's own module names, kept as import paths
         r"|defaultjson|handler|packet|policyserver|transports|virtsocket))?",
         "edge",
@@ -344,17 +346,20 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "websocket": _may("exceptions log protocol"),
     "greenlets": _may("exceptions log"),
     "http": _may("exceptions log protocol websocket"),
-    "engine": _may("exceptions log protocol websocket greenlets"),
-    "wsgi": _may("exceptions log protocol websocket greenlets engine"),
+    # which node owns a sid, and forwarding to it (issue 12): below the engine, which names
+    # its sids after this node, and the WSGI app, which forwards before routing
+    "node": _may("exceptions log protocol websocket"),
+    "engine": _may("exceptions log protocol websocket greenlets node"),
+    "wsgi": _may("exceptions log protocol websocket greenlets engine node"),
     "adapters": _may("exceptions log protocol"),
-    "legacy": _may("exceptions log protocol websocket greenlets engine wsgi"),
+    "legacy": _may("exceptions log protocol websocket greenlets engine wsgi node"),
     "socketio": _may("exceptions log protocol greenlets engine wsgi adapters"),
     "compat": _may(
-        "exceptions log protocol websocket greenlets http engine wsgi adapters legacy socketio"
+        "exceptions log protocol websocket greenlets http node engine wsgi adapters legacy socketio"
     ),
     "edge": _may(
-        "exceptions log protocol websocket greenlets http engine wsgi adapters legacy socketio "
-        "compat"
+        "exceptions log protocol websocket greenlets http node engine wsgi adapters legacy "
+        "socketio compat"
     ),
 }
 

@@ -32,8 +32,8 @@ from gsocketio.engine.options import EngineOptions
 from gsocketio.engine.reaper import Reaper
 from gsocketio.engine.websocket import close_quietly
 from gsocketio.exceptions import SessionError, WebSocketHandshakeError
+from gsocketio.node_id import new_session_id
 from gsocketio.protocol.engineio_session import Session, SessionConfig
-from gsocketio.protocol.ids import new_sid
 from gsocketio.protocol.limits import Limits
 from gsocketio.websocket.connection import WebSocket, accept_websocket, is_websocket_request
 
@@ -255,7 +255,7 @@ class EngineServer:
             return None
 
     def _new_connection(self, req: Request, transport: str) -> EngineConnection:
-        sid = new_sid(self._connections)
+        sid = new_session_id(self._connections)  # names this node when forwarding is on
         session = Session(
             sid, eio=req.eio, transport=transport, now=time.monotonic(), config=self.session_config
         )

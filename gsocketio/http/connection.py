@@ -30,7 +30,13 @@ from gsocketio.http.body import RequestBody
 from gsocketio.http.environ import build_environ
 from gsocketio.http.parser import HeadParser, RequestHead
 from gsocketio.http.response import Response, simple_response
-from gsocketio.websocket.connection import RFILE_KEY, SOCKET_KEY, WEBSOCKET_KEY, WebSocket
+from gsocketio.websocket.connection import (
+    RFILE_KEY,
+    SOCKET_KEY,
+    TAKEN_KEY,
+    WEBSOCKET_KEY,
+    WebSocket,
+)
 
 if TYPE_CHECKING:
     from gsocketio.http.server import WSGIServer
@@ -223,6 +229,11 @@ class HTTPConnection:
                 self._close_result(result)
                 result = None
                 ws.finish()
+                server.log_request(self.address, head, 101, 0, time.monotonic() - started)
+                return False
+            if environ.get(TAKEN_KEY):  # piped to another process, which answered
+                self._close_result(result)
+                result = None
                 server.log_request(self.address, head, 101, 0, time.monotonic() - started)
                 return False
             if not body.done and not response.headers_sent:

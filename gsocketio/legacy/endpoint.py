@@ -16,7 +16,6 @@ and then refused (403) to pages ``cors_allowed_origins`` does not allow.
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -45,6 +44,7 @@ from gsocketio.legacy.transports import (
     answer_without_session,
     serve,
 )
+from gsocketio.node_id import new_session_id
 from gsocketio.protocol.legacy import encode_handshake
 from gsocketio.protocol.legacy_bridge import LegacyWire
 from gsocketio.protocol.legacy_http import encode_jsonp, encode_jsonp_error
@@ -360,9 +360,7 @@ class LegacyServer:
         if self._pending >= self.max_pending_handshakes:
             log.warning("legacy: %d unused handshakes pending; refusing", self._pending)
             return self._refuse(start_response, headers, query, 503, "handshake refused")
-        sid = secrets.token_urlsafe(15)
-        while sid in self._conns:
-            sid = secrets.token_urlsafe(15)
+        sid = new_session_id(self._conns)  # names this node when forwarding is on
         session = LegacySession(sid, self.config, now)
         conn = LegacyConnection(self, session, environ)
         self._conns[sid] = conn

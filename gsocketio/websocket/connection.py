@@ -46,6 +46,7 @@ SOCKET_KEY: Final = "gsocketio.socket"
 RFILE_KEY: Final = "gsocketio.rfile"
 GUNICORN_SOCKET_KEY: Final = "gunicorn.socket"
 WEBSOCKET_KEY: Final = "gsocketio.websocket"
+TAKEN_KEY: Final = "gsocketio.taken"  # the app took the socket over (a piped upgrade)
 
 DEFAULT_CLOSE_TIMEOUT: Final = 5.0
 DEFAULT_SEND_TIMEOUT: Final = 60.0
