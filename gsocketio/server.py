@@ -25,15 +25,18 @@ from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.client import Client, Connection
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
+from gsocketio.default_handlers import RegistryHandlers
 from gsocketio.engine import EngineServer
 from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
+from gsocketio.hooks import Hooks
+from gsocketio.hooks_api import HookAPI
 from gsocketio.namespace import Namespace
 from gsocketio.protocol import socketio as sio_protocol
 from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
 from gsocketio.protocol.socketio_session import Connect, SocketIOSession
-from gsocketio.registry import HandlerLayer, HandlerRegistry, Middleware, RegistryHandlers
+from gsocketio.registry import HandlerLayer, HandlerRegistry, Middleware
 from gsocketio.socket import CLOSED, CONNECTED, Socket, SocketIOWire
 from gsocketio.wsgi import WSGIApp
 
@@ -57,7 +60,7 @@ def _room_set(rooms: Rooms | None) -> frozenset[str]:
     return frozenset(rooms)
 
 
-class Server(ClusterAPI):
+class Server(ClusterAPI, HookAPI):
     """A Socket.IO server for gevent; serve it with :meth:`wsgi_app` or :meth:`handle_request`.
 
     Engine options (``ping_interval`` … ``compression_threshold``) go to the Engine.IO server.
@@ -106,9 +109,11 @@ class Server(ClusterAPI):
         self._limits = Limits(max_payload=max_http_buffer_size)
         self._registry = HandlerRegistry()
         self._middlewares: list[Middleware] = []
+        self._hooks = Hooks()
         if handlers is None:
-            handlers = RegistryHandlers(self._registry, self._middlewares)
+            handlers = RegistryHandlers(self._registry, self._middlewares, self._hooks)
         self.handlers: HandlerLayer = handlers
+        self._keeps_rooms: Callable[[Socket], bool] | None = getattr(handlers, "keeps_rooms", None)
         handlers.bind(self)
         self._clients: dict[str, Client] = {}  # engine sid -> client
         self._sockets: dict[str, dict[str, Socket]] = {}  # namespace -> sid -> socket
@@ -274,8 +279,9 @@ class Server(ClusterAPI):
 
     # --- sockets -----------------------------------------------------------------------------
 
-    def discard(self, sock: Socket, reason: str) -> None:
-        """Close and forget ``sock`` (acks aborted) without running a disconnect handler."""
+    def discard(self, sock: Socket, reason: str, *, keep_rooms: bool = False) -> None:
+        """Close and forget ``sock`` (acks aborted) without running a disconnect handler;
+        ``keep_rooms``: the handler layer removes it from the adapter later (``disconnecting``)."""
         sock.state = CLOSED
         sock.close_reason = reason
         client = sock.client
@@ -288,7 +294,8 @@ class Server(ClusterAPI):
             del by_sid[sock.sid]
             if not by_sid:
                 del self._sockets[namespace]
-        self.adapter.remove_socket(namespace, sock.sid)
+        if not keep_rooms:
+            self.adapter.remove_socket(namespace, sock.sid)
         sock.drop_buffer()
         if sock.acks is not None:
             sock.acks.abort_all(f"socket disconnected ({reason})")
@@ -298,7 +305,8 @@ class Server(ClusterAPI):
         if sock.state == CLOSED:
             return
         accepted = sock.state == CONNECTED
-        self.discard(sock, reason)
+        keeps = self._keeps_rooms
+        self.discard(sock, reason, keep_rooms=accepted and keeps is not None and keeps(sock))
         self.handlers.on_disconnect(sock, reason, accepted=accepted, inline=inline)
 
     def _socket(self, sid: str, namespace: str | None) -> Socket:
@@ -328,6 +336,8 @@ class Server(ClusterAPI):
         nsp = namespace or "/"
         target = to if to is not None else room
         packet = Packet(_EVENT, nsp, [event, *args])
+        if self._hooks.outgoing:
+            self._notify_outgoing(nsp, target, skip_sid, packet.data)
         if callback is not None:
             if not isinstance(target, str):
                 raise ValueError("an emit with a callback must address a single sid (to=sid)")
@@ -373,6 +383,8 @@ class Server(ClusterAPI):
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
         sock = self._socket(to, namespace)
+        if self._hooks.outgoing:
+            self._notify_outgoing(sock.namespace, to, None, [event, *args])
         waiter = CallWaiter()
         ack_id = sock.add_ack(waiter)
         sock.send_packet(Packet(_EVENT, sock.namespace, [event, *args], ack_id))
@@ -396,9 +408,15 @@ class Server(ClusterAPI):
         self.adapter.close_room(namespace or "/", room)
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
-        """The rooms ``sid`` is in, its own sid room included."""
-        sock = self._socket(sid, namespace)
-        return list(self.adapter.rooms_of(sock.namespace, sid))
+        """The rooms ``sid`` is in, its own sid room included (in its ``disconnecting``
+        handler too: the socket is closed but still in its rooms there)."""
+        nsp = namespace or "/"
+        if sid not in self._sockets.get(nsp, _NO_SOCKETS):
+            try:
+                return list(self.adapter.rooms_of(nsp, sid))
+            except KeyError:
+                raise UnknownSocketError(f"no socket {sid!r} in namespace {nsp!r}") from None
+        return list(self.adapter.rooms_of(nsp, sid))
 
     def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
         """The socket's session dict (kept in this process, like python-socketio's)."""

@@ -1,0 +1,190 @@
+"""Node API parity through a real socket.io-client 4.8: manual acks, packet middlewares,
+catch-all listeners both ways, ``disconnecting`` and Node's disconnect reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import gevent.event
+
+import gsocketio
+from tests.helpers.node import run_node
+
+CLIENT = 'const { io } = require("socket.io-client");\n'
+
+Serve = Callable[..., str]
+
+
+def _url(serve: Serve, sio: gsocketio.Server) -> str:
+    return serve(sio.wsgi_app())
+
+
+def test_manual_ack_later_never_and_returned(serve: Serve) -> None:
+    sio = gsocketio.Server()
+
+    @sio.on("later")
+    def later(sid: str, x: int, *, ack: Callable[..., None]) -> None:
+        gevent.spawn_later(0.05, ack, x * 2, "late")  # answered from another greenlet
+
+    @sio.on("never")
+    def never(sid: str, ack: Callable[..., None]) -> None:
+        return None  # no answer at all: the client's timeout fires
+
+    @sio.on("returned")
+    def returned(sid: str, *, ack: Callable[..., None]) -> str:
+        return "from return"
+
+    @sio.on("plain")
+    def plain(sid: str) -> None:
+        return None  # unchanged behaviour: an empty ack
+
+    records = run_node(
+        CLIENT
+        + """
+    const s = io(URL, { reconnection: false });
+    s.on("connect", async () => {
+      out({ later: await s.emitWithAck("later", 21) });
+      try { await s.timeout(300).emitWithAck("never"); out({ never: "answered" }); }
+      catch (e) { out({ never: e.message }); }
+      out({ returned: await s.emitWithAck("returned") });
+      out({ plain: String(await s.timeout(2000).emitWithAck("plain")) });
+      s.close(); done();
+    });
+    """,
+        _url(serve, sio),
+    )
+    assert records == [
+        {"later": 42},
+        {"never": "operation has timed out"},
+        {"returned": "from return"},
+        {"plain": "undefined"},  # an empty ack, answered at once
+    ]
+
+
+def test_packet_middleware_changes_and_refuses(serve: Serve) -> None:
+    sio = gsocketio.Server()
+    errors: list[str] = []
+    refused = gevent.event.Event()
+
+    def middleware(sid: str, packet: list[Any], namespace: str) -> Any:
+        if packet[0] == "forbidden":
+            raise gsocketio.hooks.PacketRefusedError("not allowed")
+        if packet[0] == "echo":
+            packet[1] = packet[1].upper()
+        return None
+
+    sio.use_packet(middleware)
+
+    @sio.on("echo")
+    def echo(sid: str, text: str) -> str:
+        return text
+
+    @sio.on("forbidden")
+    def forbidden(sid: str) -> str:
+        return "must not run"
+
+    @sio.on("error")
+    def on_error(sid: str, exc: Exception) -> None:
+        errors.append(str(exc))
+        refused.set()
+
+    records = run_node(
+        CLIENT
+        + """
+    const s = io(URL, { reconnection: false });
+    s.on("error", (e) => out({ clientError: String(e) }));
+    s.on("connect", async () => {
+      out({ echo: await s.emitWithAck("echo", "hi") });
+      try { await s.timeout(300).emitWithAck("forbidden"); out({ forbidden: "answered" }); }
+      catch (e) { out({ forbidden: e.message }); }
+      s.close(); done();
+    });
+    """,
+        _url(serve, sio),
+    )
+    assert records == [{"echo": "HI"}, {"forbidden": "operation has timed out"}]
+    assert refused.wait(2) and errors == ["not allowed"]
+
+
+def test_on_any_both_ways_with_prepend(serve: Serve) -> None:
+    sio = gsocketio.Server()
+    seen: list[tuple[str, ...]] = []
+
+    sio.on_any(lambda event, sid, *args: seen.append(("in", event, *args)))
+    sio.prepend_any(lambda event, sid, *args: seen.append(("in-first", event)))
+    sio.on_any_outgoing(lambda event, sid, *args: seen.append(("out", event, *args)))
+
+    @sio.on("hello")
+    def hello(sid: str, who: str) -> None:
+        sio.emit("direct", who, to=sid)
+        sio.emit("everyone", 1)
+
+    records = run_node(
+        CLIENT
+        + """
+    const s = io(URL, { reconnection: false });
+    s.on("connect", () => { s.emit("unhandled", 7); s.emit("hello", "bob"); });
+    s.on("everyone", (n) => { out({ everyone: n }); s.close(); done(); });
+    """,
+        _url(serve, sio),
+    )
+    assert records == [{"everyone": 1}]
+    assert seen == [
+        ("in-first", "unhandled"),
+        ("in", "unhandled", 7),
+        ("in-first", "hello"),
+        ("in", "hello", "bob"),
+        ("out", "direct", "bob"),
+        ("out", "everyone", 1),
+    ]
+
+
+def test_disconnecting_sees_rooms_and_node_reasons(serve: Serve) -> None:
+    sio = gsocketio.Server()
+    events: list[tuple[str, str, list[str]]] = []
+    finished = gevent.event.Event()
+
+    @sio.on("connect")
+    def connect(sid: str) -> None:
+        sio.enter_room(sid, "lobby")
+
+    @sio.on("disconnecting")
+    def disconnecting(sid: str, reason: str) -> None:
+        events.append(("disconnecting", reason, sorted(r for r in sio.rooms(sid) if r != sid)))
+
+    @sio.on("disconnect")
+    def disconnect(sid: str, reason: str) -> None:
+        events.append(("disconnect", reason, []))
+        if len(events) == 6:
+            finished.set()
+
+    @sio.on("kick")
+    def kick(sid: str) -> None:
+        sio.disconnect(sid)
+
+    run_node(
+        CLIENT
+        + """
+    const a = io(URL, { reconnection: false, forceNew: true });
+    a.on("connect", () => a.disconnect());  // client namespace disconnect
+    const b = io(URL, { reconnection: false, forceNew: true });
+    b.on("connect", () => b.emit("kick"));  // server namespace disconnect
+    const c = io(URL, { reconnection: false, forceNew: true, transports: ["websocket"] });
+    c.on("connect", () => c.io.engine.close());  // transport close
+    let left = 3;
+    for (const s of [a, b, c]) s.on("disconnect", () => { if (--left === 0) done(); });
+    """,
+        _url(serve, sio),
+    )
+    assert finished.wait(5)
+    reasons = sorted(reason for kind, reason, _ in events if kind == "disconnect")
+    assert reasons == [
+        "client namespace disconnect",
+        "server namespace disconnect",
+        "transport close",
+    ]
+    assert all(rooms == ["lobby"] for kind, _, rooms in events if kind == "disconnecting")
+    assert sorted(r for k, r, _ in events if k == "disconnecting") == reasons
+    assert sio.adapter.sockets("/") == set()
