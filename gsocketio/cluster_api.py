@@ -9,8 +9,9 @@ register the handlers other servers reach and ``get_data`` for ``socket.data``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
+from gsocketio.dynamic import Matcher, ParentNamespace
 from gsocketio.exceptions import UnknownSocketError
 from gsocketio.operator import DEFAULT_TIMEOUT, BroadcastOperator, RemoteSocket, RoomsArg
 from gsocketio.protocol.socketio import RESERVED_EVENTS
@@ -33,12 +34,27 @@ class ClusterAPI:
 
     adapter: Adapter
     _cluster_host: ServerHost
+    dynamic_parents: list[ParentNamespace]
 
     # --- the operator --------------------------------------------------------------------------
 
-    def of(self, namespace: str) -> BroadcastOperator:
-        """An operator on ``namespace`` (everyone in it until narrowed)."""
-        return BroadcastOperator(self.adapter).of(namespace)
+    @overload
+    def of(self, namespace: str) -> BroadcastOperator: ...
+
+    @overload
+    def of(self, namespace: Matcher) -> ParentNamespace: ...
+
+    def of(self, namespace: str | Matcher) -> BroadcastOperator | ParentNamespace:
+        """An operator on ``namespace`` (everyone in it until narrowed); given a compiled
+        regular expression or a function ``(name, environ) -> bool`` instead, a new
+        :class:`gsocketio.dynamic.ParentNamespace` (dynamic namespaces)."""
+        if isinstance(namespace, str):
+            return BroadcastOperator(self.adapter).of(namespace)
+        parent = ParentNamespace(
+            cast(Any, self), namespace, f"<parent {len(self.dynamic_parents)}>"
+        )
+        self.dynamic_parents.append(parent)
+        return parent
 
     def to(self, *rooms: RoomsArg) -> BroadcastOperator:
         """``sio.to("room").except_("other").emit(...)``; ``in_`` is the same."""

@@ -14,6 +14,7 @@ import gevent
 
 from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter
+from gsocketio.dynamic import adopt
 from gsocketio.exceptions import ConnectionRefusedError
 from gsocketio.hooks import AckResponder, Hooks
 from gsocketio.protocol.reasons import DisconnectReason
@@ -96,6 +97,9 @@ class RegistryHandlers:
 
     def allows(self, client: Client, namespace: str) -> bool:
         if self.registry.known(namespace):
+            return True
+        parents = self.server.dynamic_parents
+        if parents and adopt(parents, self.registry, namespace, client.conn.environ):
             return True
         policy = self.server.namespaces
         if policy is None:
@@ -268,18 +272,20 @@ class RegistryHandlers:
     def on_disconnect(self, sock: Socket, reason: str, *, accepted: bool, inline: bool) -> None:
         if not accepted:
             return
+        table = self.registry.get(sock.namespace)  # now: a dynamic child may be cleaned up next
         if inline:
-            self._run_disconnect(sock, reason)
+            self._run_disconnect(sock, reason, table)
         else:
             # Not counted against the client's handler bound: the reader must never wait here.
-            gevent.spawn(self._run_disconnect, sock, reason)
+            gevent.spawn(self._run_disconnect, sock, reason, table)
 
     def keeps_rooms(self, sock: Socket) -> bool:
         """Whether ``sock`` stays in its rooms until its ``disconnecting`` handler ran."""
         return self.registry.get(sock.namespace).disconnecting is not None
 
-    def _run_disconnect(self, sock: Socket, reason: str) -> None:
-        table = self.registry.get(sock.namespace)
+    def _run_disconnect(self, sock: Socket, reason: str, table: Dispatch | None = None) -> None:
+        if table is None:
+            table = self.registry.get(sock.namespace)
         if table.disconnecting is not None:
             try:  # Node's order: still in its rooms here, then it leaves them, then disconnect
                 table.disconnecting(sock.namespace, sock.sid, reason)

@@ -167,6 +167,7 @@ class HandlerRegistry:
         self._objects: dict[str, Namespace] = {}
         self._resolved: dict[str, Dispatch] = {}
         self._unregistered = Dispatch()  # what a namespace without own handlers gets
+        self._aliases: dict[str, str] = {}  # dynamic child namespace -> its parent's key
 
     def add(self, event: str, fn: Handler, namespace: str) -> None:
         self._functions.setdefault(namespace, {})[event] = fn
@@ -184,9 +185,22 @@ class HandlerRegistry:
         found = self._resolved.get(namespace)
         return found if found is not None else self._unregistered
 
+    def alias(self, child: str, key: str) -> None:
+        """Give the dynamic namespace ``child`` the handlers registered under ``key`` (the
+        same :class:`Dispatch` object: one lookup per event, as for any namespace)."""
+        self._aliases[child] = key
+        self._resolved[child] = self._resolved.get(key) or self._resolve(key)
+
+    def unalias(self, child: str) -> None:
+        if self._aliases.pop(child, None) is not None:
+            self._resolved.pop(child, None)
+
     def _rebuild(self) -> None:
         names = (set(self._functions) | set(self._objects)) - {"*"}
-        self._resolved = {name: self._resolve(name) for name in names}
+        resolved = {name: self._resolve(name) for name in names}
+        for child, key in self._aliases.items():
+            resolved[child] = resolved.get(key) or self._resolve(key)
+        self._resolved = resolved
         self._unregistered = self._resolve(None)
 
     def _resolve(self, namespace: str | None) -> Dispatch:

@@ -26,6 +26,7 @@ from gsocketio.client import Client, Connection
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
 from gsocketio.default_handlers import RegistryHandlers
+from gsocketio.dynamic import ParentNamespace, forget_child
 from gsocketio.engine import EngineServer
 from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
 from gsocketio.hooks import Hooks
@@ -70,7 +71,8 @@ class Server(ClusterAPI, HookAPI):
     ``always_connect``: send CONNECT before the connect handler runs (a refusal then becomes a
     DISCONNECT), as python-socketio does. ``handlers``: the handler layer running the
     connections' events (default: the handlers registered with :meth:`on`, :meth:`event`,
-    :meth:`use` and :meth:`register_namespace`).
+    :meth:`use` and :meth:`register_namespace`). ``cleanup_empty_child_namespaces``: forget a
+    dynamic namespace (:meth:`of` with a pattern) when its last socket leaves (Node's option).
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class Server(ClusterAPI, HookAPI):
         logger: logging.Logger | None = None,
         connect_timeout: float = 45,
         handlers: HandlerLayer | None = None,
+        cleanup_empty_child_namespaces: bool = False,
     ) -> None:
         self.logger = logger or get_logger("gsocketio.server")
         self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
@@ -110,6 +113,8 @@ class Server(ClusterAPI, HookAPI):
         self._registry = HandlerRegistry()
         self._middlewares: list[Middleware] = []
         self._hooks = Hooks()
+        self.dynamic_parents: list[ParentNamespace] = []  # dynamic namespaces: sio.of(pattern)
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         if handlers is None:
             handlers = RegistryHandlers(self._registry, self._middlewares, self._hooks)
         self.handlers: HandlerLayer = handlers
@@ -282,6 +287,7 @@ class Server(ClusterAPI, HookAPI):
     def discard(self, sock: Socket, reason: str, *, keep_rooms: bool = False) -> None:
         """Close and forget ``sock`` (acks aborted) without running a disconnect handler;
         ``keep_rooms``: the handler layer removes it from the adapter later (``disconnecting``)."""
+        accepted = sock.state == CONNECTED  # then close_socket cleans up a dynamic child
         sock.state = CLOSED
         sock.close_reason = reason
         client = sock.client
@@ -294,6 +300,8 @@ class Server(ClusterAPI, HookAPI):
             del by_sid[sock.sid]
             if not by_sid:
                 del self._sockets[namespace]
+                if not accepted and self.cleanup_empty_child_namespaces and self.dynamic_parents:
+                    forget_child(self.dynamic_parents, self._registry, namespace)
         if not keep_rooms:
             self.adapter.remove_socket(namespace, sock.sid)
         sock.drop_buffer()
@@ -308,6 +316,13 @@ class Server(ClusterAPI, HookAPI):
         keeps = self._keeps_rooms
         self.discard(sock, reason, keep_rooms=accepted and keeps is not None and keeps(sock))
         self.handlers.on_disconnect(sock, reason, accepted=accepted, inline=inline)
+        namespace = sock.namespace
+        if (
+            self.cleanup_empty_child_namespaces
+            and self.dynamic_parents
+            and namespace not in self._sockets
+        ):
+            forget_child(self.dynamic_parents, self._registry, namespace)
 
     def _socket(self, sid: str, namespace: str | None) -> Socket:
         nsp = namespace or "/"

@@ -3,6 +3,8 @@ catch-all listeners both ways, ``disconnecting`` and Node's disconnect reasons."
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -188,3 +190,71 @@ def test_disconnecting_sees_rooms_and_node_reasons(serve: Serve) -> None:
     assert all(rooms == ["lobby"] for kind, _, rooms in events if kind == "disconnecting")
     assert sorted(r for k, r, _ in events if k == "disconnecting") == reasons
     assert sio.adapter.sockets("/") == set()
+
+
+def test_dynamic_namespaces_share_handlers_middlewares_and_parent_emit(serve: Serve) -> None:
+    sio = gsocketio.Server(cleanup_empty_child_namespaces=True)
+    parent = sio.of(re.compile(r"^/dyn-\d+$"))
+    gated: list[str] = []
+    emptied = gevent.event.Event()
+
+    @parent.use
+    def gate(sid: str, environ: dict[str, Any], auth: Any, namespace: str) -> bool:
+        gated.append(namespace)
+        return auth.get("ok") is True
+
+    @parent.on("where")
+    def where(sid: str) -> str:
+        return "handled"
+
+    readies: list[str] = []
+
+    @parent.on("ready")
+    def ready(sid: str) -> None:
+        readies.append(sid)
+        if len(readies) == 2:  # both children exist: one emit from the parent reaches both
+            parent.emit("to-children", "all")
+
+    @parent.on("disconnect")
+    def gone(sid: str, reason: str) -> None:
+        if not parent.children:
+            emptied.set()
+
+    records = run_node(
+        CLIENT
+        + """
+    const names = ["/dyn-1", "/dyn-2"];
+    const bad = io(URL + "/dyn-3", { reconnection: false, auth: { ok: false } });
+    bad.on("connect_error", (e) => out({ refused: e.message }));
+    const other = io(URL + "/other", { reconnection: false });
+    other.on("connect_error", (e) => out({ unknown: e.message }));
+    let got = 0;
+    const socks = names.map((n) => io(URL + n, { reconnection: false, auth: { ok: true } }));
+    socks.forEach((s, i) => {
+      s.on("connect", async () => {
+        out({ ns: names[i], where: await s.emitWithAck("where") });
+        s.emit("ready");
+      });
+      s.on("to-children", (v) => {
+        out({ child: names[i], v });
+        if (++got === 2) setTimeout(() => { socks.forEach((x) => x.close()); done(); }, 100);
+      });
+    });
+    """,
+        _url(serve, sio),
+    )
+    flat = sorted(json.dumps(r, sort_keys=True) for r in records)
+    assert flat == sorted(
+        json.dumps(r, sort_keys=True)
+        for r in [
+            {"refused": "Connection rejected by server"},
+            {"unknown": "Invalid namespace"},
+            {"ns": "/dyn-1", "where": "handled"},
+            {"ns": "/dyn-2", "where": "handled"},
+            {"child": "/dyn-1", "v": "all"},
+            {"child": "/dyn-2", "v": "all"},
+        ]
+    )
+    assert sorted(gated) == ["/dyn-1", "/dyn-2", "/dyn-3"]
+    assert emptied.wait(5)
+    assert parent.children == set()
