@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gsocketio.adapters.base import BroadcastOptions
+from gsocketio.engine_hooks import EngineHooks
 from gsocketio.hooks import Hooks
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class HookAPI:
     """Packet middlewares and catch-all listeners (mixed into :class:`gsocketio.Server`)."""
 
     _hooks: Hooks
+    engine_hooks: EngineHooks
     adapter: Adapter
     handlers: Any
 
@@ -81,6 +83,19 @@ class HookAPI:
     def off_any_outgoing(self, listener: Callable[..., Any] | None = None) -> None:
         """Remove an :meth:`on_any_outgoing` listener (None: all of them)."""
         self._hooks.remove(listener, outgoing=True)
+
+    def on_engine(self, event: str, listener: F | None = None) -> Any:
+        """Node's ``io.engine.on(event, ...)`` for ``"initial_headers"`` / ``"headers"``
+        (``fn(headers, environ)``: append ``(name, value)`` pairs) and ``"connection_error"``
+        (``fn(err)``, a :class:`gsocketio.engine_hooks.EngineConnectionError` with ``code``,
+        ``message``, ``environ``); see :mod:`gsocketio.engine_hooks`. Without ``listener``,
+        a decorator."""
+
+        def register(fn: F) -> F:
+            self.engine_hooks.add(event, fn)
+            return fn
+
+        return register(listener) if listener is not None else register
 
     def _notify_outgoing(
         self,

@@ -28,6 +28,7 @@ from gsocketio.cluster_host import ServerHost
 from gsocketio.default_handlers import RegistryHandlers
 from gsocketio.dynamic import ParentNamespace, forget_child
 from gsocketio.engine import EngineServer
+from gsocketio.engine_hooks import EngineHooks
 from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
 from gsocketio.hooks import Hooks
 from gsocketio.hooks_api import HookAPI
@@ -113,6 +114,7 @@ class Server(ClusterAPI, HookAPI):
         self._registry = HandlerRegistry()
         self._middlewares: list[Middleware] = []
         self._hooks = Hooks()
+        self.engine_hooks = EngineHooks()  # sio.on_engine(...): wraps the endpoint when used
         self.dynamic_parents: list[ParentNamespace] = []  # dynamic namespaces: sio.of(pattern)
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         if handlers is None:

@@ -23,6 +23,7 @@ import mimetypes
 import os
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,7 @@ import gevent.socket
 from gsocketio._logging import get_logger
 from gsocketio.engine import EngineHandler, EngineServer
 from gsocketio.engine.http import choose_encoding, compress
+from gsocketio.engine_hooks import EngineHooks
 from gsocketio.exceptions import ServerConfigError
 from gsocketio.websocket.connection import (
     GUNICORN_SOCKET_KEY,
@@ -211,6 +213,8 @@ class WSGIApp:
         legacy_app: WSGIApplication | None = None,
     ) -> None:
         self.engine = _resolve_engine(sio_or_engine_handler)
+        hooks = getattr(sio_or_engine_handler, "engine_hooks", None)
+        self.engine_hooks: EngineHooks | None = hooks if isinstance(hooks, EngineHooks) else None
         self.other_app = other_app
         self.legacy_app = legacy_app
         self.prefix = "/" + socketio_path.strip("/") + "/"
@@ -230,6 +234,9 @@ class WSGIApp:
                 target: WSGIApplication = self.legacy_app
             else:
                 target = self.engine.handle_request
+                hooks = self.engine_hooks
+                if hooks is not None and hooks.active:
+                    target = partial(hooks.serve, target)
             if SOCKET_KEY not in environ and is_websocket_request(environ):
                 return self._foreign_upgrade(target, environ, start_response)
             return target(environ, start_response)

@@ -258,3 +258,79 @@ def test_dynamic_namespaces_share_handlers_middlewares_and_parent_emit(serve: Se
     assert sorted(gated) == ["/dyn-1", "/dyn-2", "/dyn-3"]
     assert emptied.wait(5)
     assert parent.children == set()
+
+
+def test_engine_headers_and_connection_error(serve: Serve) -> None:
+    sio = gsocketio.Server(cors_allowed_origins="*")
+    errors: list[tuple[int, str]] = []
+
+    @sio.on_engine("initial_headers")
+    def initial(headers: list[tuple[str, str]], environ: dict[str, Any]) -> None:
+        headers.append(("Set-Cookie", "team=blue; Path=/"))
+
+    @sio.on_engine("headers")
+    def every(headers: list[tuple[str, str]], environ: dict[str, Any]) -> None:
+        headers.append(("X-Served-By", "gsocketio"))
+
+    sio.on_engine("connection_error", lambda err: errors.append((err.code, err.message)))
+
+    url = _url(serve, sio)
+    records = run_node(
+        CLIENT
+        + """
+    const http = require("http");
+    const get = (path, post) => new Promise((resolve) => {
+      const req = http.request(URL + path, { method: post ? "POST" : "GET" }, (res) => {
+        let body = ""; res.on("data", (c) => body += c);
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body }));
+      });
+      req.end(post);
+    });
+    (async () => {
+      const hs = await get("/socket.io/?EIO=4&transport=polling");
+      const sid = JSON.parse(hs.body.slice(1)).sid;
+      out({ handshake: [hs.headers["set-cookie"], hs.headers["x-served-by"]] });
+      const post = await get("/socket.io/?EIO=4&transport=polling&sid=" + sid, "40");
+      out({ post: [post.headers["set-cookie"] || null, post.headers["x-served-by"]] });
+      const bad = await get("/socket.io/?EIO=4&transport=nope");
+      out({ bad: [bad.status, bad.headers["x-served-by"] || null] });
+      await get("/socket.io/?EIO=4&transport=polling&sid=unknown");
+      const s = io(URL, { transports: ["websocket"], reconnection: false });
+      s.on("connect", () => { s.close(); done(); });  // the hooks do not get in its way
+    })();
+    """,
+        url,
+    )
+    assert records == [
+        {"handshake": [["team=blue; Path=/"], "gsocketio"]},
+        {"post": [None, "gsocketio"]},
+        {"bad": [400, None]},
+    ]
+    assert errors == [(0, "Transport unknown"), (1, "Session ID unknown")]
+
+
+def test_engine_headers_on_websocket_upgrade(serve: Serve) -> None:
+    sio = gsocketio.Server()
+    sio.on_engine("headers", lambda headers, environ: headers.append(("X-WS", "yes")))
+    url = _url(serve, sio)
+    records = run_node(
+        """
+    const net = require("net");
+    const u = new (require("url").URL)(URL);
+    const c = net.connect(Number(u.port), u.hostname, () => {
+      c.write("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\\r\\nHost: x\\r\\n" +
+        "Upgrade: websocket\\r\\nConnection: Upgrade\\r\\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n");
+    });
+    let head = "";
+    c.on("data", (d) => {
+      head += d.toString("latin1");
+      if (head.includes("\\r\\n\\r\\n")) {
+        out({ status: head.split("\\r\\n")[0], xws: /\\r\\nX-WS: yes\\r\\n/i.test(head) });
+        c.destroy(); done();
+      }
+    });
+    """,
+        url,
+    )
+    assert records == [{"status": "HTTP/1.1 101 Switching Protocols", "xws": True}]
