@@ -106,6 +106,11 @@ class HookAPI:
     ) -> None:
         """Tell the outgoing listeners about an emit, per local recipient (only called when
         there are listeners)."""
-        opts = BroadcastOptions(rooms=_names(to), except_rooms=_names(skip))
+        self._notify_selected(
+            namespace, BroadcastOptions(rooms=_names(to), except_rooms=_names(skip)), data
+        )
+
+    def _notify_selected(self, namespace: str, opts: BroadcastOptions, data: list[Any]) -> None:
+        """As :meth:`_notify_outgoing`, for a broadcast operator's selection."""
         for sid in sorted(self.adapter.sockets(namespace, opts)):
             self._hooks.notify(self._hooks.outgoing, sid, namespace, data)

@@ -121,6 +121,7 @@ def test_on_any_both_ways_with_prepend(serve: Serve) -> None:
     @sio.on("hello")
     def hello(sid: str, who: str) -> None:
         sio.emit("direct", who, to=sid)
+        sio.to(sid).emit("operator", 2)
         sio.emit("everyone", 1)
 
     records = run_node(
@@ -139,6 +140,7 @@ def test_on_any_both_ways_with_prepend(serve: Serve) -> None:
         ("in-first", "hello"),
         ("in", "hello", "bob"),
         ("out", "direct", "bob"),
+        ("out", "operator", 2),
         ("out", "everyone", 1),
     ]
 
