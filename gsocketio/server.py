@@ -318,13 +318,8 @@ class Server(ClusterAPI, HookAPI):
         keeps = self._keeps_rooms
         self.discard(sock, reason, keep_rooms=accepted and keeps is not None and keeps(sock))
         self.handlers.on_disconnect(sock, reason, accepted=accepted, inline=inline)
-        namespace = sock.namespace
-        if (
-            self.cleanup_empty_child_namespaces
-            and self.dynamic_parents
-            and namespace not in self._sockets
-        ):
-            forget_child(self.dynamic_parents, self._registry, namespace)
+        if self.cleanup_empty_child_namespaces and sock.namespace not in self._sockets:
+            forget_child(self.dynamic_parents, self._registry, sock.namespace)
 
     def _socket(self, sid: str, namespace: str | None) -> Socket:
         nsp = namespace or "/"
@@ -469,6 +464,13 @@ class Server(ClusterAPI, HookAPI):
             for sid, sock in self._sockets.get(namespace or "/", _NO_SOCKETS).items()
             if sock.state == CONNECTED
         )
+
+    def close(self) -> None:
+        """Node's ``io.close()``: every disconnect handler gets ``"server shutting down"``,
+        then the engine closes every connection."""
+        for client in list(self._clients.values()):
+            self.close_client(client, DisconnectReason.SERVER_SHUTTING_DOWN)
+        self.engine.close()
 
     @staticmethod
     def sleep(seconds: float = 0) -> None:

@@ -336,3 +336,55 @@ def test_engine_headers_on_websocket_upgrade(serve: Serve) -> None:
         url,
     )
     assert records == [{"status": "HTTP/1.1 101 Switching Protocols", "xws": True}]
+
+
+def test_ping_timeout_and_shutdown_reasons(serve: Serve) -> None:
+    sio = gsocketio.Server(ping_interval=0.2, ping_timeout=0.2)
+    reasons: list[str] = []
+    gone = gevent.event.Event()
+    connected = gevent.event.Event()
+
+    @sio.on("connect")
+    def connect(sid: str) -> None:
+        connected.set()
+
+    @sio.on("disconnect")
+    def disconnect(sid: str, reason: str) -> None:
+        reasons.append(reason)
+        gone.set()
+
+    url = _url(serve, sio)
+    # A client that stops answering pings: Node's engine "ping timeout".
+    run_node(
+        CLIENT
+        + """
+    const s = io(URL, { reconnection: false, transports: ["websocket"] });
+    s.on("connect", () => {
+      s.io.engine._sendPacket = () => {};  // no more pongs
+      s.io.engine._resetPingTimeout = () => {};  // nor does it time out on its side
+      s.on("disconnect", () => done());  // the server gave up on it
+    });
+    """,
+        url,
+    )
+    assert gone.wait(5) and reasons == ["ping timeout"]
+    gone.clear()
+    connected.clear()
+
+    # io.close(): "server shutting down" for every socket, the client sees its transport close.
+    def shut_down_when_connected() -> None:
+        if connected.wait(10):
+            sio.close()
+
+    closer = gevent.spawn(shut_down_when_connected)
+    records = run_node(
+        CLIENT
+        + """
+    const s = io(URL, { reconnection: false, transports: ["websocket"] });
+    s.on("disconnect", (reason) => { out({ client: reason }); done(); });
+    """,
+        url,
+    )
+    closer.join(5)
+    assert gone.wait(5) and reasons == ["ping timeout", "server shutting down"]
+    assert records == [{"client": "transport close"}]
