@@ -276,11 +276,13 @@ class SocketIOServer(WSGIServer):
     @property
     def sockets(self) -> Any:
         """The seed's ``server.sockets``: live virtual sockets by sessid (seed mode; else {})."""
-        return self.seed_server.sockets if self.seed_server is not None else {}
+        return self.seed_server.handlers.sockets if self.seed_server is not None else {}
 
     def get_socket(self, sessid: str = "") -> Any:
         """The seed's ``server.get_socket(sessid)``: a live virtual socket, or None."""
-        return self.seed_server.get_socket(sessid) if self.seed_server is not None else None
+        if self.seed_server is None:
+            return None
+        return self.seed_server.handlers.get_socket(sessid)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
