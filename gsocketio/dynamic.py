@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 if TYPE_CHECKING:
     from gsocketio.registry import HandlerRegistry
@@ -43,6 +43,12 @@ class ParentNamespace:
         return bool(matcher(name, environ))
 
     # --- registration (as on the server, for every child) ------------------------------------
+
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
 
     def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
         """As :meth:`gsocketio.Server.on`, for every child namespace."""

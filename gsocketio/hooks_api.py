@@ -8,10 +8,10 @@ addresses sockets by sid. A mixin so the server module stays about connections a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from gsocketio.adapters.base import BroadcastOptions
-from gsocketio.engine_hooks import EngineHooks
+from gsocketio.engine.hooks import EngineHooks
 from gsocketio.hooks import Hooks
 
 if TYPE_CHECKING:
@@ -84,11 +84,17 @@ class HookAPI:
         """Remove an :meth:`on_any_outgoing` listener (None: all of them)."""
         self._hooks.remove(listener, outgoing=True)
 
+    @overload
+    def on_engine(self, event: str, listener: None = None) -> Callable[[F], F]: ...
+
+    @overload
+    def on_engine(self, event: str, listener: F) -> F: ...
+
     def on_engine(self, event: str, listener: F | None = None) -> Any:
         """Node's ``io.engine.on(event, ...)`` for ``"initial_headers"`` / ``"headers"``
         (``fn(headers, environ)``: append ``(name, value)`` pairs) and ``"connection_error"``
-        (``fn(err)``, a :class:`gsocketio.engine_hooks.EngineConnectionError` with ``code``,
-        ``message``, ``environ``); see :mod:`gsocketio.engine_hooks`. Without ``listener``,
+        (``fn(err)``, a :class:`gsocketio.engine.hooks.EngineConnectionError` with ``code``,
+        ``message``, ``environ``); see :mod:`gsocketio.engine.hooks`. Without ``listener``,
         a decorator."""
 
         def register(fn: F) -> F:

@@ -28,7 +28,7 @@ from gsocketio.cluster_host import ServerHost
 from gsocketio.default_handlers import RegistryHandlers
 from gsocketio.dynamic import ParentNamespace, forget_child
 from gsocketio.engine import EngineOptions, EngineServer
-from gsocketio.engine_hooks import EngineHooks
+from gsocketio.engine.hooks import EngineHooks
 from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
 from gsocketio.hooks import Hooks
 from gsocketio.hooks_api import HookAPI

@@ -31,8 +31,8 @@ import gevent.socket
 
 from gsocketio._logging import get_logger
 from gsocketio.engine import EngineHandler, EngineServer
+from gsocketio.engine.hooks import EngineHooks
 from gsocketio.engine.http import choose_encoding, compress
-from gsocketio.engine_hooks import EngineHooks
 from gsocketio.exceptions import ServerConfigError
 from gsocketio.websocket.connection import (
     GUNICORN_SOCKET_KEY,

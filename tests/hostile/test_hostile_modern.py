@@ -31,7 +31,7 @@ import gevent
 import gevent.event
 import pytest
 import requests
-import socketio  # type: ignore[import-untyped]
+import socketio
 
 import gsocketio
 from gsocketio.legacy import LegacyServer
