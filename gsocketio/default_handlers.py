@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     import logging
 
     from gsocketio.client import Client
-    from gsocketio.server import Server
     from gsocketio.socket import Socket
+    from gsocketio.socketio_server import Server
 
 __all__ = ["RegistryHandlers"]
 

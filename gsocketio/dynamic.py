@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 if TYPE_CHECKING:
     from gsocketio.registry import HandlerRegistry
-    from gsocketio.server import Server
+    from gsocketio.socketio_server import Server
 
 __all__ = ["Matcher", "ParentNamespace", "adopt", "forget_child"]
 

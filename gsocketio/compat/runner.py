@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from gsocketio._logging import get_logger
-from gsocketio.compat.managed import managed_server
+from gsocketio.compat.managed import ManagedHandlers, ManagedSocket, managed_server
 from gsocketio.compat.options import modern_transports
 from gsocketio.exceptions import ServerConfigError
 from gsocketio.http import DEFAULT_HTTP_LIMITS, HTTPLimits, WSGIServer
@@ -278,9 +278,10 @@ class SocketIOServer(WSGIServer):
         )
 
     @property
-    def sockets(self) -> Any:
-        """The seed's ``server.sockets``: live virtual sockets by sessid (seed mode; else {})."""
-        return self.seed_server.handlers.sockets if self.seed_server is not None else {}
+    def seed_handlers(self) -> ManagedHandlers | None:
+        """The handler layer of the seed-mode server (None in modern mode)."""
+        layer = self.seed_server.handlers if self.seed_server is not None else None
+        return layer if isinstance(layer, ManagedHandlers) else None
 
     @property
     def transports(self) -> list[str] | None:
@@ -288,11 +289,16 @@ class SocketIOServer(WSGIServer):
         transports: list[str] | None = self.config["transports"]
         return transports
 
-    def get_socket(self, sessid: str = "") -> Any:
+    @property
+    def sockets(self) -> dict[str, ManagedSocket]:
+        """The seed's ``server.sockets``: live virtual sockets by sessid (seed mode; else {})."""
+        layer = self.seed_handlers
+        return layer.sockets if layer is not None else {}
+
+    def get_socket(self, sessid: str = "") -> ManagedSocket | None:
         """The seed's ``server.get_socket(sessid)``: a live virtual socket, or None."""
-        if self.seed_server is None:
-            return None
-        return self.seed_server.handlers.get_socket(sessid)
+        layer = self.seed_handlers
+        return layer.get_socket(sessid) if layer is not None else None
 
     # --- lifecycle -----------------------------------------------------------------------------
 

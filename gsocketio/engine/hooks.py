@@ -18,13 +18,16 @@ from typing import Any, Final
 
 from gsocketio._logging import get_logger
 from gsocketio.exceptions import GSocketIOError
-from gsocketio.websocket.connection import EXTRA_HEADERS_KEY
 
 __all__ = ["ENGINE_EVENTS", "EngineConnectionError", "EngineHooks"]
 
 log = get_logger("gsocketio.engine")
 
 ENGINE_EVENTS: Final = frozenset({"initial_headers", "headers", "connection_error"})
+
+EXTRA_HEADERS_KEY: Final = "gsocketio.extra_headers"
+"""Environ key: headers :func:`gsocketio.websocket.connection.accept_websocket` adds to its 101
+(it writes that response on the raw socket, not through ``start_response``)."""
 
 Headers = list[tuple[str, str]]
 App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

@@ -33,7 +33,6 @@ from gsocketio.websocket import _gevent_io
 from gsocketio.websocket.framing import FrameCache, FrameReader, frame_message
 
 __all__ = [
-    "EXTRA_HEADERS_KEY",
     "GUNICORN_SOCKET_KEY",
     "RFILE_KEY",
     "SOCKET_KEY",
@@ -47,9 +46,6 @@ SOCKET_KEY: Final = "gsocketio.socket"
 RFILE_KEY: Final = "gsocketio.rfile"
 GUNICORN_SOCKET_KEY: Final = "gunicorn.socket"
 WEBSOCKET_KEY: Final = "gsocketio.websocket"
-EXTRA_HEADERS_KEY: Final = "gsocketio.extra_headers"
-"""Environ key: ``(name, value)`` pairs :func:`accept_websocket` adds to its 101 response
-(it writes the response on the raw socket, not through ``start_response``)."""
 
 DEFAULT_CLOSE_TIMEOUT: Final = 5.0
 DEFAULT_SEND_TIMEOUT: Final = 60.0
@@ -123,8 +119,7 @@ def accept_websocket(
     response = handshake.accept(_request_from_environ(environ))
     if response.status_code != 101:
         raise WebSocketHandshakeError(f"invalid WebSocket upgrade: {handshake.handshake_exc}")
-    for name, value in environ.get(EXTRA_HEADERS_KEY, ()):  # sio.on_engine("headers", ...)
-        response.headers[name] = value
+    response.headers.update(environ.get("gsocketio.extra_headers", ()))  # engine/hooks.py
 
     # ServerProtocol's parser expects to read the HTTP request itself; ours was parsed by the
     # WSGI server, so frames go through a fresh OPEN protocol with the negotiated extensions.
