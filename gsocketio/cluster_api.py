@@ -9,15 +9,17 @@ register the handlers other servers reach and ``get_data`` for ``socket.data``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
+from gsocketio.dynamic import Matcher, ParentNamespace
 from gsocketio.exceptions import UnknownSocketError
 from gsocketio.operator import DEFAULT_TIMEOUT, BroadcastOperator, RemoteSocket, RoomsArg
 from gsocketio.protocol.socketio import RESERVED_EVENTS
 
 if TYPE_CHECKING:
-    from gsocketio.adapters.base import Adapter
+    from gsocketio.adapters.base import Adapter, BroadcastOptions
     from gsocketio.cluster_host import ServerHost
+    from gsocketio.hooks import Hooks
 
 __all__ = ["ClusterAPI"]
 
@@ -33,36 +35,59 @@ class ClusterAPI:
 
     adapter: Adapter
     _cluster_host: ServerHost
+    _hooks: Hooks
+    _notify_selected: Callable[[str, BroadcastOptions, list[Any]], None]
+    dynamic_parents: list[ParentNamespace]
 
     # --- the operator --------------------------------------------------------------------------
 
-    def of(self, namespace: str) -> BroadcastOperator:
-        """An operator on ``namespace`` (everyone in it until narrowed)."""
-        return BroadcastOperator(self.adapter).of(namespace)
+    def _operator(self) -> BroadcastOperator:
+        hooks = self._hooks
+        if hooks.outgoing:  # on_any_outgoing listeners see the operator's emits too
+            return BroadcastOperator(self.adapter, outgoing=self._notify_selected)
+        return BroadcastOperator(self.adapter)
+
+    @overload
+    def of(self, namespace: str) -> BroadcastOperator: ...
+
+    @overload
+    def of(self, namespace: Matcher) -> ParentNamespace: ...
+
+    def of(self, namespace: str | Matcher) -> BroadcastOperator | ParentNamespace:
+        """An operator on ``namespace`` (everyone in it until narrowed); given a compiled
+        regular expression or a function ``(name, environ) -> bool`` instead, a new
+        :class:`gsocketio.dynamic.ParentNamespace` (dynamic namespaces)."""
+        if isinstance(namespace, str):
+            return self._operator().of(namespace)
+        parent = ParentNamespace(
+            cast(Any, self), namespace, f"<parent {len(self.dynamic_parents)}>"
+        )
+        self.dynamic_parents.append(parent)
+        return parent
 
     def to(self, *rooms: RoomsArg) -> BroadcastOperator:
         """``sio.to("room").except_("other").emit(...)``; ``in_`` is the same."""
-        return BroadcastOperator(self.adapter).to(*rooms)
+        return self._operator().to(*rooms)
 
     def in_(self, *rooms: RoomsArg) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter).to(*rooms)
+        return self._operator().to(*rooms)
 
     def except_(self, *rooms: RoomsArg) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter).except_(*rooms)
+        return self._operator().except_(*rooms)
 
     @property
     def volatile(self) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter).volatile
+        return self._operator().volatile
 
     @property
     def local(self) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter).local
+        return self._operator().local
 
     def compress(self, flag: bool = True) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter).compress(flag)
+        return self._operator().compress(flag)
 
     def timeout(self, seconds: float) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter).timeout(seconds)
+        return self._operator().timeout(seconds)
 
     # --- namespace-wide cluster operations -----------------------------------------------------
 

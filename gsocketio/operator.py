@@ -84,6 +84,8 @@ class BroadcastOperator:
     except_rooms: frozenset[str] = frozenset()
     flags: BroadcastFlags = DEFAULT_FLAGS
     ack_timeout: float | None = field(default=None)
+    outgoing: Callable[[str, BroadcastOptions, list[Any]], None] | None = field(default=None)
+    """Set by the server while it has ``on_any_outgoing`` listeners."""
 
     # --- modifiers ---------------------------------------------------------------------------
 
@@ -140,9 +142,10 @@ class BroadcastOperator:
         if callback is not None:
             gevent.spawn(self._call_back, callback, event, args)
             return
-        self.adapter.broadcast(
-            Packet(PacketType.EVENT, self.namespace, [event, *args]), self.options
-        )
+        packet = Packet(PacketType.EVENT, self.namespace, [event, *args])
+        if self.outgoing is not None:
+            self.outgoing(self.namespace, self.options, packet.data)
+        self.adapter.broadcast(packet, self.options)
 
     def send(self, data: Any) -> None:
         self.emit("message", data)
@@ -174,6 +177,8 @@ class BroadcastOperator:
         wait = self._wait
         collector = _AckCollector()
         packet = Packet(PacketType.EVENT, self.namespace, [event, *args])
+        if self.outgoing is not None:
+            self.outgoing(self.namespace, self.options, packet.data)
         collector.servers = self.adapter.broadcast_with_ack(
             packet, self.options, wait, collector.on_count, collector.on_ack
         )

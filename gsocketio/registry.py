@@ -29,19 +29,9 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-import gevent
-
-from gsocketio._logging import get_logger
-from gsocketio.acks import CallWaiter
-from gsocketio.exceptions import ConnectionRefusedError
-from gsocketio.protocol.reasons import DisconnectReason
-from gsocketio.protocol.socketio import Packet, PacketType
-from gsocketio.protocol.socketio_session import DEFAULT_REFUSAL
-from gsocketio.socket import CLOSED, CONNECTED
+from gsocketio.hooks import wants_ack
 
 if TYPE_CHECKING:
-    import logging
-
     from gsocketio.client import Client
     from gsocketio.namespace import Namespace
     from gsocketio.socket import Socket
@@ -51,12 +41,13 @@ __all__ = [
     "ARGS",
     "EVENT_ARGS",
     "EVENT_NSP_ARGS",
+    "MANUAL_ACK",
     "NSP_ARGS",
     "Dispatch",
     "Entry",
     "HandlerLayer",
     "HandlerRegistry",
-    "RegistryHandlers",
+    "Middleware",
     "accepts",
     "fit",
     "positional_capacity",
@@ -69,12 +60,13 @@ ARGS: Final = 0  # fn(sid, *args)
 EVENT_ARGS: Final = 1  # fn(event, sid, *args)
 NSP_ARGS: Final = 2  # fn(namespace, sid, *args)
 EVENT_NSP_ARGS: Final = 3  # fn(event, namespace, sid, *args)
+MANUAL_ACK: Final = 4  # added to a convention: the handler takes ``ack=`` (see gsocketio.hooks)
 
 Entry = tuple[Handler, int]
 ConnectHandler = Callable[[str, str, dict[str, Any], Any], Any]  # (nsp, sid, environ, auth)
 DisconnectHandler = Callable[[str, str, str], Any]  # (nsp, sid, reason)
 
-SPECIAL_EVENTS: Final = frozenset({"connect", "disconnect"})
+SPECIAL_EVENTS: Final = frozenset({"connect", "disconnect", "disconnecting"})
 
 
 def positional_capacity(fn: Handler) -> int | None:
@@ -126,13 +118,18 @@ def fit(fn: Handler, offered: int, prefix: tuple[Any, ...] = ()) -> Callable[...
 class Dispatch:
     """The resolved handlers of one namespace."""
 
-    __slots__ = ("connect", "disconnect", "events", "fallback")
+    __slots__ = ("connect", "disconnect", "disconnecting", "events", "fallback")
 
     def __init__(self) -> None:
         self.events: dict[str, Entry] = {}
         self.fallback: Entry | None = None
         self.connect: ConnectHandler | None = None
         self.disconnect: DisconnectHandler | None = None
+        self.disconnecting: DisconnectHandler | None = None
+
+
+def _entry(fn: Handler, convention: int) -> Entry:
+    return (fn, convention + MANUAL_ACK if wants_ack(fn) else convention)
 
 
 def _connect_adapter(fn: Handler, star: bool) -> ConnectHandler:
@@ -170,6 +167,7 @@ class HandlerRegistry:
         self._objects: dict[str, Namespace] = {}
         self._resolved: dict[str, Dispatch] = {}
         self._unregistered = Dispatch()  # what a namespace without own handlers gets
+        self._aliases: dict[str, str] = {}  # dynamic child namespace -> its parent's key
 
     def add(self, event: str, fn: Handler, namespace: str) -> None:
         self._functions.setdefault(namespace, {})[event] = fn
@@ -187,9 +185,22 @@ class HandlerRegistry:
         found = self._resolved.get(namespace)
         return found if found is not None else self._unregistered
 
+    def alias(self, child: str, key: str) -> None:
+        """Give the dynamic namespace ``child`` the handlers registered under ``key`` (the
+        same :class:`Dispatch` object: one lookup per event, as for any namespace)."""
+        self._aliases[child] = key
+        self._resolved[child] = self._resolved.get(key) or self._resolve(key)
+
+    def unalias(self, child: str) -> None:
+        if self._aliases.pop(child, None) is not None:
+            self._resolved.pop(child, None)
+
     def _rebuild(self) -> None:
         names = (set(self._functions) | set(self._objects)) - {"*"}
-        self._resolved = {name: self._resolve(name) for name in names}
+        resolved = {name: self._resolve(name) for name in names}
+        for child, key in self._aliases.items():
+            resolved[child] = resolved.get(key) or self._resolve(key)
+        self._resolved = resolved
         self._unregistered = self._resolve(None)
 
     def _resolve(self, namespace: str | None) -> Dispatch:
@@ -202,26 +213,29 @@ class HandlerRegistry:
 
         for event, fn in star.items():
             if event != "*" and event not in SPECIAL_EVENTS:
-                table.events[event] = (fn, NSP_ARGS)
+                table.events[event] = _entry(fn, NSP_ARGS)
         for event, fn in methods.items():
             if event not in SPECIAL_EVENTS:
-                table.events[event] = (fn, ARGS)
+                table.events[event] = _entry(fn, ARGS)
         for event, fn in own.items():
             if event != "*" and event not in SPECIAL_EVENTS:
-                table.events[event] = (fn, ARGS)
+                table.events[event] = _entry(fn, ARGS)
 
         if "*" in own:
-            table.fallback = (own["*"], EVENT_ARGS)
+            table.fallback = _entry(own["*"], EVENT_ARGS)
         elif obj is not None and intercepted:
             table.fallback = (obj.trigger_event, EVENT_ARGS)
         elif "*" in star:
-            table.fallback = (star["*"], EVENT_NSP_ARGS)
+            table.fallback = _entry(star["*"], EVENT_NSP_ARGS)
 
         table.connect = self._special(
             "connect", own, methods, star, obj if intercepted else None, _connect_adapter
         )
         table.disconnect = self._special(
             "disconnect", own, methods, star, obj if intercepted else None, _disconnect_adapter
+        )
+        table.disconnecting = self._special(
+            "disconnecting", own, methods, star, None, _disconnect_adapter
         )
         return table
 
@@ -283,191 +297,3 @@ class HandlerLayer(Protocol):
 
     def save_session(self, sock: Socket, session: dict[str, Any]) -> None:
         """``sio.save_session``: make ``session`` the socket's session."""
-
-
-class RegistryHandlers:
-    """The default handler layer: middlewares, connect policy and the handlers of a
-    :class:`HandlerRegistry`, each event in a greenlet of the client's bounded set.
-
-    Connect flow: the socket is registered (so the connect handler can already join rooms and
-    emit: what it emits is buffered), the middlewares and connect handler run in a greenlet;
-    then the socket is accepted or refused. A socket closed while its handler ran is never
-    opened; if the handler had accepted, the disconnect handler still runs, so every accepted
-    ``connect`` is paired with one ``disconnect``.
-    """
-
-    def __init__(self, registry: HandlerRegistry, middlewares: list[Middleware]) -> None:
-        self.registry = registry
-        self.middlewares = middlewares
-        self.logger: logging.Logger = get_logger("gsocketio.server")
-        self._server: Server | None = None
-
-    @property
-    def server(self) -> Server:
-        if self._server is None:
-            raise RuntimeError("RegistryHandlers used before Server.__init__ bound it")
-        return self._server
-
-    def bind(self, server: Server) -> None:
-        self._server = server
-        self.logger = server.logger
-
-    def on_client(self, client: Client) -> None:
-        timeout = self.server.connect_timeout
-        if client.eio != 3 and timeout:  # v4 clients are in "/" at once
-            client.arm_timer(timeout, self._timeout_fired)
-
-    def _timeout_fired(self, client: Client) -> None:
-        client.cancel_timer()  # runs in the hub: only schedule work, never block here
-        if client.closed or any(s.state == CONNECTED for s in client.sockets.values()):
-            return
-        self.logger.info("closing %s: no namespace joined in time", client.conn.sid)
-        gevent.spawn(self.server.close_client, client, DisconnectReason.FORCED_SERVER_CLOSE)
-
-    def allows(self, client: Client, namespace: str) -> bool:
-        if self.registry.known(namespace):
-            return True
-        policy = self.server.namespaces
-        if policy is None:
-            return namespace == "/"
-        if policy == "*":
-            return True
-        if callable(policy):
-            try:
-                return bool(policy(namespace, client.conn.environ))
-            except Exception:
-                self.logger.exception("namespaces callable failed for %r", namespace)
-                return False
-        return namespace in policy
-
-    def on_connect(self, sock: Socket, query: str | None) -> None:
-        if self.server.always_connect:
-            sock.accept()
-        sock.client.spawn(self._run_connect, sock)
-
-    def _run_connect(self, sock: Socket) -> None:
-        refusal: Any = None
-        accepted = False
-        environ = sock.environ
-        try:
-            for middleware in self.middlewares:
-                if middleware(sock.sid, environ, sock.auth, sock.namespace) is False:
-                    refusal = DEFAULT_REFUSAL
-                    break
-            if refusal is None:
-                handler = self.registry.get(sock.namespace).connect
-                if (
-                    handler is not None
-                    and handler(sock.namespace, sock.sid, environ, sock.auth) is False
-                ):
-                    refusal = DEFAULT_REFUSAL
-                accepted = refusal is None
-        except ConnectionRefusedError as exc:
-            refusal = exc.error_args
-        except Exception:
-            self.logger.exception(
-                "error in connect handler (sid %s, namespace %s)", sock.sid, sock.namespace
-            )
-            refusal = DEFAULT_REFUSAL
-
-        always_connect = self.server.always_connect
-        if sock.state == CLOSED:  # closed while the handler ran
-            reason = sock.close_reason or DisconnectReason.TRANSPORT_CLOSE
-            if reason == DisconnectReason.SERVER_DISCONNECT and not always_connect:
-                # sio.disconnect() during connect: the client still waits for an answer
-                client = sock.client
-                client.refuse(client.session.refuse(sock.namespace, refusal or DEFAULT_REFUSAL))
-            if accepted and not always_connect:
-                self._run_disconnect(sock, reason)
-            return
-        if refusal is not None:
-            sock.refuse(refusal)
-        else:
-            sock.accept()
-
-    def on_event(self, sock: Socket, data: list[Any], ack_id: int | None) -> None:
-        table = self.registry.get(sock.namespace)
-        entry = table.events.get(data[0]) or table.fallback
-        if entry is not None:
-            sock.client.spawn(self._run_event, sock, entry, data, ack_id)
-        elif ack_id is not None:
-            self.logger.debug("no handler for %r (ack %s unanswered)", data[0], ack_id)
-
-    def _run_event(self, sock: Socket, entry: Entry, data: list[Any], ack_id: int | None) -> None:
-        fn, convention = entry
-        event = data[0]
-        try:
-            if convention == ARGS:
-                result = fn(sock.sid, *data[1:])
-            elif convention == EVENT_ARGS:
-                result = fn(event, sock.sid, *data[1:])
-            elif convention == NSP_ARGS:
-                result = fn(sock.namespace, sock.sid, *data[1:])
-            else:
-                result = fn(event, sock.namespace, sock.sid, *data[1:])
-        except Exception:
-            self.logger.exception(
-                "error in handler for event %r (sid %s, namespace %s)",
-                event,
-                sock.sid,
-                sock.namespace,
-            )
-            return
-        if ack_id is not None and sock.state == CONNECTED:
-            if result is None:
-                args: list[Any] = []
-            elif isinstance(result, tuple):
-                args = list(result)
-            else:
-                args = [result]
-            try:
-                sock.send_packet(Packet(PacketType.ACK, sock.namespace, args, ack_id))
-            except (TypeError, ValueError) as exc:  # never drop an ack silently
-                self.logger.error(
-                    "ack of event %r not sent (sid %s, namespace %s): the reply cannot be "
-                    "encoded: %s",
-                    event,
-                    sock.sid,
-                    sock.namespace,
-                    exc,
-                )
-
-    def on_ack(self, sock: Socket, callback: Callable[..., object], args: list[Any]) -> None:
-        if isinstance(callback, CallWaiter):
-            callback(*args)
-        else:
-            sock.client.spawn(self._run_callback, sock, callback, args)
-
-    def _run_callback(self, sock: Socket, callback: Callable[..., object], args: list[Any]) -> None:
-        try:
-            callback(*args)
-        except Exception:
-            self.logger.exception(
-                "error in ack callback (sid %s, namespace %s)", sock.sid, sock.namespace
-            )
-
-    def on_disconnect(self, sock: Socket, reason: str, *, accepted: bool, inline: bool) -> None:
-        if not accepted:
-            return
-        if inline:
-            self._run_disconnect(sock, reason)
-        else:
-            # Not counted against the client's handler bound: the reader must never wait here.
-            gevent.spawn(self._run_disconnect, sock, reason)
-
-    def _run_disconnect(self, sock: Socket, reason: str) -> None:
-        handler = self.registry.get(sock.namespace).disconnect
-        if handler is None:
-            return
-        try:
-            handler(sock.namespace, sock.sid, reason)
-        except Exception:
-            self.logger.exception(
-                "error in disconnect handler (sid %s, namespace %s)", sock.sid, sock.namespace
-            )
-
-    def on_client_closed(self, client: Client, reason: str) -> None:
-        client.cancel_timer()
-
-    def save_session(self, sock: Socket, session: dict[str, Any]) -> None:
-        sock.session = session

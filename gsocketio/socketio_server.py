@@ -26,15 +26,20 @@ from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.client import Client, Connection, OwnWire
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
+from gsocketio.default_handlers import RegistryHandlers
+from gsocketio.dynamic import ParentNamespace, forget_child
 from gsocketio.engine import EngineOptions, EngineServer
+from gsocketio.engine.hooks import EngineHooks
 from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
+from gsocketio.hooks import Hooks
+from gsocketio.hooks_api import HookAPI
 from gsocketio.namespace import Namespace
 from gsocketio.protocol import socketio as sio_protocol
 from gsocketio.protocol.msgpack_parser import MsgpackDecoder, MsgpackWire
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
 from gsocketio.protocol.socketio_session import Connect, SocketIOSession
-from gsocketio.registry import HandlerLayer, HandlerRegistry, Middleware, RegistryHandlers
+from gsocketio.registry import HandlerLayer, HandlerRegistry, Middleware
 from gsocketio.socket import CLOSED, CONNECTED, Socket, SocketIOWire
 from gsocketio.wsgi import WSGIApp
 
@@ -61,7 +66,7 @@ def _room_set(rooms: Rooms | None) -> frozenset[str]:
     return frozenset(rooms)
 
 
-class Server(ClusterAPI):
+class Server(ClusterAPI, HookAPI):
     """A Socket.IO server for gevent; serve it with :meth:`wsgi_app` or :meth:`handle_request`.
 
     Engine settings (:class:`gsocketio.engine.EngineOptions`: ``ping_interval``, ``allow_request``
@@ -74,7 +79,8 @@ class Server(ClusterAPI):
     connections' events (default: the handlers registered with :meth:`on`, :meth:`event`,
     :meth:`use` and :meth:`register_namespace`). ``serializer="msgpack"``:
     socket.io-msgpack-parser's packets (:mod:`gsocketio.protocol.msgpack_parser`) for every
-    client but 0.9 ones.
+    client but 0.9 ones. ``cleanup_empty_child_namespaces``: forget a dynamic namespace
+    (:meth:`of` with a pattern) when its last socket leaves (Node's option).
     """
 
     metrics: Stats | None = None  # hot-path counters while instrumented (gsocketio.metrics)
@@ -90,6 +96,7 @@ class Server(ClusterAPI):
         connect_timeout: float = 45,
         handlers: HandlerLayer | None = None,
         serializer: str = "default",
+        cleanup_empty_child_namespaces: bool = False,
         engine_options: EngineOptions | None = None,
         **engine_settings: Any,
     ) -> None:
@@ -117,9 +124,14 @@ class Server(ClusterAPI):
             raise ValueError(f"serializer must be 'default' or 'msgpack', not {serializer!r}")
         self._registry = HandlerRegistry()
         self._middlewares: list[Middleware] = []
+        self._hooks = Hooks()
+        self.engine_hooks = EngineHooks()  # sio.on_engine(...): wraps the endpoint when used
+        self.dynamic_parents: list[ParentNamespace] = []  # dynamic namespaces: sio.of(pattern)
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         if handlers is None:
-            handlers = RegistryHandlers(self._registry, self._middlewares)
+            handlers = RegistryHandlers(self._registry, self._middlewares, self._hooks)
         self.handlers: HandlerLayer = handlers
+        self._keeps_rooms: Callable[[Socket], bool] | None = getattr(handlers, "keeps_rooms", None)
         handlers.bind(self)
         self._clients: dict[str, Client] = {}  # engine sid -> client
         self._sockets: dict[str, dict[str, Socket]] = {}  # namespace -> sid -> socket
@@ -280,8 +292,10 @@ class Server(ClusterAPI):
 
     # --- sockets -----------------------------------------------------------------------------
 
-    def discard(self, sock: Socket, reason: str) -> None:
-        """Close and forget ``sock`` (acks aborted) without running a disconnect handler."""
+    def discard(self, sock: Socket, reason: str, *, keep_rooms: bool = False) -> None:
+        """Close and forget ``sock`` (acks aborted) without running a disconnect handler;
+        ``keep_rooms``: the handler layer removes it from the adapter later (``disconnecting``)."""
+        accepted = sock.state == CONNECTED  # then close_socket cleans up a dynamic child
         sock.state = CLOSED
         sock.close_reason = reason
         client = sock.client
@@ -294,7 +308,10 @@ class Server(ClusterAPI):
             del by_sid[sock.sid]
             if not by_sid:
                 del self._sockets[namespace]
-        self.adapter.remove_socket(namespace, sock.sid)
+                if not accepted and self.cleanup_empty_child_namespaces and self.dynamic_parents:
+                    forget_child(self.dynamic_parents, self._registry, namespace)
+        if not keep_rooms:
+            self.adapter.remove_socket(namespace, sock.sid)
         sock.drop_buffer()
         if sock.acks is not None:
             sock.acks.abort_all(f"socket disconnected ({reason})")
@@ -304,8 +321,11 @@ class Server(ClusterAPI):
         if sock.state == CLOSED:
             return
         accepted = sock.state == CONNECTED
-        self.discard(sock, reason)
+        keeps = self._keeps_rooms
+        self.discard(sock, reason, keep_rooms=accepted and keeps is not None and keeps(sock))
         self.handlers.on_disconnect(sock, reason, accepted=accepted, inline=inline)
+        if self.cleanup_empty_child_namespaces and sock.namespace not in self._sockets:
+            forget_child(self.dynamic_parents, self._registry, sock.namespace)
 
     def _socket(self, sid: str, namespace: str | None) -> Socket:
         nsp = namespace or "/"
@@ -334,6 +354,8 @@ class Server(ClusterAPI):
         nsp = namespace or "/"
         target = to if to is not None else room
         packet = Packet(_EVENT, nsp, [event, *args])
+        if self._hooks.outgoing:
+            self._notify_outgoing(nsp, target, skip_sid, packet.data)
         if callback is not None:
             if not isinstance(target, str):
                 raise ValueError("an emit with a callback must address a single sid (to=sid)")
@@ -381,6 +403,8 @@ class Server(ClusterAPI):
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
         sock = self._socket(to, namespace)
+        if self._hooks.outgoing:
+            self._notify_outgoing(sock.namespace, to, None, [event, *args])
         waiter = CallWaiter()
         ack_id = sock.add_ack(waiter)
         timer = self.metrics.timer() if self.metrics is not None else None
@@ -409,9 +433,15 @@ class Server(ClusterAPI):
         self.adapter.close_room(namespace or "/", room)
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
-        """The rooms ``sid`` is in, its own sid room included."""
-        sock = self._socket(sid, namespace)
-        return list(self.adapter.rooms_of(sock.namespace, sid))
+        """The rooms ``sid`` is in, its own sid room included (in its ``disconnecting``
+        handler too: the socket is closed but still in its rooms there)."""
+        nsp = namespace or "/"
+        if sid not in self._sockets.get(nsp, _NO_SOCKETS):
+            try:
+                return list(self.adapter.rooms_of(nsp, sid))
+            except KeyError:
+                raise UnknownSocketError(f"no socket {sid!r} in namespace {nsp!r}") from None
+        return list(self.adapter.rooms_of(nsp, sid))
 
     def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
         """The socket's session dict (kept in this process, like python-socketio's)."""
@@ -447,6 +477,13 @@ class Server(ClusterAPI):
             for sid, sock in self._sockets.get(namespace or "/", _NO_SOCKETS).items()
             if sock.state == CONNECTED
         )
+
+    def close(self) -> None:
+        """Node's ``io.close()``: every disconnect handler gets ``"server shutting down"``,
+        then the engine closes every connection."""
+        for client in list(self._clients.values()):
+            self.close_client(client, DisconnectReason.SERVER_SHUTTING_DOWN)
+        self.engine.close()
 
     @staticmethod
     def sleep(seconds: float = 0) -> None:

@@ -24,6 +24,7 @@ import mimetypes
 import os
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,7 @@ import gevent.socket
 
 from gsocketio._logging import get_logger
 from gsocketio.engine import EngineHandler, EngineServer
+from gsocketio.engine.hooks import EngineHooks
 from gsocketio.engine.http import choose_encoding, compress
 from gsocketio.exceptions import ServerConfigError
 from gsocketio.forwarding import Forwarder, is_forwarded
@@ -261,6 +263,8 @@ class WSGIApp:
         legacy_app: WSGIApplication | None = None,
     ) -> None:
         self.engine = _resolve_engine(sio_or_engine_handler)
+        hooks = getattr(sio_or_engine_handler, "engine_hooks", None)
+        self.engine_hooks: EngineHooks | None = hooks if isinstance(hooks, EngineHooks) else None
         self.other_app = other_app
         self.legacy_app = legacy_app
         self.prefix = "/" + socketio_path.strip("/") + "/"
@@ -281,6 +285,9 @@ class WSGIApp:
                 target: WSGIApplication = self.legacy_app
             else:
                 target = self.engine.handle_request
+                hooks = self.engine_hooks
+                if hooks is not None and hooks.active:
+                    target = partial(hooks.serve, target)
             identity = current()
             if identity is not None and not is_forwarded(environ):
                 owner = _owner(rest, environ)

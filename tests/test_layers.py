@@ -320,7 +320,8 @@ LAYER_OF: list[tuple[str, str]] = [
     (r"gsocketio\.legacy(\..*)?", "legacy"),
     (
         r"gsocketio\.(socketio_server|socket|client|registry|acks|namespace|mixins|lifecycle"
-        r"|cluster_api|cluster_host|operator|emitter|stats|metrics)",
+        r"|cluster_api|cluster_host|operator|emitter|stats|metrics|default_handlers|hooks|hooks_api"
+        r"|dynamic)",
         "socketio",
     ),
     (r"gsocketio\.compat(\..*)?", "compat"),

@@ -1,11 +1,10 @@
 """WebSocket (RFC 6455, RFC 7692) over the raw gevent socket of an upgraded WSGI request:
 websockets' sans-I/O protocol frames (with :mod:`gsocketio.websocket.framing`'s fast paths for
 plain data frames), this module moves bytes between it and the socket. The raw socket comes
-from the environ (:data:`SOCKET_KEY` from :class:`gsocketio.serve.SocketIOHandler`, with its
-buffered reader under :data:`RFILE_KEY`; :data:`GUNICORN_SOCKET_KEY` from gunicorn's gevent
-workers); :func:`accept_websocket` sets :data:`WEBSOCKET_KEY`, telling the server to write no
-HTTP response and to call :meth:`WebSocket.finish` once the application returns.
-"""
+from the environ (:data:`SOCKET_KEY` from :mod:`gsocketio.http`, its buffered reader under
+:data:`RFILE_KEY`; :data:`GUNICORN_SOCKET_KEY` from gunicorn's gevent workers);
+:func:`accept_websocket` sets :data:`WEBSOCKET_KEY`: the server writes no HTTP response and
+calls :meth:`WebSocket.finish` once the application returns."""
 
 from __future__ import annotations
 
@@ -120,6 +119,7 @@ def accept_websocket(
     response = handshake.accept(_request_from_environ(environ))
     if response.status_code != 101:
         raise WebSocketHandshakeError(f"invalid WebSocket upgrade: {handshake.handshake_exc}")
+    response.headers.update(environ.get("gsocketio.extra_headers", ()))  # engine/hooks.py
 
     # ServerProtocol's parser expects to read the HTTP request itself; ours was parsed by the
     # WSGI server, so frames go through a fresh OPEN protocol with the negotiated extensions.

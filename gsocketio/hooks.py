@@ -1,0 +1,133 @@
+"""Optional per-event hooks of the default handler layer, Node's ``socket.use``/``onAny`` family.
+
+Packet middlewares (``sio.use_packet``), catch-all listeners both ways (``sio.on_any``,
+``sio.on_any_outgoing`` and their ``prepend`` variants) and manual acks (a handler with an
+``ack`` keyword parameter). Nothing here runs unless registered: :class:`Hooks` tells the
+handler layer at registration whether the hooked event path is needed at all, so servers
+that use none of it keep the plain decode → lookup → spawn path.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from gsocketio._logging import get_logger
+from gsocketio.protocol.socketio import Packet, PacketType
+from gsocketio.socket import CONNECTED
+
+if TYPE_CHECKING:
+    from gsocketio.socket import Socket
+
+__all__ = ["ALL_NAMESPACES", "AckResponder", "Hooks", "PacketRefusedError", "wants_ack"]
+
+log = get_logger("gsocketio.server")
+
+ALL_NAMESPACES: Final = "*"
+
+AnyListener = Callable[..., Any]  # (event, sid, *args)
+PacketMiddleware = Callable[[str, list[Any], str], Any]  # (sid, [event, *args], namespace)
+
+
+class PacketRefusedError(Exception):
+    """Raise in a packet middleware to drop the event (the namespace's ``error`` handler gets
+    it, as Node's ``socket.use`` emits ``error`` on the server-side socket)."""
+
+
+def wants_ack(fn: Callable[..., Any]) -> bool:
+    """Whether a handler takes its ack as a callable: it declares a parameter named ``ack``
+    that can be passed by keyword. Decided once, at registration."""
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    param = parameters.get("ack")
+    return param is not None and param.kind in (
+        inspect.Parameter.KEYWORD_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    )
+
+
+class AckResponder:
+    """The client's ack as a callable: ``ack(*args)`` sends it, at most once, from any
+    greenlet. ``pending`` tells whether the client asked for one and it was not sent yet."""
+
+    __slots__ = ("_id", "_sock", "pending")
+
+    def __init__(self, sock: Socket, ack_id: int | None) -> None:
+        self._sock = sock
+        self._id = ack_id
+        self.pending = ack_id is not None
+
+    def __call__(self, *args: Any) -> None:
+        if not self.pending:
+            return
+        self.pending = False
+        sock = self._sock
+        if sock.state != CONNECTED:  # the client is gone or left the namespace
+            return
+        sock.send_packet(Packet(PacketType.ACK, sock.namespace, list(args), self._id))
+
+
+def _add(listeners: dict[str, list[Any]], key: str, fn: Any, first: bool) -> None:
+    bucket = listeners.setdefault(key, [])
+    if first:
+        bucket.insert(0, fn)
+    else:
+        bucket.append(fn)
+
+
+class Hooks:
+    """Registered packet middlewares and catch-all listeners, by namespace (``"*"``: all)."""
+
+    def __init__(self) -> None:
+        self.incoming: dict[str, list[AnyListener]] = {}
+        self.outgoing: dict[str, list[AnyListener]] = {}
+        self.middlewares: dict[str, list[PacketMiddleware]] = {}
+
+    @property
+    def inbound(self) -> bool:
+        """Whether incoming events need the hooked path."""
+        return bool(self.incoming or self.middlewares)
+
+    def add_incoming(self, fn: AnyListener, namespace: str, first: bool) -> None:
+        _add(self.incoming, namespace, fn, first)
+
+    def add_outgoing(self, fn: AnyListener, namespace: str, first: bool) -> None:
+        _add(self.outgoing, namespace, fn, first)
+
+    def add_middleware(self, fn: PacketMiddleware, namespace: str) -> None:
+        _add(self.middlewares, namespace, fn, False)
+
+    def remove(self, fn: AnyListener | None, outgoing: bool) -> None:
+        """Remove ``fn`` (None: every listener) from the incoming or outgoing listeners."""
+        table = self.outgoing if outgoing else self.incoming
+        for key in list(table):
+            table[key] = [] if fn is None else [f for f in table[key] if f is not fn]
+            if not table[key]:
+                del table[key]
+
+    @staticmethod
+    def _for(table: dict[str, list[Any]], namespace: str) -> list[Any]:
+        return [*table.get(ALL_NAMESPACES, ()), *table.get(namespace, ())]
+
+    def notify(
+        self, table: dict[str, list[AnyListener]], sid: str, namespace: str, data: list[Any]
+    ) -> None:
+        for fn in self._for(table, namespace):
+            try:
+                fn(data[0], sid, *data[1:])
+            except Exception:
+                log.exception("error in catch-all listener (sid %s, namespace %s)", sid, namespace)
+
+    def filter(self, sid: str, namespace: str, data: list[Any]) -> list[Any]:
+        """Run the packet middlewares; returns the (possibly replaced) ``[event, *args]``.
+        Raises what a middleware raises; a middleware returning False refuses the packet."""
+        for fn in self._for(self.middlewares, namespace):
+            result = fn(sid, data, namespace)
+            if result is False:
+                raise PacketRefusedError(f"packet {data[0]!r} refused by a middleware")
+            if isinstance(result, list) and result:
+                data = result
+        return data
