@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from gsocketio.protocol.recovery import Restored, Session
     from gsocketio.protocol.socketio import Packet
+    from gsocketio.recovery import RecoveryOptions
 
 Encoded = Sequence[str | bytes]
 """One encoded packet: the Engine.IO messages to send, in order (text, then attachments)."""
@@ -155,6 +157,23 @@ class Adapter(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release resources (connections, subscriptions) when the server stops."""
+
+    # --- connection state recovery (docs/recovery.md) ------------------------------------------
+
+    recovers: bool = False
+    """Whether :meth:`enable_recovery` was called: emits then go through :meth:`broadcast`."""
+
+    def enable_recovery(self, options: RecoveryOptions) -> None:
+        """Store recoverable packets with offsets and keep sessions; adapters that cannot
+        refuse (Node's classic Redis adapter cannot either)."""
+        raise ValueError(f"{type(self).__name__} does not support connection state recovery")
+
+    def persist_session(self, session: Session) -> None:  # noqa: B027 - optional hook
+        """Keep a disconnected socket's session for a reconnect (Node's ``persistSession``)."""
+
+    def restore_session(self, auth: Any, namespace: str) -> Restored | None:
+        """The session and missed packets a CONNECT's auth ``{pid, offset}`` asks for."""
+        return None
 
     # --- cluster operations (local answers; multi-node adapters add the other nodes) -----------
 
