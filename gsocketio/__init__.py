@@ -2,12 +2,15 @@
 
 Serves socket.io-client 3/4 (Engine.IO 4), 1.x/2.x (Engine.IO 3) and the legacy 0.9 client
 on one endpoint, with gevent-socketio's API (``socketio_manage``, ``BaseNamespace``) and a
-modern decorator API (``Server``).
+modern decorator API (``Server``). The public names load on first use, so ``import gsocketio``
+stays cheap.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from gsocketio.compat.virtsocket import socketio_manage
 from gsocketio.exceptions import (
     CallTimeoutError,
     ClusterError,
@@ -17,13 +20,14 @@ from gsocketio.exceptions import (
     GSocketIOError,
     ProtocolError,
 )
-from gsocketio.namespace import Namespace
-from gsocketio.serve import SocketIOServer
-from gsocketio.server import Server
-from gsocketio.wsgi import WSGIApp
 
 if TYPE_CHECKING:
+    from gsocketio.compat.virtsocket import socketio_manage
     from gsocketio.emitter import Emitter
+    from gsocketio.namespace import Namespace
+    from gsocketio.serve import SocketIOServer
+    from gsocketio.server import Server
+    from gsocketio.wsgi import WSGIApp
 
 __all__ = [
     "CallTimeoutError",
@@ -43,12 +47,24 @@ __all__ = [
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "Emitter": "gsocketio.emitter",  # needs redis-py (the ``redis`` extra): only when used
+    "Namespace": "gsocketio.namespace",
+    "Server": "gsocketio.server",
+    "SocketIOServer": "gsocketio.serve",
+    "WSGIApp": "gsocketio.wsgi",
+    "socketio_manage": "gsocketio.compat.virtsocket",
+}
+
 
 def __getattr__(name: str) -> Any:
-    """``gsocketio.Emitter``, imported on first use: it needs redis-py (the ``redis`` extra),
-    which servers without the Redis adapter do not install or pay for."""
-    if name == "Emitter":
-        from gsocketio.emitter import Emitter
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return Emitter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

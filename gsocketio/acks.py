@@ -9,7 +9,8 @@ socket that goes away are dropped; :class:`CallWaiter` entries (``Server.call``)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from gevent.event import AsyncResult
@@ -53,20 +54,21 @@ class AckTable:
     def __init__(self, limit: int = DEFAULT_ACK_LIMIT) -> None:
         self._limit = limit
         self._next_id = 0
-        self._pending: dict[int, AckCallback] = {}
+        self._pending: dict[Any, AckCallback] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
+
+    @property
+    def pending(self) -> Mapping[Any, AckCallback]:
+        """The pending callbacks by ack id, oldest first (read-only)."""
+        return MappingProxyType(self._pending)
 
     def add(self, callback: AckCallback) -> int:
         """Store ``callback`` and return the ack id to put in the outgoing packet."""
         pending = self._pending
         if len(pending) >= self._limit:
-            oldest = next(iter(pending))
-            evicted = pending.pop(oldest)
-            log.warning("pending ack limit (%d) reached: dropped ack %d", self._limit, oldest)
-            if isinstance(evicted, CallWaiter):
-                evicted.abort("too many pending acks")
+            self._evict()
         ack_id = self._next_id
         # Ids stay in the range both peers count exactly; wrapping is safe once the old
         # holder of an id is long gone, which the size limit guarantees.
@@ -74,7 +76,26 @@ class AckTable:
         pending[ack_id] = callback
         return ack_id
 
-    def pop(self, ack_id: int) -> AckCallback | None:
+    def put(self, ack_id: Any, callback: AckCallback) -> bool:
+        """Store ``callback`` under an id the caller chose (gevent-socketio's message ids);
+        False if the id is taken. The same bound applies as for :meth:`add`."""
+        pending = self._pending
+        if ack_id in pending:
+            return False
+        if len(pending) >= self._limit:
+            self._evict()
+        pending[ack_id] = callback
+        return True
+
+    def _evict(self) -> None:
+        pending = self._pending
+        oldest = next(iter(pending))
+        evicted = pending.pop(oldest)
+        log.warning("pending ack limit (%d) reached: dropped ack %s", self._limit, oldest)
+        if isinstance(evicted, CallWaiter):
+            evicted.abort("too many pending acks")
+
+    def pop(self, ack_id: Any) -> AckCallback | None:
         """Take the callback for an incoming ACK; None for an unknown (or evicted) id."""
         return self._pending.pop(ack_id, None)
 

@@ -17,20 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from gsocketio._logging import get_logger
 from gsocketio.adapters.base import EVERYONE, BroadcastOptions
+from gsocketio.protocol.legacy_bridge import namespace_of
 from gsocketio.protocol.socketio import Packet, PacketType
 
 if TYPE_CHECKING:
     from gsocketio.adapters.base import Adapter
     from gsocketio.compat.virtsocket import VirtualSocket
 
-__all__ = ["BroadcastMixin", "RoomsMixin", "adapter_namespace"]
+__all__ = ["BroadcastMixin", "RoomsMixin"]
 
 log = get_logger("gsocketio.compat")
-
-
-def adapter_namespace(ns_name: str) -> str:
-    """The adapter's name for a seed endpoint: ``''`` (the global namespace) is ``'/'``."""
-    return ns_name or "/"
 
 
 class _SeedNamespace:
@@ -45,7 +41,7 @@ class _SeedNamespace:
         return adapter
 
     def _broadcast(self, event: str, args: tuple[Any, ...], opts: BroadcastOptions) -> None:
-        packet = Packet(PacketType.EVENT, adapter_namespace(self.ns_name), [event, *args])
+        packet = Packet(PacketType.EVENT, namespace_of(self.ns_name), [event, *args])
         self._adapter().broadcast(packet, opts)
 
 
@@ -67,7 +63,7 @@ class RoomsMixin(_SeedNamespace):
                 "join(%r): %s is not registered in %r", room, self.socket.sessid, self.ns_name
             )
             return
-        self._adapter().enter_room(adapter_namespace(self.ns_name), sid, name)
+        self._adapter().enter_room(namespace_of(self.ns_name), sid, name)
 
     def leave(self, room: str) -> None:
         """Take this socket out of ``room``; ``KeyError`` if it is not in it (as the seed)."""
@@ -75,7 +71,7 @@ class RoomsMixin(_SeedNamespace):
         self.session["rooms"].remove(name)
         sid = self.socket._room_sid(self.ns_name)
         if sid is not None:
-            self._adapter().leave_room(adapter_namespace(self.ns_name), sid, name)
+            self._adapter().leave_room(namespace_of(self.ns_name), sid, name)
 
     def _get_room_name(self, room: str) -> str:
         return self.ns_name + "_" + room

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 
 from gsocketio._logging import get_logger
-from gsocketio.registry import fit, namespace_methods
+from gsocketio.registry import accepts, fit, namespace_methods
 
 if TYPE_CHECKING:
     from gsocketio.compat.virtsocket import VirtualSocket
@@ -171,7 +171,7 @@ class BaseNamespace:
         call_args: tuple[Any, ...] = (
             (packet,) if len(params) == 2 and params[1] == "packet" else args
         )
-        if not _accepts(method, len(call_args)):
+        if not accepts(method, len(call_args)):
             self.error(
                 "invalid_method_args",
                 f'The server-side method "{method_name}" does not take {len(call_args)} '
@@ -284,19 +284,6 @@ def _positional_names(method: Callable[..., Any]) -> list[str]:
     except TypeError:
         return []
     return list(spec.args)
-
-
-def _accepts(method: Callable[..., Any], count: int) -> bool:
-    """Whether ``method`` can be called with ``count`` positional arguments."""
-    try:
-        signature = inspect.signature(method)
-    except (TypeError, ValueError):
-        return True  # cannot tell: let the call decide
-    try:
-        signature.bind(*range(count))
-    except TypeError:
-        return False
-    return True
 
 
 class Namespace:

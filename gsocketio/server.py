@@ -1,26 +1,11 @@
 """The Socket.IO server: namespaces, handlers, rooms, acks — ``gsocketio.Server``.
 
-It implements the engine's ``EngineHandler`` (see docs/architecture.md): the engine hands it
-each connection and each message, it speaks Socket.IO protocol v5 to Engine.IO 4 clients
-(socket.io-client 3/4) and v4 to Engine.IO 3 clients (1.x/2.x). The v4 differences handled
-here, checked against the protocol spec and socket.io 4.8's compatibility mode:
-
-* the server connects a v4 client to ``/`` by itself when the engine opens and replies ``0``
-  (no sid payload); other namespaces ``0/nsp?query,`` get ``0/nsp,``;
-* a v4 socket's id is the engine sid in ``/`` and ``/nsp#<engine sid>`` elsewhere (v5 uses a
-  fresh random id per namespace, never the engine sid);
-* CONNECT_ERROR carries ``data`` or else ``message`` as a plain value, not the v5 object;
-* the v4 ``auth`` a connect handler gets is the CONNECT query as a dict (None for ``/``, which
-  has no CONNECT packet: its query is in ``environ["QUERY_STRING"]`` of the handshake).
-
-Per incoming EVENT the work is: decode, look up the namespace's resolved handler table
-(:mod:`gsocketio.registry`), spawn. Handlers (connect handlers too) run in their own greenlets,
-at most ``MAX_HANDLERS_PER_CLIENT`` per connection; an exception is logged with event and sid.
-
-Additions to the brief: ``connect_timeout`` (Node's ``connectTimeout``, 45 s: a v5 client that
-joins no namespace in time is closed), ``max_pending_acks`` is fixed per socket
-(:data:`gsocketio.acks.DEFAULT_ACK_LIMIT`), :class:`gsocketio.CallAbortedError` (a subclass of
-``CallTimeoutError``) when the socket goes away during ``call()``.
+It implements the engine's ``EngineHandler``: each connection becomes a
+:class:`gsocketio.client.Client` whose :class:`~gsocketio.protocol.socketio_session.SocketIOSession`
+turns messages into events (protocol v5 for Engine.IO 4 clients, v4 for Engine.IO 3 and 0.9
+ones); :meth:`Server._dispatch` hands them to the handler layer (:mod:`gsocketio.registry` by
+default, gevent-socketio's namespaces with :mod:`gsocketio.compat.managed`). The public API
+(emit, call, rooms, sessions, disconnect) works on the :class:`gsocketio.socket.Socket` objects.
 """
 
 from __future__ import annotations
@@ -30,33 +15,26 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, TypeVar, overload
-from urllib.parse import parse_qsl
 
 import gevent
 
-from gsocketio import lifecycle
 from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter, unwrap_call_result
 from gsocketio.adapters.base import Adapter, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
+from gsocketio.client import Client, Connection
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
-from gsocketio.engine import EngineConnection, EngineServer
-from gsocketio.exceptions import CallTimeoutError, ProtocolError, UnknownSocketError
-from gsocketio.lifecycle import CLIENT_DISCONNECT, SERVER_DISCONNECT
+from gsocketio.engine import EngineServer
+from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
 from gsocketio.namespace import Namespace
 from gsocketio.protocol import socketio as sio_protocol
 from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
-from gsocketio.registry import (
-    ARGS,
-    EVENT_ARGS,
-    NSP_ARGS,
-    Entry,
-    HandlerRegistry,
-)
-from gsocketio.socket import CONNECTED, Client, Socket, SocketIOWire
+from gsocketio.protocol.socketio_session import Connect, SocketIOSession
+from gsocketio.registry import HandlerLayer, HandlerRegistry, Middleware, RegistryHandlers
+from gsocketio.socket import CLOSED, CONNECTED, Socket, SocketIOWire
 from gsocketio.wsgi import WSGIApp
 
 __all__ = ["Rooms", "Server"]
@@ -67,8 +45,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 NamespacePolicy = str | Collection[str] | Callable[[str, dict[str, Any]], bool] | None
 
 _EVENT = PacketType.EVENT
-_ACK = PacketType.ACK
-_CONNECT = PacketType.CONNECT
 _DISCONNECT = PacketType.DISCONNECT
 _NO_SOCKETS: dict[str, Socket] = {}  # shared empty lookup result; never written to
 
@@ -89,7 +65,9 @@ class Server(ClusterAPI):
     namespaces without handlers are accepted — ``None`` only ``/``, ``"*"`` any, a collection of
     names, or a callable ``(namespace, environ) -> bool`` deciding on demand.
     ``always_connect``: send CONNECT before the connect handler runs (a refusal then becomes a
-    DISCONNECT), as python-socketio does.
+    DISCONNECT), as python-socketio does. ``handlers``: the handler layer running the
+    connections' events (default: the handlers registered with :meth:`on`, :meth:`event`,
+    :meth:`use` and :meth:`register_namespace`).
     """
 
     def __init__(
@@ -111,6 +89,7 @@ class Server(ClusterAPI):
         namespaces: NamespacePolicy = None,
         logger: logging.Logger | None = None,
         connect_timeout: float = 45,
+        handlers: HandlerLayer | None = None,
     ) -> None:
         self.logger = logger or get_logger("gsocketio.server")
         self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
@@ -126,7 +105,11 @@ class Server(ClusterAPI):
         self._wire = SocketIOWire(dumps)
         self._limits = Limits(max_payload=max_http_buffer_size)
         self._registry = HandlerRegistry()
-        self._middlewares: list[Callable[[str, dict[str, Any], Any, str], Any]] = []
+        self._middlewares: list[Middleware] = []
+        if handlers is None:
+            handlers = RegistryHandlers(self._registry, self._middlewares)
+        self.handlers: HandlerLayer = handlers
+        handlers.bind(self)
         self._clients: dict[str, Client] = {}  # engine sid -> client
         self._sockets: dict[str, dict[str, Socket]] = {}  # namespace -> sid -> socket
         self._wsgi: WSGIApp | None = None
@@ -220,78 +203,67 @@ class Server(ClusterAPI):
 
     # --- EngineHandler -----------------------------------------------------------------------
 
-    def engine_connect(self, conn: EngineConnection) -> None:
-        client = self._new_client(conn, Decoder(loads=self._loads, limits=self._limits))
-        if client.eio == 3:
-            # Protocol v4: the client is in "/" without asking (it never sends CONNECT for it).
-            lifecycle.start(self, client, "/", None)
-        elif self.connect_timeout:
-            lifecycle.arm_timeout(self, client, self.connect_timeout)
+    def engine_connect(self, conn: Connection) -> None:
+        client = self._new_client(conn)
+        self.handlers.on_client(client)
+        if client.hold is None:
+            client.dispatch(client.session.start())
 
-    def _new_client(self, conn: EngineConnection, decoder: Decoder) -> Client:
+    def _new_client(self, conn: Connection) -> Client:
         """Register the Client of a new connection. A connection may bring its own wire format
-        (the legacy 0.9 endpoint's do); the rest speak Socket.IO v4/v5, encoded with
-        ``self._wire``. Broadcasts are then encoded once per format."""
-        client = Client(conn, decoder, getattr(conn, "wire", None) or self._wire)
+        (the 0.9 endpoint's do: ``client.OwnWire``); the rest speak Socket.IO v4/v5, encoded
+        with ``self._wire``. Broadcasts are then encoded once per format."""
+        session = SocketIOSession(
+            eio=conn.eio, sid=conn.sid, decoder=Decoder(loads=self._loads, limits=self._limits)
+        )
+        client = Client(self, conn, session, self._wire)
         self._clients[conn.sid] = client
         return client
 
-    def engine_message(self, conn: EngineConnection, data: str | bytes) -> None:
+    def engine_message(self, conn: Connection, data: str | bytes) -> None:
         client = self._clients.get(conn.sid)
         if client is None:
             return
-        try:
-            packet = client.decoder.feed(data)
-        except ProtocolError as exc:
-            self.logger.warning("closing %s: bad packet (%s)", conn.sid, exc)
-            self.close_client(client, DisconnectReason.PARSE_ERROR)
+        if client.hold is not None:  # the handler layer is not ready: it keeps them in order
+            client.hold(data)
             return
-        if packet is None:  # waiting for binary attachments
-            return
-        ptype = packet.type
-        sock = client.sockets.get(packet.namespace)
-        if ptype is _EVENT:
-            if sock is None or sock.state != CONNECTED:
-                self._stray(client, packet)
-                return
-            data_ = packet.data
-            table = self._registry.get(packet.namespace)
-            entry = table.events.get(data_[0]) or table.fallback
-            if entry is not None:
-                client.spawn(self._run_event, sock, entry, data_, packet.id)
-            elif packet.id is not None:
-                self.logger.debug("no handler for %r (ack %s unanswered)", data_[0], packet.id)
-        elif ptype is _ACK:
-            if sock is None:
-                self._stray(client, packet)
-                return
-            self._on_ack(sock, packet)
-        elif ptype is _CONNECT:
-            if sock is not None:
-                self.logger.warning("closing %s: second CONNECT to %s", conn.sid, packet.namespace)
-                self.close_client(client, DisconnectReason.PARSE_ERROR)
-                return
-            if client.eio == 3:
-                auth: Any = dict(parse_qsl(packet.query)) if packet.query else None
-            else:
-                auth = packet.data
-            lifecycle.start(self, client, packet.namespace, auth)
-        elif ptype is _DISCONNECT:
-            if sock is not None:
-                lifecycle.close_socket(self, sock, CLIENT_DISCONNECT, inline=False)
-        else:  # a client never sends CONNECT_ERROR
-            self.logger.warning("closing %s: unexpected %s packet", conn.sid, ptype.name)
-            self.close_client(client, DisconnectReason.PARSE_ERROR)
+        client.dispatch(client.session.receive(data))
 
-    def engine_disconnect(self, conn: EngineConnection, reason: str) -> None:
+    def engine_packet(self, conn: Connection, packet: Packet) -> None:
+        """An already decoded packet (the 0.9 endpoint's): as :meth:`engine_message`."""
+        client = self._clients.get(conn.sid)
+        if client is None:
+            return
+        if client.hold is not None:
+            client.hold(packet)
+            return
+        client.dispatch(client.session.receive_packet(packet))
+
+    def open_socket(self, client: Client, event: Connect) -> None:
+        """A client asks to join a namespace: refuse it, or register a CONNECTING socket
+        (known to the adapter, so the connect handler can join rooms) for the handler layer
+        to answer."""
+        namespace = event.namespace
+        if not self.handlers.allows(client, namespace):
+            self.logger.info("refusing %s: unknown namespace %s", client.conn.sid, namespace)
+            client.refuse(client.session.refuse_unknown(namespace))
+            return
+        sock = Socket(self, client, namespace, event.auth)
+        client.sockets[namespace] = sock
+        self._sockets.setdefault(namespace, {})[sock.sid] = sock
+        self.adapter.add_socket(namespace, sock.sid, sock)
+        self.handlers.on_connect(sock, event.query)
+
+    def engine_disconnect(self, conn: Connection, reason: str) -> None:
         client = self._clients.pop(conn.sid, None)
         if client is None:
             return
         client.closed = True
         client.cancel_timer()
-        client.decoder.reset()
+        client.session.decoder.reset()
         for sock in list(client.sockets.values()):
-            lifecycle.close_socket(self, sock, reason, inline=False)
+            self.close_socket(sock, reason, inline=False)
+        self.handlers.on_client_closed(client, reason)
 
     def close_client(self, client: Client, reason: str) -> None:
         """Close the engine connection and run the disconnect handlers of its sockets."""
@@ -300,66 +272,34 @@ class Server(ClusterAPI):
         client.conn.close()
         self.engine_disconnect(client.conn, reason)
 
-    # --- incoming ----------------------------------------------------------------------------
+    # --- sockets -----------------------------------------------------------------------------
 
-    def _stray(self, client: Client, packet: Packet) -> None:
-        """A packet for a namespace the client is not in. Before any CONNECT that breaks the
-        protocol (the spec says close); afterwards it is a benign race with a disconnect."""
-        if not client.sockets:
-            self.logger.warning(
-                "closing %s: %s before any CONNECT", client.conn.sid, packet.type.name
-            )
-            self.close_client(client, DisconnectReason.PARSE_ERROR)
-        else:
-            self.logger.debug(
-                "ignoring %s for %s: not connected", packet.type.name, packet.namespace
-            )
+    def discard(self, sock: Socket, reason: str) -> None:
+        """Close and forget ``sock`` (acks aborted) without running a disconnect handler."""
+        sock.state = CLOSED
+        sock.close_reason = reason
+        client = sock.client
+        namespace = sock.namespace
+        if client.sockets.get(namespace) is sock:
+            del client.sockets[namespace]
+            client.session.leave(namespace)
+        by_sid = self._sockets.get(namespace)
+        if by_sid is not None and by_sid.get(sock.sid) is sock:
+            del by_sid[sock.sid]
+            if not by_sid:
+                del self._sockets[namespace]
+        self.adapter.remove_socket(namespace, sock.sid)
+        sock.drop_buffer()
+        if sock.acks is not None:
+            sock.acks.abort_all(f"socket disconnected ({reason})")
 
-    def _run_event(self, sock: Socket, entry: Entry, data: list[Any], ack_id: int | None) -> None:
-        fn, convention = entry
-        event = data[0]
-        try:
-            if convention == ARGS:
-                result = fn(sock.sid, *data[1:])
-            elif convention == EVENT_ARGS:
-                result = fn(event, sock.sid, *data[1:])
-            elif convention == NSP_ARGS:
-                result = fn(sock.namespace, sock.sid, *data[1:])
-            else:
-                result = fn(event, sock.namespace, sock.sid, *data[1:])
-            if ack_id is not None and sock.state == CONNECTED:
-                if result is None:
-                    args: list[Any] = []
-                elif isinstance(result, tuple):
-                    args = list(result)
-                else:
-                    args = [result]
-                sock.send_packet(Packet(_ACK, sock.namespace, args, ack_id))
-        except Exception:
-            self.logger.exception(
-                "error in handler for event %r (sid %s, namespace %s)",
-                event,
-                sock.sid,
-                sock.namespace,
-            )
-
-    def _on_ack(self, sock: Socket, packet: Packet) -> None:
-        table = sock.acks
-        callback = table.pop(packet.id) if table is not None and packet.id is not None else None
-        if callback is None:
-            self.logger.debug("ack %s from %s: not pending", packet.id, sock.sid)
-        elif isinstance(callback, CallWaiter):
-            callback(*packet.data)
-        else:
-            sock.client.spawn(self._run_callback, sock, callback, packet.data)
-
-    def _run_callback(self, sock: Socket, callback: Callable[..., Any], args: list[Any]) -> None:
-        try:
-            callback(*args)
-        except Exception:
-            self.logger.exception(
-                "error in ack callback (sid %s, namespace %s)", sock.sid, sock.namespace
-            )
+    def close_socket(self, sock: Socket, reason: str, *, inline: bool) -> None:
+        """Forget ``sock``; the handler layer runs its disconnect handler (if it was open)."""
+        if sock.state == CLOSED:
+            return
+        accepted = sock.state == CONNECTED
+        self.discard(sock, reason)
+        self.handlers.on_disconnect(sock, reason, accepted=accepted, inline=inline)
 
     def _socket(self, sid: str, namespace: str | None) -> Socket:
         nsp = namespace or "/"
@@ -468,7 +408,7 @@ class Server(ClusterAPI):
         return sock.session
 
     def save_session(self, sid: str, session: dict[str, Any], namespace: str | None = None) -> None:
-        self._socket(sid, namespace).session = session
+        self.handlers.save_session(self._socket(sid, namespace), session)
 
     @contextmanager
     def session(self, sid: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
@@ -484,16 +424,16 @@ class Server(ClusterAPI):
         if sock is None:
             return
         if sock.state == CONNECTED:
-            sock.send_now(Packet(_DISCONNECT, sock.namespace))
-        lifecycle.close_socket(self, sock, SERVER_DISCONNECT, inline=True)
+            sock.client.disconnect(sock.namespace)
+        self.close_socket(sock, DisconnectReason.SERVER_DISCONNECT, inline=True)
 
     def sockets(self, namespace: str | None = None) -> list[str]:
-        """The sids connected to ``namespace`` in this process."""
-        return [
+        """The sids connected to ``namespace`` in this process, sorted."""
+        return sorted(
             sid
             for sid, sock in self._sockets.get(namespace or "/", _NO_SOCKETS).items()
             if sock.state == CONNECTED
-        ]
+        )
 
     @staticmethod
     def sleep(seconds: float = 0) -> None:

@@ -1,11 +1,8 @@
-"""Per-connection state of the Socket.IO server.
+"""Socket: one namespace of a client, what the application knows by ``sid``.
 
-:class:`Client` is one Engine.IO connection: its packet decoder, its sockets by namespace and
-the bounded set of handler greenlets it runs. :class:`Socket` is one namespace of a client —
-what the application knows by ``sid`` — and is what the adapter delivers broadcasts to.
-
-Memory matters here (tens of thousands of idle sockets): everything optional (session, ack
-table, pre-connect buffer, connect timer) is created on first use, and both classes use slots.
+It is what the adapter delivers broadcasts to, holds the socket's session, ack table and
+pre-connect buffer, and answers its CONNECT (:meth:`Socket.accept` / :meth:`Socket.refuse`).
+Memory matters (tens of thousands of idle sockets): everything optional is created on first use.
 """
 
 from __future__ import annotations
@@ -14,29 +11,23 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from gevent.event import Event
-
 from gsocketio._logging import get_logger
 from gsocketio.acks import DEFAULT_ACK_LIMIT, AckTable
 from gsocketio.adapters.base import Encoded, WireFormat
-from gsocketio.greenlets import POOL
 from gsocketio.protocol import socketio as sio_protocol
-from gsocketio.protocol.socketio import Decoder, Packet
+from gsocketio.protocol.socketio import Packet
 
 if TYPE_CHECKING:
-    from gsocketio.engine import EngineConnection
+    from gsocketio.client import Client
+    from gsocketio.server import Server
 
-__all__ = ["CLOSED", "CONNECTED", "CONNECTING", "Client", "Socket", "SocketIOWire"]
+__all__ = ["CLOSED", "CONNECTED", "CONNECTING", "Socket", "SocketIOWire"]
 
 log = get_logger("gsocketio.server")
 
 CONNECTING: Final = 0  # connect handler running; outgoing packets are buffered
 CONNECTED: Final = 1
 CLOSED: Final = 2
-
-MAX_HANDLERS_PER_CLIENT: Final = 128
-"""Handler greenlets one connection may have running; past it the reader waits (backpressure:
-a client flooding a slow handler slows down itself, not the server)."""
 
 MAX_PRECONNECT_ITEMS: Final = 1024
 """Messages buffered for a socket whose connect handler has not finished."""
@@ -55,63 +46,6 @@ class SocketIOWire:
         return sio_protocol.encode(packet, dumps=self._dumps)
 
 
-class Client:
-    """One Engine.IO connection as the Socket.IO layer sees it."""
-
-    __slots__ = (
-        "_inflight",
-        "_slot",
-        "closed",
-        "conn",
-        "decoder",
-        "eio",
-        "sockets",
-        "timer",
-        "wire",
-    )
-
-    def __init__(self, conn: EngineConnection, decoder: Decoder, wire: WireFormat) -> None:
-        self.conn = conn
-        self.eio = conn.eio
-        self.decoder = decoder
-        self.wire = wire  # how this connection's packets are encoded (0.9 clients differ)
-        self.sockets: dict[str, Socket] = {}  # namespace -> socket (connecting or connected)
-        self.closed = False
-        self.timer: Any = None  # connect-timeout loop timer until a namespace is joined
-        self._inflight = 0
-        self._slot: Event | None = None
-
-    def cancel_timer(self) -> None:
-        timer, self.timer = self.timer, None
-        if timer is not None:
-            timer.close()
-
-    def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` in a new greenlet, waiting first while too many are running.
-
-        Called from the connection's reader: waiting here stops reading from that client only.
-        """
-        while self._inflight >= MAX_HANDLERS_PER_CLIENT and not self.closed:
-            slot = self._slot
-            if slot is None:
-                slot = self._slot = Event()
-            slot.clear()
-            slot.wait()
-        self._inflight += 1
-        # A recycled bare greenlet (gsocketio.greenlets): a fresh one costs several times more
-        # per message; fn never raises (the server's runners log errors).
-        POOL.spawn(self._run, fn, args)
-
-    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        try:
-            fn(*args)
-        finally:
-            self._inflight -= 1
-            slot = self._slot
-            if slot is not None:
-                slot.set()
-
-
 class Socket:
     """One client in one namespace: the unit rooms, sessions, acks and handlers work on."""
 
@@ -124,19 +58,19 @@ class Socket:
         "data",
         "issued",
         "namespace",
+        "server",
         "session",
         "sid",
         "state",
         "wire",
     )
 
-    def __init__(
-        self, sid: str, namespace: str, client: Client, wire: WireFormat, auth: Any
-    ) -> None:
-        self.sid = sid
-        self.namespace = namespace
+    def __init__(self, server: Server, client: Client, namespace: str, auth: Any) -> None:
+        self.server = server
         self.client = client
-        self.wire = wire
+        self.sid = client.session.socket_id(namespace)
+        self.namespace = namespace
+        self.wire: WireFormat = client.wire
         self.auth = auth
         self.state = CONNECTING
         self.close_reason: str | None = None
@@ -149,8 +83,43 @@ class Socket:
     def __repr__(self) -> str:
         return f"<Socket {self.sid} {self.namespace} state={self.state}>"
 
+    @property
+    def environ(self) -> dict[str, Any]:
+        """The WSGI environ of the connection's handshake request."""
+        environ: dict[str, Any] = self.client.conn.environ
+        return environ
+
+    # --- answering the CONNECT ---------------------------------------------------------------
+
+    def accept(self) -> None:
+        """Admit the client: the CONNECT reply first, then what was emitted meanwhile."""
+        if self.state != CONNECTING:
+            return
+        client = self.client
+        self.send_now(client.session.accept(self.namespace, self.sid))
+        buffer, self._buffer = self._buffer, None
+        self.state = CONNECTED
+        client.cancel_timer()
+        if buffer and not client.closed:
+            client.conn.send_many(buffer)
+
+    def refuse(self, error_args: Any = None) -> None:
+        """Refuse the CONNECT (CONNECT_ERROR with ``error_args``, the application's refusal
+        data) and forget the socket; an already accepted socket gets DISCONNECT instead (the
+        ``always_connect`` mode). No disconnect handler runs."""
+        if self.state == CLOSED:
+            return
+        was_open = self.state == CONNECTED
+        self.server.discard(self, "connection refused")
+        if was_open:
+            self.client.disconnect(self.namespace)
+        else:
+            self.client.refuse(self.client.session.refuse(self.namespace, error_args))
+
+    # --- sending -----------------------------------------------------------------------------
+
     def deliver(self, items: Encoded) -> None:
-        """Send encoded messages now, or hold them until the connect handler accepts."""
+        """Send encoded messages now, or hold them until the CONNECT is accepted."""
         state = self.state
         if state == CONNECTED:
             self.client.conn.send_many(items)
@@ -170,15 +139,6 @@ class Socket:
         """Send regardless of state (CONNECT, CONNECT_ERROR and DISCONNECT replies)."""
         if not self.client.closed:
             self.client.conn.send_many(self.wire.encode(packet))
-
-    def open(self, connect_packet: Packet | None) -> None:
-        """Become CONNECTED: the CONNECT reply first, then what the handler emitted meanwhile."""
-        if connect_packet is not None:
-            self.send_now(connect_packet)
-        buffer, self._buffer = self._buffer, None
-        self.state = CONNECTED
-        if buffer and not self.client.closed:
-            self.client.conn.send_many(buffer)
 
     def drop_buffer(self) -> None:
         self._buffer = None

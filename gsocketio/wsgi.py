@@ -68,7 +68,7 @@ NO_RAW_SOCKET_WARNING = (
 )
 
 SEED_ENVIRON_KEY = "gsocketio.original_path_info"
-"""Set in the environ seed mode runs an application with (gsocketio.compat.managed.SeedServer)."""
+"""Set in the environ seed mode runs an application with (gsocketio.compat.managed)."""
 
 SEED_MODE_ERROR = (
     "SocketIOServer runs this application in seed mode (gevent-socketio style), but it "

@@ -17,50 +17,10 @@ import pytest
 from gevent.event import Event
 
 import gsocketio
+import gsocketio.client
 from gsocketio.protocol import socketio as sio_protocol
 from gsocketio.server import Server
-
-WAIT = 2.0  # seconds; every wait below is bounded by this
-
-
-class FakeConn:
-    """An EngineConnection that records what the server sends."""
-
-    def __init__(self, sid: str = "EIOSID", eio: int = 4, environ: dict[str, Any] | None = None):
-        self.sid = sid
-        self.eio = eio
-        self.environ = environ if environ is not None else {"QUERY_STRING": ""}
-        self.transport = "websocket"
-        self.sent: list[str | bytes] = []
-        self.closed = False
-        self._changed = Event()
-
-    def send(self, data: str | bytes) -> None:
-        self.sent.append(data)
-        self._changed.set()
-
-    def send_many(self, items: Any) -> None:
-        self.sent.extend(items)
-        self._changed.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._changed.set()
-
-    def wait_sent(self, count: int, timeout: float = WAIT) -> list[str | bytes]:
-        """Wait until at least ``count`` messages were sent; return them all."""
-        with gevent.Timeout(timeout, AssertionError(f"expected {count} messages: {self.sent}")):
-            while len(self.sent) < count:
-                self._changed.clear()
-                self._changed.wait()
-        return self.sent
-
-    def next(self, timeout: float = WAIT) -> str | bytes:
-        """Wait for the next message not yet returned by ``next``."""
-        index = getattr(self, "_read", 0)
-        self.wait_sent(index + 1, timeout)
-        self._read = index + 1
-        return self.sent[index]
+from tests.helpers.sio_fakes import WAIT, FakeConn
 
 
 def wait_event(event: Event, what: str = "event") -> None:
@@ -249,7 +209,8 @@ def test_v4_refusal_data_is_a_plain_value(sio: Server) -> None:
     sio.engine_message(conn, "0/b,")
     assert conn.next() == '4/b,{"code":7}'
     sio.engine_message(conn, "0/nope,")
-    assert conn.next() == '4/nope,"Invalid namespace"'
+    # An unknown namespace gets what Node sends v4 clients too: the object (issue 9)
+    assert conn.next() == '4/nope,{"message":"Invalid namespace"}'
 
 
 def test_v4_events_and_acks(sio: Server) -> None:
@@ -307,7 +268,12 @@ def test_ack_in_custom_namespace(sio: Server) -> None:
 def test_catch_all_receives_the_event_name_first(sio: Server) -> None:
     got: list[Any] = []
     sio.on("known", lambda sid, x: got.append(("known", x)))
-    sio.on("*", lambda event, sid, *args: got.append((event, args)) or "caught")
+
+    def catch_all(event: str, sid: str, *args: Any) -> str:
+        got.append((event, args))
+        return "caught"
+
+    sio.on("*", catch_all)
     conn = FakeConn()
     connect_v5(sio, conn)
     sio.engine_message(conn, '21["whatever",1,2]')
@@ -414,7 +380,12 @@ def test_binary_in_and_out(sio: Server) -> None:
     # a binary ack from the client to a server emit
     acked: list[Any] = []
     done = Event()
-    sio.emit("foo", to=sid, callback=lambda *a: (acked.append(a), done.set()))
+
+    def on_ack(*a: Any) -> None:
+        acked.append(a)
+        done.set()
+
+    sio.emit("foo", to=sid, callback=on_ack)
     assert conn.next() == '20["foo"]'
     sio.engine_message(conn, '61-0["bar",{"_placeholder":true,"num":0}]')
     sio.engine_message(conn, b"\x05")
@@ -438,12 +409,17 @@ def test_slow_handler_does_not_block_the_reader(sio: Server) -> None:
 def test_handler_greenlets_per_connection_are_bounded(
     sio: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gsocketio.socket, "MAX_HANDLERS_PER_CLIENT", 2)
+    monkeypatch.setattr(gsocketio.client, "MAX_HANDLERS_PER_CLIENT", 2)
     release = Event()
     sio.on("slow", lambda sid, n: release.wait(WAIT) and n)
     conn = FakeConn()
     connect_v5(sio, conn)
-    reader = gevent.spawn(lambda: [sio.engine_message(conn, f'2{n}["slow",{n}]') for n in range(3)])
+
+    def read() -> None:
+        for n in range(3):
+            sio.engine_message(conn, f'2{n}["slow",{n}]')
+
+    reader = gevent.spawn(read)
     gevent.sleep(0)  # let the reader run until it blocks
     assert not reader.ready()  # the third event waits for a free slot: backpressure
     release.set()
@@ -719,5 +695,46 @@ def test_always_connect_sends_connect_first_then_disconnect_on_refusal() -> None
     conn = FakeConn()
     sio.engine_connect(conn)
     sio.engine_message(conn, "0")
-    assert conn.next().startswith('0{"sid":')  # type: ignore[union-attr]
+    assert str(conn.next()).startswith('0{"sid":')
     assert conn.next() == "1"
+
+
+# --- bounds and failures the log must show (issues 9, 15) -------------------------------------
+
+
+def test_long_namespace_name_is_refused_without_reflecting_it(
+    sio: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    sio.namespaces = "*"
+    conn = FakeConn()
+    connect_v5(sio, conn)
+    name = "/" + "n" * 900_000
+    with caplog.at_level(logging.DEBUG, logger="gsocketio"):
+        sio.engine_message(conn, f"0{name},")
+    reply = conn.next()
+    assert isinstance(reply, str) and reply.endswith(',{"message":"Invalid namespace"}')
+    assert len(reply) < 400
+    assert "n" * 300 not in caplog.text and len(caplog.text) < 2000
+    assert name not in sio._sockets and not conn.closed
+
+
+def test_unencodable_ack_reply_is_logged_with_the_event(
+    sio: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    done = Event()
+
+    @sio.on("odd")
+    def odd(sid: str) -> object:
+        done.set()
+        return object()  # no JSON for it
+
+    conn = FakeConn()
+    connect_v5(sio, conn)
+    with caplog.at_level(logging.ERROR, logger="gsocketio"):
+        sio.engine_message(conn, '21["odd"]')
+        wait_event(done, "handler")
+        with gevent.Timeout(WAIT):
+            while "cannot be encoded" not in caplog.text:
+                gevent.sleep(0.01)
+    assert "'odd'" in caplog.text
+    assert not conn.closed  # the connection is still served

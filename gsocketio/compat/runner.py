@@ -12,7 +12,7 @@ Its *mode* says who routes ``/<resource>/``:
     the application does (``sio.wsgi_app(...)``, possibly inside WSGI middleware);
 ``"seed"``
     the server does, as gevent-socketio did: ``/<resource>/`` goes to a
-    :class:`gsocketio.compat.managed.SeedServer` that runs the application once per Socket.IO
+    :func:`gsocketio.compat.managed.managed_server` that runs the application once per Socket.IO
     connection (its view calls ``socketio_manage``), the 0.9 protocol is served at
     ``/<resource>/1/``, and the Flash policy server starts with the server when
     ``policy_server`` is true and ``flashsocket`` is enabled (a port already taken is a
@@ -39,7 +39,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from gsocketio._logging import get_logger
-from gsocketio.compat.managed import SeedServer, modern_transports
+from gsocketio.compat.managed import ManagedHandlers, ManagedSocket, managed_server
+from gsocketio.compat.options import modern_transports
 from gsocketio.exceptions import ServerConfigError
 from gsocketio.http import DEFAULT_HTTP_LIMITS, HTTPLimits, WSGIServer
 from gsocketio.legacy.endpoint import LegacyServer
@@ -251,11 +252,11 @@ class SocketIOServer(WSGIServer):
         transports = modern_transports(self.config["transports"])
         if transports is not None:
             options["transports"] = transports
-        self.seed_server = SeedServer(
+        self.seed_server = managed_server(
             application, resource=self.resource, config=self.config, **options
         )
         self.legacy_server = self._legacy_endpoint(self.seed_server)
-        return self.seed_server.wsgi_app(legacy_app=self.legacy_server)
+        return self.seed_server.wsgi_app(application, self.resource, legacy_app=self.legacy_server)
 
     def _legacy_endpoint(self, handler: Any) -> Any:
         """The 0.9 endpoint (``/<resource>/1/``) over the seed-mode server; the seed's
@@ -273,13 +274,21 @@ class SocketIOServer(WSGIServer):
         )
 
     @property
-    def sockets(self) -> Any:
-        """The seed's ``server.sockets``: live virtual sockets by sessid (seed mode; else {})."""
-        return self.seed_server.sockets if self.seed_server is not None else {}
+    def seed_handlers(self) -> ManagedHandlers | None:
+        """The handler layer of the seed-mode server (None in modern mode)."""
+        layer = self.seed_server.handlers if self.seed_server is not None else None
+        return layer if isinstance(layer, ManagedHandlers) else None
 
-    def get_socket(self, sessid: str = "") -> Any:
+    @property
+    def sockets(self) -> dict[str, ManagedSocket]:
+        """The seed's ``server.sockets``: live virtual sockets by sessid (seed mode; else {})."""
+        layer = self.seed_handlers
+        return layer.sockets if layer is not None else {}
+
+    def get_socket(self, sessid: str = "") -> ManagedSocket | None:
         """The seed's ``server.get_socket(sessid)``: a live virtual socket, or None."""
-        return self.seed_server.get_socket(sessid) if self.seed_server is not None else None
+        layer = self.seed_handlers
+        return layer.get_socket(sessid) if layer is not None else None
 
     # --- lifecycle -----------------------------------------------------------------------------
 

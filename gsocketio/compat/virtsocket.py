@@ -12,8 +12,8 @@ A protocol layer subclasses it and implements four hooks:
   namespace / the whole connection; :meth:`VirtualSocket._room_sid` — the socket's sid in the
   server's adapter for a namespace (what the mixins join rooms and skip themselves with).
 
-:mod:`gsocketio.compat.managed` implements them for socket.io-client 2.x-4.x; the legacy layer
-does the same for 0.9 clients, so namespaces never learn which protocol a client speaks.
+:mod:`gsocketio.compat.managed` implements them for every client generation (0.9 and
+socket.io-client 1.x-4.x), so namespaces never learn which protocol a client speaks.
 
 As in the seed, inbound packets of one connection are handled one at a time, in order, by a
 receiver loop that ``socketio_manage`` runs until the socket closes. Deliberate differences
@@ -41,6 +41,8 @@ import gevent
 from gevent.queue import Full, Queue
 
 from gsocketio._logging import get_logger
+from gsocketio.acks import AckTable
+from gsocketio.compat.packets import SeedPacket
 from gsocketio.protocol import _json
 
 if TYPE_CHECKING:
@@ -59,7 +61,6 @@ __all__ = [
 
 log = get_logger("gsocketio.compat")
 
-SeedPacket = dict[str, Any]
 ErrorHandler = Callable[["VirtualSocket", str, str, str | None, Any, bool], Any]
 NamespaceMap = Mapping[str, type["BaseNamespace"]]
 
@@ -155,7 +156,7 @@ class VirtualSocket:
         self.session: dict[str, Any] = {}
         self.state = "NEW"
         self.connection_established = False
-        self.ack_callbacks: dict[Any, Callable[..., Any]] = {}
+        self.acks = AckTable(MAX_PENDING_ACKS)  # by gevent-socketio's message id
         self.ack_counter = 0
         self.request: Any = None
         self.environ: dict[str, Any] | None = None
@@ -197,18 +198,17 @@ class VirtualSocket:
         self.ack_counter += 1
         return self.ack_counter
 
+    @property
+    def ack_callbacks(self) -> Mapping[Any, Callable[..., Any]]:
+        """gevent-socketio's pending ack callbacks by message id (read-only)."""
+        return self.acks.pending
+
     def _save_ack_callback(self, msgid: Any, callback: Callable[..., Any]) -> bool:
-        if msgid in self.ack_callbacks:
-            return False
-        if len(self.ack_callbacks) >= MAX_PENDING_ACKS:
-            oldest = next(iter(self.ack_callbacks))
-            del self.ack_callbacks[oldest]
-            log.warning("%s: pending ack limit reached, dropped ack %s", self.sessid, oldest)
-        self.ack_callbacks[msgid] = callback
-        return True
+        return self.acks.put(msgid, callback)
 
     def _pop_ack_callback(self, msgid: Any) -> Callable[..., Any] | None:
-        return self.ack_callbacks.pop(msgid, None)
+        callback: Callable[..., Any] | None = self.acks.pop(msgid)
+        return callback
 
     # --- namespaces --------------------------------------------------------------------------
 
@@ -271,7 +271,7 @@ class VirtualSocket:
 
     def kill(self, detach: bool = False) -> None:
         """Close the socket: ``recv_disconnect()`` on each namespace, then kill the jobs."""
-        self.ack_callbacks = {}
+        self.acks.abort_all("socket closed")
         if self.connected:
             self.state = self.STATE_DISCONNECTING
             self._wake()
@@ -367,9 +367,17 @@ class VirtualSocket:
             return
         if pkt.get("ack") == "data" and pkt.get("id") is not None and self.connected:
             args = list(retval) if type(retval) is tuple else [retval]
-            self.send_packet(
-                {"type": "ack", "ackId": pkt["id"], "args": args, "endpoint": endpoint}
-            )
+            ack = {"type": "ack", "ackId": pkt["id"], "args": args, "endpoint": endpoint}
+            try:
+                self.send_packet(ack)
+            except (TypeError, ValueError) as exc:  # never drop an ack silently
+                log.error(
+                    "ack of %s not sent (sid %s, namespace %r): the reply cannot be encoded: %s",
+                    _method_for(pkt),
+                    self.sessid,
+                    endpoint,
+                    exc,
+                )
 
     def _create_namespace(self, endpoint: str) -> BaseNamespace:
         from gsocketio.namespace import initialize_namespace

@@ -6,14 +6,14 @@ Modules: :mod:`~gsocketio.legacy.endpoint` (routing, handshake, CORS),
 :mod:`~gsocketio.legacy.transports` (websocket, flashsocket, htmlfile, xhr-polling,
 jsonp-polling), :mod:`~gsocketio.legacy.connection` (a session as an ``EngineConnection``),
 :mod:`~gsocketio.protocol.legacy_session` (the sans-I/O session: heartbeats, timeouts, acks on
-receipt), :mod:`~gsocketio.legacy.bridge` (packet translation, the legacy wire format) and
+receipt), :mod:`~gsocketio.protocol.legacy_bridge` (packet mapping, the legacy wire format) and
 :mod:`~gsocketio.legacy.policy` (the Flash policy server).
 """
 
-from gsocketio.legacy.bridge import LegacyWire
 from gsocketio.legacy.connection import LegacyConnection
 from gsocketio.legacy.endpoint import LegacyServer
 from gsocketio.legacy.policy import FlashPolicyServer, policy_xml
+from gsocketio.protocol.legacy_bridge import LegacyWire
 from gsocketio.protocol.legacy_session import LegacyConfig, LegacySession
 
 __all__ = [

@@ -9,7 +9,11 @@
   replaces returns, as in 0.9 where a new request discarded the old transport); it waits with
   :meth:`wait` on an event of its own, so no wake-up is ever lost or stolen.
 * **Readers.** POST bodies and WebSocket frames go through :meth:`receive_payload` /
-  :meth:`receive_text`, serialised by a lock, so ``engine_message`` sees packets in order.
+  :meth:`receive_text`, serialised by a lock; the decoded packets reach the Socket.IO layer,
+  mapped by :mod:`gsocketio.protocol.legacy_bridge`, through ``engine_packet``, in order.
+* **Writers.** Everything sent is already 0.9 text (the connection's :attr:`wire`); that the
+  server left or refused ``/`` arrives as :meth:`close_namespace` / :meth:`refuse`, after
+  which a 0.9 client is done as a whole.
 * **Time.** The engine's shared :class:`~gsocketio.engine.reaper.Reaper` calls :meth:`tick`.
 * **Closing.** ``engine_disconnect`` runs once, and only if ``engine_connect`` did: inline from
   a request greenlet, in a fresh greenlet from ``close()``, sends and the reaper. A closed
@@ -33,15 +37,8 @@ from gevent.event import Event
 
 from gsocketio._logging import get_logger
 from gsocketio.exceptions import ProtocolError
-from gsocketio.legacy.bridge import (
-    ROOT_DISCONNECT,
-    ROOT_REFUSAL,
-    LegacyWire,
-    Translator,
-    encode_for_server,
-    to_socketio,
-)
 from gsocketio.protocol.legacy import Packet, PacketType, encode_packet
+from gsocketio.protocol.legacy_bridge import LegacyWire, to_socketio
 from gsocketio.protocol.legacy_session import LegacySession
 from gsocketio.protocol.reasons import DisconnectReason
 
@@ -52,7 +49,8 @@ __all__ = ["LegacyConnection", "Receiver"]
 
 log = get_logger("gsocketio.legacy")
 
-FAREWELL: Final = (ROOT_DISCONNECT,)
+FAREWELL: Final = ("0::",)
+"""The whole-socket disconnect: a 0.9 client treats it as being booted (no reconnect)."""
 
 
 class Receiver(Event):  # type: ignore[misc]  # gevent is untyped
@@ -77,7 +75,6 @@ class LegacyConnection:
         "_owner",
         "_read_lock",
         "_session",
-        "_translator",
         "environ",
         "sid",
         "timer_at",
@@ -95,7 +92,6 @@ class LegacyConnection:
         self.timer_at = math.inf  # owned by the reaper
         self._owner = owner
         self._session = session
-        self._translator = Translator(owner.wire, session.config.limits)
         self._current: Receiver | None = None
         self._read_lock = gevent.lock.Semaphore()
         self._opened = False
@@ -130,28 +126,33 @@ class LegacyConnection:
         self.send_many((data,))
 
     def send_many(self, items: Sequence[str | bytes]) -> None:
-        """Queue messages (0.9 text, or Socket.IO messages to translate); never blocks."""
+        """Queue messages (0.9 text from :attr:`wire`); never blocks."""
         session = self._session
         if session.closed:
             log.debug("%s: %d message(s) dropped, session closed", self.sid, len(items))
             return
-        texts = self._translator.translate(items)
+        texts = [item for item in items if isinstance(item, str)]
+        if len(texts) != len(items):  # the 0.9 wire never makes bytes: a bug, not input
+            log.error("%s: binary message for a 0.9 client dropped", self.sid)
         if not texts:
             return
         if not session.push(texts):
             log.warning("%s: closing, %s", self.sid, session.close_reason)
             self._after_close(inline=False)
             return
-        if ROOT_DISCONNECT in texts:
-            # The server disconnected "/": a 0.9 client is then booted as a whole.
-            session.close(DisconnectReason.SERVER_DISCONNECT)
+        self._notify()
+
+    def close_namespace(self, namespace: str) -> None:
+        """The server disconnected the client from ``namespace`` (its DISCONNECT is queued):
+        leaving ``/`` boots a 0.9 client as a whole."""
+        if namespace == "/" and self._session.close(DisconnectReason.SERVER_DISCONNECT):
             self._after_close(inline=False)
-        elif ROOT_REFUSAL in texts:
-            # "/" refused: the client got "connect_failed"; end the socket it cannot use.
-            session.close(DisconnectReason.FORCED_CLOSE, FAREWELL)
+
+    def refuse(self, namespace: str) -> None:
+        """The server refused ``namespace`` (its error packet is queued): for ``/`` the client
+        got "connect_failed"; end the socket it cannot use."""
+        if namespace == "/" and self._session.close(DisconnectReason.FORCED_CLOSE, FAREWELL):
             self._after_close(inline=False)
-        else:
-            self._notify()
 
     def close(self) -> None:
         """Server-side close: what is queued, then ``0::``, still reach the client."""
@@ -260,9 +261,9 @@ class LegacyConnection:
                 self._refuse(packet)
                 continue
             try:
-                handler.engine_message(self, encode_for_server(translated))
+                handler.engine_packet(self, translated)
             except Exception:
-                log.exception("%s: engine_message failed", self.sid)
+                log.exception("%s: engine_packet failed", self.sid)
         if self._session.closed:  # a client "0::", or a full buffer
             self._after_close(inline=True)
             return

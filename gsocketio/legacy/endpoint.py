@@ -25,7 +25,6 @@ from urllib.parse import parse_qsl, urlsplit
 from gsocketio._logging import get_logger
 from gsocketio.engine.http import CorsPolicy, OriginSpec
 from gsocketio.engine.reaper import Reaper
-from gsocketio.legacy.bridge import LegacyWire
 from gsocketio.legacy.connection import LegacyConnection
 from gsocketio.legacy.http import (
     JSONP_HANDSHAKE,
@@ -45,6 +44,7 @@ from gsocketio.legacy.transports import (
     serve,
 )
 from gsocketio.protocol.legacy import encode_handshake
+from gsocketio.protocol.legacy_bridge import LegacyWire
 from gsocketio.protocol.legacy_http import encode_jsonp, encode_jsonp_error
 from gsocketio.protocol.legacy_session import LegacyConfig, LegacySession
 from gsocketio.protocol.limits import Limits
@@ -64,6 +64,8 @@ class LegacyHandler(Protocol):
     def engine_connect(self, conn: Any) -> None: ...
 
     def engine_message(self, conn: Any, data: str | bytes) -> None: ...
+
+    def engine_packet(self, conn: Any, packet: Any) -> None: ...
 
     def engine_disconnect(self, conn: Any, reason: str) -> None: ...
 

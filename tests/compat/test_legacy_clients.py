@@ -1,5 +1,5 @@
 """0.9 clients in seed mode: a gevent-socketio app (``socketio_manage``, ``BaseNamespace``,
-the mixins) served through :class:`gsocketio.compat.managed.SeedServer`, with the legacy endpoint bridged
+the mixins) served through :func:`gsocketio.compat.managed.managed_server`, with the legacy endpoint bridged
 to it, shares rooms with socket.io-client 4.x."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gsocketio import socketio_manage
-from gsocketio.compat.managed import SeedServer
+from gsocketio.compat.managed import managed_server
 from gsocketio.legacy import LegacyServer
 from gsocketio.mixins import RoomsMixin
 from gsocketio.namespace import BaseNamespace
@@ -31,7 +31,7 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[byt
 
 
 def test_legacy_and_modern_clients_share_a_seed_room(serve: Callable[..., str]) -> None:
-    seed = SeedServer(app)
+    seed = managed_server(app)
     legacy = LegacyServer(seed)
     url = serve(legacy.wsgi_app(app))
     script = """

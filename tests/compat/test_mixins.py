@@ -130,7 +130,8 @@ def test_rooms_live_in_the_adapter() -> None:
         assert seed.sockets("/chat") == sorted(
             [a.client.get_sid("/chat"), b.client.get_sid("/chat")]
         )
-        assert set(seed.sockets) == {a.client.sid, b.client.sid}  # the seed's dict by sessid
+        # the seed's server.sockets dict by sessid
+        assert set(seed.handlers.sockets) == {a.client.sid, b.client.sid}
         b.call("shout", "sync")
         a.next()
         b.next()

@@ -176,7 +176,7 @@ def test_seed_options_given_as_strings_are_converted() -> None:
 
 def test_seed_sockets_and_get_socket() -> None:
     s = server(seed_app)
-    assert s.sockets is s.seed_server.sockets and s.get_socket("nope") is None
+    assert s.sockets is s.seed_server.handlers.sockets and s.get_socket("nope") is None
     modern = server(gsocketio.Server().wsgi_app())
     assert modern.sockets == {} and modern.get_socket("x") is None
 

@@ -11,7 +11,8 @@ import requests
 import socketio
 
 from gsocketio import SocketIOServer, socketio_manage
-from gsocketio.compat.managed import SeedServer, modern_transports
+from gsocketio.compat.managed import ManagedHandlers
+from gsocketio.compat.options import modern_transports
 from gsocketio.namespace import BaseNamespace
 
 TIMEOUT = 5
@@ -56,11 +57,11 @@ def test_options_reach_the_seed_server() -> None:
         log=None,
     )
     seed = server.seed_server
-    assert isinstance(seed, SeedServer)
+    assert isinstance(seed.handlers, ManagedHandlers)
     assert (seed.engine.ping_interval, seed.engine.ping_timeout) == (7, 9)
     assert seed.engine.transports == frozenset({"polling"})
     assert seed.engine.max_http_buffer_size == 1234
-    assert seed.manage_timeout == 3
+    assert seed.handlers.manage_timeout == 3
     assert server.legacy_server is not None
     with pytest.raises(TypeError):  # Server options make no sense for a modern app
         SocketIOServer(("127.0.0.1", 0), seed.wsgi_app(), cors_allowed_origins="*")

@@ -1,7 +1,7 @@
 """The :class:`gsocketio.Server` API on seed-mode sockets, driven by real clients.
 
 A gevent-socketio app (``socketio_manage`` + ``BaseNamespace``) runs under
-:class:`gsocketio.compat.managed.SeedServer` with the 0.9 endpoint bridged to it. While Node's
+:func:`gsocketio.compat.managed.managed_server` with the 0.9 endpoint bridged to it. While Node's
 socket.io-client 4.x (websocket, polling) or the 0.9 client is connected, the test greenlet — a
 server-side greenlet like any background task — uses ``rooms``, ``enter_room``/``leave_room``,
 ``emit(to=room)``, ``get_session``/``session``, ``call`` (answered, timed out, aborted),
@@ -17,8 +17,8 @@ import gevent
 import gevent.event
 import pytest
 
-from gsocketio import CallTimeoutError, socketio_manage
-from gsocketio.compat.managed import SeedServer
+from gsocketio import CallTimeoutError, Server, socketio_manage
+from gsocketio.compat.managed import ManagedHandlers, managed_server
 from gsocketio.exceptions import CallAbortedError, UnknownSocketError
 from gsocketio.legacy import LegacyServer
 from gsocketio.mixins import RoomsMixin
@@ -62,7 +62,7 @@ class ChatNamespace(BaseNamespace, RoomsMixin):
 
     def on_ask_back(self, question: str) -> Any:
         # Server.call from a namespace method, i.e. from the connection's receiver loop.
-        sio: SeedServer = self.socket.server
+        sio: Server = self.socket.server
         sid = self.socket.sid_of(self.ns_name)
         assert sid is not None
         return sio.call(
@@ -90,8 +90,8 @@ def fresh_recorder() -> Iterator[None]:
 
 
 @pytest.fixture
-def seed(serve: Callable[..., str]) -> Iterator[tuple[SeedServer, str]]:
-    server = SeedServer(app)
+def seed(serve: Callable[..., str]) -> Iterator[tuple[Server, str]]:
+    server = managed_server(app)
     legacy = LegacyServer(server)
     url = serve(legacy.wsgi_app(app))
     yield server, url
@@ -156,7 +156,7 @@ LEGACY_IDS = (
 )
 
 
-def _exercise(seed: SeedServer, node: Node, *, v09: bool) -> None:
+def _exercise(seed: Server, node: Node, *, v09: bool) -> None:
     ids = node.expect("connected")
     root, chat = ids["root"], ids["chat"]
     assert seed.sockets("/chat") == [chat]
@@ -208,7 +208,9 @@ def _exercise(seed: SeedServer, node: Node, *, v09: bool) -> None:
     assert node.expect("root_disconnect") == ("booted" if v09 else "io server disconnect")
     REC.wait("disconnect /")
     assert seed.sockets("/") == []
-    assert dict(seed.seed_sockets) == {}
+    layer = seed.handlers
+    assert isinstance(layer, ManagedHandlers)
+    assert dict(layer.sockets) == {}
 
 
 @pytest.mark.parametrize(
@@ -216,7 +218,7 @@ def _exercise(seed: SeedServer, node: Node, *, v09: bool) -> None:
     [("v4", ["websocket"]), ("v4", ["polling"]), ("v2", ["polling", "websocket"])],
 )
 def test_server_api_on_seed_sockets_node(
-    seed: tuple[SeedServer, str], client: str, transports: list[str]
+    seed: tuple[Server, str], client: str, transports: list[str]
 ) -> None:
     server, url = seed
     script = (V4 if client == "v4" else V2) + V4_IDS + COMMON
@@ -228,7 +230,7 @@ def test_server_api_on_seed_sockets_node(
 
 
 @pytest.mark.parametrize("transport", ["websocket", "xhr-polling"])
-def test_server_api_on_seed_sockets_legacy_09(seed: tuple[SeedServer, str], transport: str) -> None:
+def test_server_api_on_seed_sockets_legacy_09(seed: tuple[Server, str], transport: str) -> None:
     server, url = seed
     node = Node(LEGACY + LEGACY_IDS + COMMON, url, {"transports": [transport]})
     try:
@@ -237,7 +239,7 @@ def test_server_api_on_seed_sockets_legacy_09(seed: tuple[SeedServer, str], tran
         node.client.close()
 
 
-def test_call_aborts_when_the_seed_client_goes_away(seed: tuple[SeedServer, str]) -> None:
+def test_call_aborts_when_the_seed_client_goes_away(seed: tuple[Server, str]) -> None:
     server, url = seed
     node = Node(
         V4
@@ -261,7 +263,7 @@ def test_call_aborts_when_the_seed_client_goes_away(seed: tuple[SeedServer, str]
         node.client.close()
 
 
-def test_unknown_or_gone_seed_sids(seed: tuple[SeedServer, str]) -> None:
+def test_unknown_or_gone_seed_sids(seed: tuple[Server, str]) -> None:
     server, _url = seed
     server.disconnect("nobody", namespace="/chat")  # a no-op, as for modern sockets
     with pytest.raises(UnknownSocketError):

@@ -1231,7 +1231,7 @@ def test_connect_to_many_namespaces(target: Any, good: Any, raw: list[Any]) -> N
 def test_namespaces_per_connection_are_bounded(target: Any, good: Any, raw: list[Any]) -> None:
     """With every namespace accepted, one connection still cannot make the server keep more
     than MAX_NAMESPACES_PER_CLIENT sockets: past it, CONNECT_ERROR "Too many namespaces"."""
-    from gsocketio.lifecycle import MAX_NAMESPACES_PER_CLIENT
+    from gsocketio.protocol.socketio_session import MAX_NAMESPACES_PER_CLIENT
 
     t = target(namespaces="*")
     g = good(t)

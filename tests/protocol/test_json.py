@@ -168,7 +168,7 @@ def test_decimal_support_does_not_import_decimal() -> None:
 
 def test_the_public_names_are_the_one_codec() -> None:
     from gsocketio.compat.virtsocket import default_json_dumps, default_json_loads
-    from gsocketio.legacy.bridge import buffer_dumps
+    from gsocketio.protocol.legacy_bridge import buffer_dumps
 
     assert sio.json_dumps is _json.dumps and sio.json_loads is _json.loads
     assert legacy_codec.default_dumps is _json.dumps

@@ -1,18 +1,12 @@
-"""How a 0.9 client looks to the Socket.IO layer, and back: packet translation, sans-I/O.
+"""How a 0.9 client looks to the Socket.IO layer, and back: packet mapping, sans-I/O.
 
-The Socket.IO layer (:class:`gsocketio.Server`) sees a legacy client as one more Engine.IO 3
-connection (protocol v4 semantics: it is put in ``/`` without asking, its ``CONNECT`` query is
-the auth dict, its socket ids are the session id and ``/nsp#<sid>`` — all as in 0.9) whose
-packets are encoded in the 0.9 format:
-
-* **in**: :func:`to_socketio` turns what :meth:`LegacySession.receive` delivers into
-  Socket.IO packets, which the connection encodes (:func:`encode_for_server`) and hands to
-  ``engine_message`` — the one entry point of the :class:`EngineHandler` contract;
-* **out**: :class:`LegacyWire` is the adapter ``WireFormat`` of legacy sockets, so a room
-  broadcast is encoded once for all 0.9 recipients (and once for the modern ones). Its items are
-  :class:`LegacyText`, a ``str`` marking text already in the 0.9 format; anything else reaching
-  a legacy connection (the few packets the server encodes with its own wire, e.g.
-  CONNECT_ERROR) is translated by :class:`Translator`.
+The Socket.IO layer sees a 0.9 client as one more Engine.IO 3 connection (protocol v4 rules:
+it is in ``/`` without asking, its CONNECT query is the auth dict, its socket ids are the
+session id and ``/nsp#<sid>``, all as in 0.9). In: :func:`to_socketio` maps what
+:class:`~gsocketio.protocol.legacy_session.LegacySession` delivers to Socket.IO packets, fed
+to the connection's :class:`~gsocketio.protocol.socketio_session.SocketIOSession` as they are.
+Out: :class:`LegacyWire` is the adapter ``WireFormat`` of 0.9 sockets (a room broadcast is
+encoded once for all of them).
 
 Mapping (endpoint ``""`` is namespace ``/``)::
 
@@ -25,44 +19,31 @@ Mapping (endpoint ``""`` is namespace ``/``)::
     6:::5+[args]   ACK id 5 [args]               ACK 5 [args]           6:::5+[args]
                                                  CONNECT_ERROR /chat    7::/chat:2 (unauthorized)
 
-An id without ``+`` was acked on receipt by the session and arrives here without it.
-Events named like the Socket.IO layer's reserved ones (``connect``, ``disconnect``...) are not
-forwarded, as the 0.9 server ignored its blacklisted events. ``bytes`` the server emits become
-``{"type":"Buffer","data":[...]}``, what ``JSON.stringify`` makes of a Node ``Buffer`` (the 0.9
-protocol has no binary). JSON for 0.9 clients escapes U+2028/U+2029 (see :func:`buffer_dumps`).
+An id without ``+`` was acked on receipt by the session and arrives here without it. Events
+named like the Socket.IO layer's reserved ones are not forwarded, as the 0.9 server ignored its
+blacklisted events. ``bytes`` the server emits become ``{"type":"Buffer","data":[...]}``, what
+``JSON.stringify`` makes of a Node ``Buffer`` (0.9 has no binary); U+2028/U+2029 are escaped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Final
 
-from gsocketio._logging import get_logger
-from gsocketio.adapters.base import Encoded
-from gsocketio.exceptions import ProtocolError
 from gsocketio.protocol import legacy
 from gsocketio.protocol import socketio as sio
 from gsocketio.protocol._json import legacy_dumps
-from gsocketio.protocol.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "LegacyText",
     "LegacyWire",
-    "Translator",
     "buffer_dumps",
-    "encode_for_server",
     "endpoint_of",
+    "is_namespace",
     "namespace_of",
     "to_legacy",
     "to_socketio",
 ]
-
-log = get_logger("gsocketio.legacy")
-
-ROOT_DISCONNECT: Final = "0::"
-"""The whole-socket disconnect: a 0.9 client treats it as being booted (no reconnect)."""
-ROOT_REFUSAL: Final = "7:::2"
-"""What a refused ``/`` becomes (error "unauthorized" on endpoint ``""``)."""
 
 _LEGACY_TYPE = legacy.PacketType
 _SIO_TYPE = sio.PacketType
@@ -81,17 +62,19 @@ buffer_dumps: Final = legacy_dumps
 Node's ``Buffer`` JSON, U+2028/U+2029 escaped."""
 
 
-def namespace_of(endpoint: str) -> str | None:
-    """The Socket.IO namespace of a 0.9 endpoint; None when it cannot be one."""
-    if not endpoint:
-        return "/"
-    if endpoint[0] != "/" or "," in endpoint or "?" in endpoint:
-        return None
-    return endpoint
+def namespace_of(endpoint: str) -> str:
+    """The Socket.IO namespace of a 0.9 (or gevent-socketio) endpoint: ``""`` is ``"/"``."""
+    return endpoint or "/"
 
 
 def endpoint_of(namespace: str) -> str:
+    """The 0.9 endpoint of a Socket.IO namespace: ``"/"`` is ``""``."""
     return "" if namespace == "/" else namespace
+
+
+def is_namespace(endpoint: str) -> bool:
+    """Whether a 0.9 endpoint can name a Socket.IO namespace."""
+    return not endpoint or (endpoint[0] == "/" and "," not in endpoint and "?" not in endpoint)
 
 
 def to_socketio(packet: legacy.Packet) -> sio.Packet | None:
@@ -101,9 +84,9 @@ def to_socketio(packet: legacy.Packet) -> sio.Packet | None:
     have nothing to report to a server), an endpoint that is not a namespace, or an event name
     the Socket.IO layer reserves. The caller logs those.
     """
-    namespace = namespace_of(packet.endpoint)
-    if namespace is None:
+    if not is_namespace(packet.endpoint):
         return None
+    namespace = namespace_of(packet.endpoint)
     kind = packet.type
     ack_id = packet.id if packet.ack == "data" else None
     if kind is _LEGACY_TYPE.EVENT:
@@ -123,14 +106,6 @@ def to_socketio(packet: legacy.Packet) -> sio.Packet | None:
     if kind is _LEGACY_TYPE.DISCONNECT:
         return sio.Packet(_SIO_TYPE.DISCONNECT, namespace)
     return None
-
-
-def encode_for_server(packet: sio.Packet) -> str:
-    """The text ``engine_message`` expects for ``packet`` (JSON from 0.9 holds no binary)."""
-    encoded = sio.encode(packet)
-    text = encoded[0]
-    assert isinstance(text, str) and len(encoded) == 1
-    return text
 
 
 def to_legacy(packet: sio.Packet) -> legacy.Packet:
@@ -173,41 +148,8 @@ class LegacyWire:
     def __repr__(self) -> str:
         return "<LegacyWire>"
 
-    def encode(self, packet: sio.Packet) -> Encoded:
+    def encode(self, packet: sio.Packet) -> tuple[LegacyText]:
         return (self.encode_text(packet),)
 
     def encode_text(self, packet: sio.Packet) -> LegacyText:
         return LegacyText(legacy.encode_packet(to_legacy(packet), dumps=self._dumps))
-
-
-class Translator:
-    """Turns what the Socket.IO layer hands a legacy connection into 0.9 text.
-
-    :class:`LegacyText` passes through; other items are Socket.IO v4 messages (text, then
-    binary attachments) encoded by the server's own wire, decoded here once per connection.
-    """
-
-    __slots__ = ("_decoder", "_limits", "_wire")
-
-    def __init__(self, wire: LegacyWire, limits: Limits = DEFAULT_LIMITS) -> None:
-        self._wire = wire
-        self._limits = limits
-        self._decoder: sio.Decoder | None = None
-
-    def translate(self, items: Iterable[str | bytes]) -> list[str]:
-        out: list[str] = []
-        for item in items:
-            if type(item) is LegacyText:
-                out.append(item)
-                continue
-            decoder = self._decoder
-            if decoder is None:
-                decoder = self._decoder = sio.Decoder(limits=self._limits)
-            try:
-                packet = decoder.feed(item)
-            except ProtocolError as exc:  # our own server's output: a bug, not bad input
-                log.error("untranslatable message for a legacy client dropped: %s", exc)
-                continue
-            if packet is not None:
-                out.append(self._wire.encode_text(packet))
-        return out

@@ -1,4 +1,4 @@
-"""Translation between 0.9 packets and the Socket.IO layer's, and the legacy wire format.
+"""Mapping between 0.9 packets and the Socket.IO layer's, and the legacy wire format.
 
 Legacy strings are the socket.io-spec README's forms (``5:::{"name":..,"args":[..]}``,
 ``6:::4+["A","B"]``, ``1::/chat``, ``7:::2``...) and Socket.IO v4 strings the socket.io-protocol
@@ -7,21 +7,18 @@ v4 forms (``2/chat,["x"]``, ``0/admin?token=1,``), written out by hand.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from gsocketio.legacy.bridge import (
+from gsocketio.protocol import socketio as sio
+from gsocketio.protocol.legacy import decode_packet
+from gsocketio.protocol.legacy_bridge import (
     LegacyText,
     LegacyWire,
-    Translator,
-    encode_for_server,
     endpoint_of,
+    is_namespace,
     namespace_of,
     to_socketio,
 )
-from gsocketio.protocol import socketio as sio
-from gsocketio.protocol.legacy import decode_packet
 
 T = sio.PacketType
 
@@ -31,8 +28,9 @@ T = sio.PacketType
     [("", "/"), ("/chat", "/chat"), ("chat", None), ("/a,b", None), ("/a?b", None)],
 )
 def test_endpoint_to_namespace(endpoint: str, namespace: str | None) -> None:
-    assert namespace_of(endpoint) == namespace
+    assert is_namespace(endpoint) == (namespace is not None)
     if namespace is not None:
+        assert namespace_of(endpoint) == namespace
         assert endpoint_of(namespace) == endpoint
 
 
@@ -55,7 +53,7 @@ def test_endpoint_to_namespace(endpoint: str, namespace: str | None) -> None:
 def test_incoming_translation(legacy_text: str, server_text: str) -> None:
     packet = to_socketio(decode_packet(legacy_text))
     assert packet is not None
-    assert encode_for_server(packet) == server_text
+    assert sio.encode(packet) == [server_text]
 
 
 def test_plain_id_is_not_forwarded() -> None:
@@ -115,29 +113,6 @@ def test_legacy_wire(packet: sio.Packet, legacy_text: str) -> None:
 def test_wire_refuses_what_no_legacy_client_can_receive() -> None:
     with pytest.raises(ValueError):
         WIRE.encode(sio.Packet(T.EVENT, "/a:b", ["x"]))
-
-
-@pytest.mark.parametrize(
-    ("items", "expected"),
-    [
-        ([LegacyText("3:::x")], ["3:::x"]),
-        (["0"], ["1::"]),
-        (['4/chat,"Invalid namespace"'], ["7::/chat:2"]),
-        (['4{"message":"no"}'], ["7:::2"]),
-        (['2/chat,["x",1]'], ['5::/chat:{"name":"x","args":[1]}']),
-        (
-            ['51-["b",{"_placeholder":true,"num":0}]', b"\x05"],
-            ['5:::{"name":"b","args":[{"type":"Buffer","data":[5]}]}'],
-        ),
-    ],
-)
-def test_translator(items: list[Any], expected: list[str]) -> None:
-    assert Translator(WIRE).translate(items) == expected
-
-
-def test_translator_drops_garbage_loudly(caplog: pytest.LogCaptureFixture) -> None:
-    assert Translator(WIRE).translate(["9nonsense", LegacyText("8::")]) == ["8::"]
-    assert "untranslatable" in caplog.text
 
 
 def test_line_terminators_are_escaped_for_the_09_ack_parser() -> None:
