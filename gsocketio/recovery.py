@@ -26,13 +26,21 @@ from gsocketio.protocol.recovery import (
     Restored,
     Session,
 )
-from gsocketio.protocol.socketio import PacketType
+from gsocketio.protocol.socketio import Packet, PacketType
 
 if TYPE_CHECKING:
-    from gsocketio.adapters.base import BroadcastOptions
-    from gsocketio.protocol.socketio import Packet
+    from gsocketio.adapters.base import Adapter, BroadcastOptions
+    from gsocketio.socket import Socket
 
-__all__ = ["PERSISTED_REASONS", "Recovery", "RecoveryOptions", "new_pid"]
+__all__ = [
+    "PERSISTED_REASONS",
+    "Recovery",
+    "RecoveryOptions",
+    "new_pid",
+    "persist_socket",
+    "replay",
+    "restore_socket",
+]
 
 PERSISTED_REASONS: Final = frozenset(
     {
@@ -126,3 +134,43 @@ class Recovery:
             self._next_sweep = now + SWEEP_INTERVAL
             self.store.sweep(now)
         return now
+
+
+def restore_socket(adapter: Adapter, sock: Socket, live: Mapping[str, Socket]) -> Restored | None:
+    """Give a CONNECTING v5 socket its old identity if its auth asks for a session the adapter
+    still has (and the old socket is gone: ``live`` are the namespace's sockets); else a new
+    pid. Call before registering the socket with the adapter."""
+    restored = adapter.restore_session(sock.auth, sock.namespace)
+    if restored is None or restored.session.sid in live:
+        sock.pid = new_pid()
+        return None
+    session = restored.session
+    sock.sid = session.sid
+    sock.pid = session.pid
+    sock.recovered = True
+    sock.data = session.data
+    sock.session = session.session
+    return restored
+
+
+def replay(adapter: Adapter, sock: Socket, restored: Restored) -> None:
+    """Re-join the session's rooms and queue the missed packets (delivered after the CONNECT
+    reply, before anything emitted later). Call right after registering the socket."""
+    for room in restored.session.rooms:
+        if room != sock.sid:
+            adapter.enter_room(sock.namespace, sock.sid, room)
+    for data in restored.missed:
+        sock.send_packet(Packet(PacketType.EVENT, sock.namespace, data))
+
+
+def persist_socket(adapter: Adapter, sock: Socket, reason: str) -> None:
+    """Keep an accepted socket's session if it closed for a reason it may come back from."""
+    if sock.pid is None or reason not in PERSISTED_REASONS:
+        return
+    try:
+        rooms = sorted(adapter.rooms_of(sock.namespace, sock.sid))
+    except KeyError:
+        return
+    adapter.persist_session(
+        Session(sock.sid, sock.pid, sock.namespace, rooms, sock.data, session=sock.session)
+    )

@@ -11,7 +11,7 @@ default, gevent-socketio's namespaces with :mod:`gsocketio.compat.managed`). The
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, TypeVar, overload
@@ -33,6 +33,7 @@ from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
 from gsocketio.protocol.socketio_session import Connect, SocketIOSession
+from gsocketio.recovery import RecoveryOptions, persist_socket, replay, restore_socket
 from gsocketio.registry import HandlerLayer, HandlerRegistry, Middleware, RegistryHandlers
 from gsocketio.socket import CLOSED, CONNECTED, Socket, SocketIOWire
 from gsocketio.wsgi import WSGIApp
@@ -90,11 +91,15 @@ class Server(ClusterAPI):
         logger: logging.Logger | None = None,
         connect_timeout: float = 45,
         handlers: HandlerLayer | None = None,
+        connection_state_recovery: bool | Mapping[str, Any] | RecoveryOptions | None = None,
     ) -> None:
         self.logger = logger or get_logger("gsocketio.server")
         self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
         self._cluster_host = ServerHost(self)  # cluster operations: see gsocketio/cluster_api.py
         self.adapter.bind(self._cluster_host)
+        self.recovery = RecoveryOptions.parse(connection_state_recovery)  # docs/recovery.md
+        if self.recovery is not None:
+            self.adapter.enable_recovery(self.recovery)
         self.always_connect = always_connect
         self.namespaces = namespaces
         self.connect_timeout = connect_timeout
@@ -249,9 +254,15 @@ class Server(ClusterAPI):
             client.refuse(client.session.refuse_unknown(namespace))
             return
         sock = Socket(self, client, namespace, event.auth)
+        live = self._sockets.setdefault(namespace, {})
+        restored = None
+        if self.recovery is not None and client.eio != 3:
+            restored = restore_socket(self.adapter, sock, live)
         client.sockets[namespace] = sock
-        self._sockets.setdefault(namespace, {})[sock.sid] = sock
+        live[sock.sid] = sock
         self.adapter.add_socket(namespace, sock.sid, sock)
+        if restored is not None:
+            replay(self.adapter, sock, restored)
         self.handlers.on_connect(sock, event.query)
 
     def engine_disconnect(self, conn: Connection, reason: str) -> None:
@@ -298,6 +309,8 @@ class Server(ClusterAPI):
         if sock.state == CLOSED:
             return
         accepted = sock.state == CONNECTED
+        if accepted and self.recovery is not None:
+            persist_socket(self.adapter, sock, reason)
         self.discard(sock, reason)
         self.handlers.on_disconnect(sock, reason, accepted=accepted, inline=inline)
 
@@ -335,7 +348,7 @@ class Server(ClusterAPI):
             packet.id = sock.add_ack(callback)
             sock.send_packet(packet)
             return
-        if type(target) is str and skip_sid is None:
+        if type(target) is str and skip_sid is None and not self.adapter.recovers:
             sock_ = self._sockets.get(nsp, _NO_SOCKETS).get(target)
             if sock_ is not None:  # a local sid: skip the room machinery
                 sock_.send_packet(packet)
@@ -416,6 +429,10 @@ class Server(ClusterAPI):
         session = self.get_session(sid, namespace)
         yield session
         self.save_session(sid, session, namespace)
+
+    def is_recovered(self, sid: str, namespace: str | None = None) -> bool:
+        """Whether the socket was restored by connection state recovery (``socket.recovered``)."""
+        return self._socket(sid, namespace).recovered
 
     def disconnect(self, sid: str, namespace: str | None = None) -> None:
         """Disconnect ``sid`` from the namespace (the connection may stay for others); runs the

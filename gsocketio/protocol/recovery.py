@@ -47,6 +47,7 @@ class Session:
     rooms: list[str]
     data: Any
     disconnected_at: float = 0.0
+    session: Any = None  # gsocketio's get_session() dict (Node has no such thing)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,7 @@ def recovering(
             connection_state_recovery={"max_disconnection_duration": window},
         )
         clock = FakeClock()
-        recovery = getattr(sio.adapter, "_recovery")
+        recovery = sio.adapter._recovery
         recovery._clock = clock
         rec = Recorder()
 
