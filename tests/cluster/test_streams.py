@@ -25,9 +25,9 @@ pytestmark = pytest.mark.service
 CLIENT = """
 const { io } = require("socket.io-client");
 const s = io(ARGS.urls[0], { transports: ["websocket"], reconnection: false });
-s.on("connect", () => out({ connected: s.id, recovered: s.recovered }));
-s.on("disconnect", (reason) => out({ disconnected: reason }));
-s.on("ev", (...args) => out({ ev: args }));
+s.on("connect", () => out({ r: 1, connected: s.id, recovered: s.recovered }));
+s.on("disconnect", (reason) => out({ r: 1, disconnected: reason }));
+s.on("ev", (...args) => out({ r: 1, ev: args }));
 onLine((cmd) => {
   if (cmd.drop) s.io.engine.close();
   if (cmd.move !== undefined) { s.io.uri = ARGS.urls[cmd.move]; s.connect(); }
@@ -73,9 +73,7 @@ class PyStreamsNode:
 
 
 @pytest.fixture
-def stream_nodes(
-    key: str, serve: Callable[..., str]
-) -> Iterator[Callable[[], PyStreamsNode]]:
+def stream_nodes(key: str, serve: Callable[..., str]) -> Iterator[Callable[[], PyStreamsNode]]:
     adapters: list[RedisStreamsAdapter] = []
 
     def start() -> PyStreamsNode:
@@ -121,22 +119,49 @@ def _wait(event: Event) -> None:
     event.clear()
 
 
-def _evs(client: NodeClient, n: int) -> list[Any]:
-    return [client.expect("ev")["ev"][0] for _ in range(n)]
+class Client:
+    """The client's records in order: events that arrive before ``connect`` (Node writes
+    missed packets before its CONNECT reply; the client emits them right after) are kept."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.node = NodeClient(CLIENT, "", args={"urls": urls}, timeout=40)
+        self.pending: list[Any] = []
+
+    def expect(self, key: str) -> dict[str, Any]:
+        for _ in range(1000):
+            rec = self.node.expect("r")
+            if key in rec:
+                rec.pop("r")
+                return rec
+            if "ev" in rec:
+                self.pending.append(rec["ev"][0])
+        raise AssertionError(f"no {key}")
+
+    def evs(self, n: int) -> list[Any]:
+        while len(self.pending) < n:
+            self.pending.append(self.expect("ev")["ev"][0])
+        got, self.pending = self.pending[:n], self.pending[n:]
+        return got
+
+    def send(self, cmd: dict[str, Any]) -> None:
+        self.node.send(cmd)
+
+    def close(self) -> None:
+        self.node.close()
 
 
 def test_broadcasts_between_nodes_and_recovery_on_another_node(
     stream_nodes: Callable[[], PyStreamsNode],
 ) -> None:
     a, b = stream_nodes(), stream_nodes()
-    client = NodeClient(CLIENT, "", args={"urls": [a.url, b.url]}, timeout=40)
+    client = Client([a.url, b.url])
     try:
         assert client.expect("connected")["recovered"] is False
         _wait(a.connected)
         sid = a.connects[0][0]
         b.sio.emit("ev", 1, to="garden")  # from the other node, through the stream
         a.sio.emit("ev", 2, to=sid)
-        assert _evs(client, 2) == [1, 2]
+        assert client.evs(2) == [1, 2]
 
         client.send({"drop": True})
         _wait(a.disconnected)
@@ -148,7 +173,7 @@ def test_broadcasts_between_nodes_and_recovery_on_another_node(
         _wait(b.connected)
         assert b.connects[0] == (sid, True, sorted([sid, "garden"]), {"user": "ada"})
         a.sio.emit("ev", 5, to="garden")
-        assert _evs(client, 3) == [3, 4, 5]
+        assert client.evs(3) == [3, 4, 5]
         client.send({"quit": True})
         client.expect("disconnected")
     finally:
@@ -162,13 +187,13 @@ def test_recovery_to_a_node_server_and_back(
     js = NodeClient(NODE_SERVER, "", args={"stream": f"{key}:stream", "key": key}, timeout=60)
     try:
         js_url = f"http://127.0.0.1:{js.expect('port', timeout=15)['port']}"
-        client = NodeClient(CLIENT, "", args={"urls": [a.url, js_url]}, timeout=40)
+        client = Client([a.url, js_url])
         try:
             client.expect("connected")
             _wait(a.connected)
             sid = a.connects[0][0]
             a.sio.emit("ev", 1, to="garden")
-            assert _evs(client, 1) == [1]
+            assert client.evs(1) == [1]
 
             client.send({"drop": True})  # gsocketio -> Node
             _wait(a.disconnected)
@@ -182,7 +207,7 @@ def test_recovery_to_a_node_server_and_back(
             }  # fmt: skip
             assert client.expect("connected") == {"connected": sid, "recovered": True}
             js.send({"op": "emit", "to": "garden", "args": [4]})
-            assert _evs(client, 3) == [2, 3, 4]
+            assert client.evs(3) == [2, 3, 4]
 
             client.send({"drop": True})  # Node -> gsocketio
             assert js.expect("disc")["disc"] == "transport close"
@@ -195,7 +220,7 @@ def test_recovery_to_a_node_server_and_back(
             _wait(a.connected)
             assert a.connects[1] == (sid, True, sorted([sid, "garden"]), {"user": "ada"})
             a.sio.emit("ev", 7, to="garden")
-            assert _evs(client, 3) == [5, 6, 7]
+            assert client.evs(3) == [5, 6, 7]
             client.send({"quit": True})
             client.expect("disconnected")
         finally:
