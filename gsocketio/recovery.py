@@ -164,8 +164,12 @@ def replay(adapter: Adapter, sock: Socket, restored: Restored) -> None:
 
 
 def persist_socket(adapter: Adapter, sock: Socket, reason: str) -> None:
-    """Keep an accepted socket's session if it closed for a reason it may come back from."""
-    if sock.pid is None or reason not in PERSISTED_REASONS:
+    """Keep an accepted socket's session if it closed for a reason it may come back from;
+    else make sure no (live) session of it survives."""
+    if sock.pid is None:
+        return
+    if reason not in PERSISTED_REASONS:
+        adapter.forget_session(sock.pid)
         return
     try:
         rooms = sorted(adapter.rooms_of(sock.namespace, sock.sid))

@@ -171,6 +171,12 @@ class Adapter(ABC):
     def persist_session(self, session: Session) -> None:  # noqa: B027 - optional hook
         """Keep a disconnected socket's session for a reconnect (Node's ``persistSession``)."""
 
+    def forget_session(self, pid: str) -> None:  # noqa: B027 - optional hook
+        """The socket left for good (an explicit disconnect): its session must not restore."""
+
+    def touch_session(self, namespace: str, sid: str) -> None:  # noqa: B027 - optional hook
+        """The socket's ``data`` may have changed (adapters keeping live sessions rewrite it)."""
+
     def restore_session(self, auth: Any, namespace: str) -> Restored | None:
         """The session and missed packets a CONNECT's auth ``{pid, offset}`` asks for."""
         return None

@@ -157,6 +157,10 @@ class MemoryAdapter(Adapter):
         if self._recovery is not None:
             self._recovery.persist(session)
 
+    def forget_session(self, pid: str) -> None:
+        if self._recovery is not None:
+            self._recovery.store.discard(pid)
+
     def restore_session(self, auth: Any, namespace: str) -> Restored | None:
         if self._recovery is None:
             return None

@@ -22,11 +22,12 @@ from gevent.event import Event
 from gsocketio.adapters import cluster_wire as cw
 from gsocketio.adapters import redis_wire as wire
 from gsocketio.adapters import streams_wire as sw
-from gsocketio.adapters.base import EVERYONE, BroadcastOptions
+from gsocketio.adapters.base import EVERYONE, BroadcastOptions, Recipient
 from gsocketio.adapters.redis_answers import wire_flags
 from gsocketio.adapters.redis_base import RedisAdapterBase
 from gsocketio.adapters.redis_link import LINK_ERRORS
 from gsocketio.adapters.redis_sharded import RedisShardedAdapter
+from gsocketio.adapters.streams_sessions import LiveSessions
 from gsocketio.exceptions import AdapterMessageError, ClusterUnavailableError
 from gsocketio.protocol.recovery import Restored, Session, matches
 from gsocketio.protocol.socketio import Packet, PacketType
@@ -53,6 +54,7 @@ class RedisStreamsAdapter(RedisShardedAdapter):
         read_count: int = 100,
         block_time: float = 5.0,
         session_key_prefix: str = "sio:session:",
+        live_sessions: bool = True,
         requests_timeout: float = 5.0,
         outbox_size: int = 10_000,
         limits: wire.WireLimits = wire.DEFAULT_WIRE_LIMITS,
@@ -64,6 +66,8 @@ class RedisStreamsAdapter(RedisShardedAdapter):
         self.read_count = read_count
         self.block_time = block_time
         self.session_key_prefix = session_key_prefix
+        self.live_sessions = live_sessions
+        self._live: LiveSessions | None = None
         self.mode = "static"
         self._known: set[str] = set()
         self._by_channel: dict[bytes, tuple[str, str]] = {}
@@ -189,6 +193,49 @@ class RedisStreamsAdapter(RedisShardedAdapter):
         self._session_ttl_ms = max(1, int(options.max_disconnection_duration * 1000))
         self._max_missed = options.max_missed
         self.recovers = True
+        if self.live_sessions and self._live is None:
+            self._live = LiveSessions(
+                self._client, self.session_key_prefix, self._session_ttl_ms,
+                self.local.rooms_of, self.log,
+            )  # fmt: skip
+
+    # live sessions: every change marks the socket dirty (streams_sessions.py)
+
+    def add_socket(self, namespace: str, sid: str, recipient: Recipient) -> None:
+        super().add_socket(namespace, sid, recipient)
+        if self._live is not None:
+            self._live.track(namespace, sid, recipient)
+
+    def remove_socket(self, namespace: str, sid: str) -> None:
+        if self._live is not None:
+            self._live.untrack(namespace, sid)
+        super().remove_socket(namespace, sid)
+
+    def enter_room(self, namespace: str, sid: str, room: str) -> None:
+        super().enter_room(namespace, sid, room)
+        self.touch_session(namespace, sid)
+
+    def leave_room(self, namespace: str, sid: str, room: str) -> None:
+        super().leave_room(namespace, sid, room)
+        self.touch_session(namespace, sid)
+
+    def _join_local(self, nsp: str, opts: BroadcastOptions, rooms: list[str], leave: bool) -> None:
+        live = self._live
+        sids = self.local.sockets(nsp, opts) if live is not None else ()
+        super()._join_local(nsp, opts, rooms, leave)
+        if live is not None:
+            for sid in sids:
+                live.touch(nsp, sid)
+
+    def touch_session(self, namespace: str, sid: str) -> None:
+        if self._live is not None:
+            self._live.touch(namespace, sid)
+
+    def forget_session(self, pid: str) -> None:
+        try:
+            self._client.delete(self.session_key_prefix + pid)
+        except LINK_ERRORS as exc:
+            self.log.warning("could not delete session key (%s)", exc)
 
     def persist_session(self, session: Session) -> None:
         value = sw.encode_session(session.sid, session.pid, session.rooms, session.data or {})
@@ -263,6 +310,8 @@ class RedisStreamsAdapter(RedisShardedAdapter):
             missed.append([*packet.data, entry_id])
 
     def close(self) -> None:
+        if self._live is not None:
+            self._live.close()
         self._reader.kill(block=False)
         self._reader_client.close()
         super().close()
