@@ -25,6 +25,7 @@ from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.client import Client, Connection
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
+from gsocketio.drain import drain
 from gsocketio.engine import EngineServer
 from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
 from gsocketio.namespace import Namespace
@@ -98,6 +99,7 @@ class Server(ClusterAPI):
         self._cluster_host = ServerHost(self)  # cluster operations: see gsocketio/cluster_api.py
         self.adapter.bind(self._cluster_host)
         self.recovery = RecoveryOptions.parse(connection_state_recovery)  # docs/recovery.md
+        self.draining = False  # drain(): new connections are closed at once
         if self.recovery is not None:
             self.adapter.enable_recovery(self.recovery)
         self.always_connect = always_connect
@@ -209,6 +211,9 @@ class Server(ClusterAPI):
     # --- EngineHandler -----------------------------------------------------------------------
 
     def engine_connect(self, conn: Connection) -> None:
+        if self.draining:  # the client reconnects elsewhere (behind a load balancer)
+            conn.close()
+            return
         client = self._new_client(conn)
         self.handlers.on_client(client)
         if client.hold is None:
@@ -429,6 +434,11 @@ class Server(ClusterAPI):
         session = self.get_session(sid, namespace)
         yield session
         self.save_session(sid, session, namespace)
+
+    def drain(self, batch_size: int = 50, interval: float = 0.2) -> int:
+        """Stop accepting and close every client in staggered batches (sessions persisted
+        when recovery is on); see :mod:`gsocketio.drain`. Returns how many were closed."""
+        return drain(self, batch_size, interval)
 
     def is_recovered(self, sid: str, namespace: str | None = None) -> bool:
         """Whether the socket was restored by connection state recovery (``socket.recovered``)."""
