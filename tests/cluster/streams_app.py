@@ -23,6 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--key", required=True)
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     adapter = RedisStreamsAdapter(
         args.url, stream=f"{args.key}:stream", channel_prefix=args.key,
@@ -40,7 +41,7 @@ def main() -> None:
             sio.enter_room(sid, "feed")
             sio.get_data(sid)["joined"] = True
 
-    server = SocketIOServer(("127.0.0.1", 0), sio.wsgi_app(), log=None)
+    server = SocketIOServer(("127.0.0.1", args.port), sio.wsgi_app(), log=None)
     server.start()
 
     def stop() -> None:

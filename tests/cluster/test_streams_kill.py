@@ -36,10 +36,10 @@ onLine((cmd) => { if (cmd.quit) { s.close(); done(); } });
 
 
 class StreamsNode:
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, port: int = 0) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.cluster.streams_app", "--key", key],
+            [sys.executable, "-m", "tests.cluster.streams_app", "--key", key, "--port", str(port)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.proc.stdout is not None
@@ -47,7 +47,8 @@ class StreamsNode:
             line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
             raise AssertionError(f"streams node failed: {line}{self.proc.stderr.read()}")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        self.port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -55,13 +56,18 @@ class StreamsNode:
         self.proc.wait(timeout=5)
 
 
-@pytest.fixture
-def streams_key(key: str) -> Iterator[str]:
-    yield key
+def cleanup(key: str) -> None:
+    """Delete a test's stream and session keys (its own prefix only)."""
     r = redis_client()
     r.delete(f"{key}:stream")
     for session_key in r.scan_iter(match=f"{key}:session:*", count=100):
         r.delete(session_key)
+
+
+@pytest.fixture
+def streams_key(key: str) -> Iterator[str]:
+    yield key
+    cleanup(key)
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
