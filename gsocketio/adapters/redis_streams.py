@@ -90,6 +90,7 @@ class RedisStreamsAdapter(RedisShardedAdapter):
         self._reader_client = redis.Redis.from_url(
             url, client_name=f"gsio:{stream}:{self.uid}:xread", **read_options
         )
+        self._locate()  # before any broadcast of ours, so the reader sees them all
         self._reader = gevent.spawn(self._read_loop)
         self._namespace("/")
 
@@ -144,9 +145,10 @@ class RedisStreamsAdapter(RedisShardedAdapter):
         while True:
             try:
                 if not self.ready.is_set():
-                    last: Any = client.xrevrange(self.stream, count=1)
-                    self._position = last[0][0].decode() if last else "0-0"
-                    self.ready.set()
+                    self._locate()
+                    if not self.ready.is_set():
+                        gevent.sleep(0.5)
+                        continue
                 reply: Any = client.xread(
                     {self.stream: self._position},
                     count=self.read_count,
@@ -163,6 +165,15 @@ class RedisStreamsAdapter(RedisShardedAdapter):
                     self._position = entry_id
             moved, self._moved = self._moved, Event()
             moved.set()
+
+    def _locate(self) -> None:
+        """Start reading after the stream's current last entry (Node starts at ``$``)."""
+        try:
+            last: Any = self._reader_client.xrevrange(self.stream, count=1)
+        except LINK_ERRORS:
+            return  # the reader retries
+        self._position = last[0][0].decode() if last else "0-0"
+        self.ready.set()
 
     def _on_entry(self, entry_id: str, fields: dict[Any, Any]) -> None:
         try:
