@@ -4,7 +4,7 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup setup-test lint typecheck unit integration bench clean
+.PHONY: run test setup setup-test lint typecheck coverage-report bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -17,13 +17,20 @@ run: setup
 
 lint: setup-test
 	.venv/bin/ruff check gsocketio tests bench examples
-	.venv/bin/ruff format --check gsocketio
+	.venv/bin/ruff format --check gsocketio tests bench examples
 
 typecheck: setup-test
 	.venv/bin/mypy
 
+# pytest under coverage (gevent-aware, settings in pyproject.toml), then the per-module floors
 test: setup-test lint typecheck
-	$(PY) -m pytest tests
+	$(PY) -m coverage run -m pytest tests
+	$(PY) tests/coverage_floor.py
+
+# after `make test`: every module's coverage beside its floor, and the lines not run
+coverage-report:
+	$(PY) tests/coverage_floor.py --measured
+	$(PY) -m coverage report --skip-covered --show-missing
 
 bench: setup-test
 	$(PY) bench/run.py

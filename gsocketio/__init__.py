@@ -9,6 +9,7 @@ stays cheap.
 from __future__ import annotations
 
 from importlib import import_module
+from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
 from gsocketio.exceptions import (
@@ -45,7 +46,10 @@ __all__ = [
     "socketio_manage",
 ]
 
-__version__ = "0.1.0"
+try:
+    __version__: str = _metadata.version("gsocketio")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 _LAZY = {
     "Emitter": "gsocketio.emitter",  # needs redis-py (the ``redis`` extra): only when used

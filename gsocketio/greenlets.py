@@ -92,17 +92,18 @@ class FlushQueue:
     per loop iteration writes each socket's messages with one ``send``, and costs no switch.
     """
 
-    __slots__ = ("_hub", "_pending")
+    __slots__ = ("_hub", "_new_shared", "_pending")
 
-    def __init__(self) -> None:
+    def __init__(self, new_shared: Callable[[], Any] = dict) -> None:
         self._hub: Hub | None = None
+        self._new_shared = new_shared
         self._pending: list[Any] = []
 
     def add(self, item: Any) -> bool:
-        """Schedule ``item.flush(shared)`` (which must neither block nor raise). ``shared`` is
-        a dict that lives for one callback: items may cache there what several of them need
-        (the frame of a broadcast message). False when called from another thread's hub: the
-        caller has to flush by itself."""
+        """Schedule ``item.flush(shared)`` (which must neither block nor raise). ``shared``
+        (``new_shared()``, a dict by default) lives for one callback: items may cache there
+        what several of them need (the frame of a broadcast message). False when called from
+        another thread's hub: the caller has to flush by itself."""
         hub = get_hub()
         if hub is not self._hub:
             if self._hub is not None:
@@ -115,7 +116,7 @@ class FlushQueue:
 
     def _run(self) -> None:
         pending, self._pending = self._pending, []
-        shared: dict[Any, Any] = {}
+        shared = self._new_shared()
         for item in pending:
             try:
                 item.flush(shared)

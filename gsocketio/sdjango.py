@@ -29,7 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 from gsocketio._logging import get_logger
 from gsocketio.compat.virtsocket import socketio_manage
 
-__all__ = ["SOCKETIO_NS", "autodiscover", "namespace", "socketio", "urls"]
+__all__ = ["LOADING_SOCKETIO", "SOCKETIO_NS", "autodiscover", "namespace", "socketio", "urls"]
 
 log = get_logger("gsocketio.sdjango")
 
@@ -38,23 +38,24 @@ T = TypeVar("T", bound=type)
 SOCKETIO_NS: dict[str, type] = {}
 """The registered namespace classes by endpoint (``''`` is the global namespace)."""
 
-_loading = False
+LOADING_SOCKETIO = False
+"""True while :func:`autodiscover` runs (the seed's re-entrancy guard)."""
 
 
 def autodiscover() -> None:
     """Import the ``sockets`` module of every installed app that has one (so its
     ``@namespace`` classes register); apps without one are skipped."""
-    global _loading
-    if _loading:
+    global LOADING_SOCKETIO
+    if LOADING_SOCKETIO:
         return
-    _loading = True
+    LOADING_SOCKETIO = True
     try:
         for app_config in apps.get_app_configs():
             name = f"{app_config.name}.sockets"
             if importlib.util.find_spec(name) is not None:
                 importlib.import_module(name)
     finally:
-        _loading = False
+        LOADING_SOCKETIO = False
 
 
 class namespace:  # the seed's (lower-case) name

@@ -26,11 +26,10 @@ from gsocketio.client import Client, Connection
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
 from gsocketio.drain import drain
-from gsocketio.engine import EngineServer
+from gsocketio.engine import EngineOptions, EngineServer
 from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
 from gsocketio.namespace import Namespace
 from gsocketio.protocol import socketio as sio_protocol
-from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
 from gsocketio.protocol.socketio_session import Connect, SocketIOSession
@@ -62,29 +61,22 @@ def _room_set(rooms: Rooms | None) -> frozenset[str]:
 class Server(ClusterAPI):
     """A Socket.IO server for gevent; serve it with :meth:`wsgi_app` or :meth:`handle_request`.
 
-    Engine options (``ping_interval`` … ``compression_threshold``) go to the Engine.IO server.
+    Engine settings (:class:`gsocketio.engine.EngineOptions`: ``ping_interval``, ``allow_request``
+    ...) go to the Engine.IO server, as keywords or as ``engine_options=EngineOptions(...)``.
     ``json`` is a module with ``dumps``/``loads`` replacing the JSON codec. ``namespaces``: which
     namespaces without handlers are accepted — ``None`` only ``/``, ``"*"`` any, a collection of
     names, or a callable ``(namespace, environ) -> bool`` deciding on demand.
     ``always_connect``: send CONNECT before the connect handler runs (a refusal then becomes a
     DISCONNECT), as python-socketio does. ``handlers``: the handler layer running the
     connections' events (default: the handlers registered with :meth:`on`, :meth:`event`,
-    :meth:`use` and :meth:`register_namespace`).
+    :meth:`use` and :meth:`register_namespace`). ``connection_state_recovery``: ``True`` or
+    Node's options in snake case (``max_disconnection_duration``, ``skip_middlewares``); see
+    docs/recovery.md.
     """
 
     def __init__(
         self,
         *,
-        cors_allowed_origins: Any = None,
-        ping_interval: float = 25,
-        ping_timeout: float = 20,
-        max_http_buffer_size: int = 1_000_000,
-        cookie: Any = None,
-        transports: Iterable[str] | None = None,
-        allow_upgrades: bool = True,
-        websocket_compression: bool = False,
-        http_compression: bool = True,
-        compression_threshold: int = 1024,
         adapter: Adapter | None = None,
         json: ModuleType | Any = None,
         always_connect: bool = False,
@@ -93,6 +85,8 @@ class Server(ClusterAPI):
         connect_timeout: float = 45,
         handlers: HandlerLayer | None = None,
         connection_state_recovery: bool | Mapping[str, Any] | RecoveryOptions | None = None,
+        engine_options: EngineOptions | None = None,
+        **engine_settings: Any,
     ) -> None:
         self.logger = logger or get_logger("gsocketio.server")
         self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
@@ -110,7 +104,8 @@ class Server(ClusterAPI):
             json.loads if json is not None else sio_protocol.json_loads
         )
         self._wire = SocketIOWire(dumps)
-        self._limits = Limits(max_payload=max_http_buffer_size)
+        self.engine = EngineServer(self, engine_options, **engine_settings)
+        self._limits = self.engine.limits
         self._registry = HandlerRegistry()
         self._middlewares: list[Middleware] = []
         if handlers is None:
@@ -120,20 +115,6 @@ class Server(ClusterAPI):
         self._clients: dict[str, Client] = {}  # engine sid -> client
         self._sockets: dict[str, dict[str, Socket]] = {}  # namespace -> sid -> socket
         self._wsgi: WSGIApp | None = None
-
-        self.engine = EngineServer(
-            self,
-            cors_allowed_origins=cors_allowed_origins,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            max_http_buffer_size=max_http_buffer_size,
-            cookie=cookie,
-            transports=transports,
-            allow_upgrades=allow_upgrades,
-            websocket_compression=websocket_compression,
-            http_compression=http_compression,
-            compression_threshold=compression_threshold,
-        )
 
     # --- registration ------------------------------------------------------------------------
 

@@ -20,15 +20,22 @@ from typing import Any, ClassVar
 
 from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
+from gsocketio.compat.retired import Retired
+from gsocketio.handler import SocketIOHandler
 from gsocketio.http.environ import split_target
 from gsocketio.http.parser import RequestHead
 from gsocketio.serve import SocketIOServer
 
 __all__ = [
+    "GeventSocketIOBaseWorker",
     "GeventSocketIOWorker",
     "GunicornSocketIOServer",
+    "GunicornWSGIHandler",
+    "GunicornWebSocketWSGIHandler",
     "NginxGeventSocketIOWorker",
     "NoPolicyGeventSocketIOWorker",
+    "SocketIOHandler",  # the seed's sgunicorn re-exported both
+    "SocketIOServer",
 ]
 
 
@@ -73,8 +80,19 @@ class GunicornSocketIOServer(SocketIOServer):
         )
 
 
-class GeventSocketIOWorker(GeventPyWSGIWorker):  # type: ignore[misc]  # gunicorn is untyped
-    """The gevent worker with :class:`gsocketio.serve.SocketIOServer`.
+class GunicornWSGIHandler(Retired):
+    """Deprecated: the seed's pywsgi handler with gunicorn's access log; gsocketio's own HTTP
+    server logs through gunicorn's access log by itself (:class:`GunicornSocketIOServer`)."""
+
+    instead = "access lines go through gunicorn's access log by themselves (GunicornSocketIOServer)"
+
+
+class GunicornWebSocketWSGIHandler(GunicornWSGIHandler):
+    """Deprecated: the seed's handler for WebSocket requests (one server serves both)."""
+
+
+class GeventSocketIOBaseWorker(GeventPyWSGIWorker):  # type: ignore[misc]  # gunicorn is untyped
+    """The gevent worker with :class:`gsocketio.serve.SocketIOServer` (the seed's base class).
 
     Class attributes mirror the seed's worker: ``resource`` (URL segment), ``policy_server``
     (kept in the server's config; see :mod:`gsocketio.compat.runner`), ``transports`` (the
@@ -96,6 +114,10 @@ class GeventSocketIOWorker(GeventPyWSGIWorker):  # type: ignore[misc]  # gunicor
             policy_server=self.policy_server,
             **kwargs,
         )
+
+
+class GeventSocketIOWorker(GeventSocketIOBaseWorker):
+    """The default worker: ``gunicorn -k gsocketio.sgunicorn.GeventSocketIOWorker``."""
 
 
 class NginxGeventSocketIOWorker(GeventSocketIOWorker):

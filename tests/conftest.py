@@ -12,10 +12,14 @@ from gevent import monkey
 monkey.patch_all()
 
 import os  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable, Generator, Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
+import coverage  # noqa: E402
+import pluggy  # noqa: E402
 import pytest  # noqa: E402
+from coverage.exceptions import CoverageWarning  # noqa: E402
 
 from tests.helpers.chat_app import Recorder, build  # noqa: E402
 
@@ -23,7 +27,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     outcome = yield
     report = outcome.get_result()
     if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
@@ -32,6 +38,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = (
             f"skipped under CI=true (a missing service or tool is a failure): {reason}"
         )
+
+
+# A test whose own deadlines are tighter than tracing allows (coverage makes CPU-bound code
+# ~3x slower) is marked ``@pytest.mark.no_cover``, or listed here, and runs with coverage
+# paused until its setup no longer races its timeouts.
+UNTRACED = frozenset(
+    {
+        # makes ~180 requests while 0.8 s heartbeat timeouts run: 0.23 s CPU untraced, 0.7 s traced
+        "tests/hostile/test_hostile_legacy.py::test_abandoned_handshakes_and_sessions",
+    }
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    cov = coverage.Coverage.current()
+    if cov is None or (item.nodeid not in UNTRACED and not item.get_closest_marker("no_cover")):
+        yield
+        return
+    cov.stop()
+    try:
+        yield
+    finally:
+        with warnings.catch_warnings():  # a restart re-warns about modules already imported
+            warnings.simplefilter("ignore", CoverageWarning)
+            cov.start()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ class Peer:
         self.sid = self.client.get_sid("/")
 
     def until_end(self) -> list[list[Any]]:
-        got = []
+        got: list[list[Any]] = []
         for _ in range(100):
             kind, args = self.inbox.get(timeout=TIMEOUT)
             if kind == "end":

@@ -17,6 +17,7 @@ import pytest
 from gevent.event import Event
 
 import gsocketio
+import gsocketio.adapters.base
 import gsocketio.client
 from gsocketio.protocol import socketio as sio_protocol
 from gsocketio.server import Server

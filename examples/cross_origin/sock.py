@@ -10,7 +10,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
-from gsocketio import namespace, serve, socketio_manage  # noqa: E402
+from gsocketio import namespace, server, socketio_manage  # noqa: E402
 
 
 class Hello(namespace.BaseNamespace):
@@ -28,4 +28,4 @@ def app(environ, start_response):
 
 
 if __name__ == "__main__":
-    serve.SocketIOServer(("localhost", 9090), app, policy_server=False).serve_forever()
+    server.SocketIOServer(("localhost", 9090), app, policy_server=False).serve_forever()

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import logging
 import types
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -194,6 +195,9 @@ class SocketIOServer(WSGIServer):
     ) -> None:
         if mode not in MODES:
             raise ServerConfigError(f"mode must be one of {sorted(MODES)}, not {mode!r}")
+        if "namespace" in kwargs:  # the seed's old name for resource (deprecated there too)
+            warnings.warn("SocketIOServer(namespace=) is resource=", DeprecationWarning, 2)
+            resource = kwargs.pop("namespace")
         kwargs.setdefault("log", logger)
         kwargs.setdefault("error_log", logger)
         kwargs.pop("handler_class", None)  # pywsgi's; gunicorn passes it
@@ -278,6 +282,12 @@ class SocketIOServer(WSGIServer):
         """The handler layer of the seed-mode server (None in modern mode)."""
         layer = self.seed_server.handlers if self.seed_server is not None else None
         return layer if isinstance(layer, ManagedHandlers) else None
+
+    @property
+    def transports(self) -> list[str] | None:
+        """The seed's ``transports`` option as given (None: all)."""
+        transports: list[str] | None = self.config["transports"]
+        return transports
 
     @property
     def sockets(self) -> dict[str, ManagedSocket]:

@@ -6,7 +6,8 @@ with it in the seed's dict form (``{'type': 'event', 'name': ..., 'args': [...],
 '/chat', 'id': 1, 'ack': 'data'}``, see :meth:`gsocketio.protocol.legacy.Packet.to_seed_dict`).
 A protocol layer subclasses it and implements four hooks:
 
-* :meth:`VirtualSocket._transmit` — put one outgoing seed packet on the wire;
+* :meth:`VirtualSocket._transmit` — put one outgoing seed packet on the wire (unserved, a
+  socket queues it on ``client_queue``, :mod:`gsocketio.compat.client_queue`);
 * :meth:`VirtualSocket._packets_from` — turn one queued inbound item into seed packets;
 * :meth:`VirtualSocket._close_endpoint` / :meth:`VirtualSocket._close_transport` — drop one
   namespace / the whole connection; :meth:`VirtualSocket._room_sid` — the socket's sid in the
@@ -42,6 +43,7 @@ from gevent.queue import Full, Queue
 
 from gsocketio._logging import get_logger
 from gsocketio.acks import AckTable
+from gsocketio.compat.client_queue import ClientQueue
 from gsocketio.compat.packets import SeedPacket
 from gsocketio.protocol import _json
 
@@ -125,7 +127,7 @@ def _method_for(pkt: Mapping[str, Any]) -> str:
     return f"recv_{kind}"
 
 
-class VirtualSocket:
+class VirtualSocket(ClientQueue):
     """One client connection as the seed's namespaces see it (``self.socket``).
 
     Holds the namespace classes given to :func:`socketio_manage`, the namespace objects created
@@ -401,9 +403,6 @@ class VirtualSocket:
     def _is_global_disconnect(self, pkt: Mapping[str, Any]) -> bool:
         """Whether a disconnect packet ends the whole connection (0.9: endpoint ``''``)."""
         return (pkt.get("endpoint") or "") == ""
-
-    def _transmit(self, pkt: Mapping[str, Any]) -> None:
-        raise NotImplementedError("a protocol layer must implement _transmit")
 
     def _room_sid(self, endpoint: str) -> str | None:
         """This socket's sid in ``server.adapter`` for ``endpoint``, None if not registered."""

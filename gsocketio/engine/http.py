@@ -1,25 +1,8 @@
-"""HTTP details of the Engine.IO server: error answers, CORS, cookies, compression.
-
-Kept apart from the session logic so every rule about headers lives in one place.
-
-Error answers follow the official Node server (``engine.io`` 6.x): HTTP 400 (403 for code 4)
-with ``Content-Type: application/json`` and a compact body such as
-``{"code":1,"message":"Session ID unknown"}``.
-
-CORS follows python-engineio's ``cors_allowed_origins`` semantics, because browsers do not apply
-CORS to WebSocket handshakes and a server that only *omits* headers (as Node does) leaves
-cross-site WebSocket hijacking open:
-
-* ``None`` (default): same origin only — the ``Origin`` header must equal
-  ``<scheme>://<host>`` of the request (``X-Forwarded-Proto``/``X-Forwarded-Host`` honoured);
-* ``"*"``: every origin;
-* a string or a list of strings: exactly those origins;
-* a callable ``origin -> bool``;
-* ``[]``: CORS handling off (no check, no headers) — for when a proxy or middleware does it.
-
-Requests without an ``Origin`` header (non-browser clients) are always allowed. A refused origin
-gets ``400 {"code":3,"message":"Bad request"}`` — the official server's answer for an
-unacceptable ``Origin`` header.
+"""HTTP details of the Engine.IO server: error answers (the Node server's JSON bodies, 400 or
+403 for code 4), CORS (python-engineio's ``cors_allowed_origins`` semantics: ``None`` same
+origin only, ``"*"`` any, a string/list of origins, a callable, ``[]`` off; a request without
+``Origin`` is allowed, a refused one gets ``400 {"code":3}``), the JSONP page check, cookies
+and response compression.
 """
 
 from __future__ import annotations
@@ -28,6 +11,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 Headers = list[tuple[str, str]]
 StartResponse = Callable[..., Any]
@@ -87,6 +71,20 @@ def respond_error(start_response: StartResponse, code: int, headers: Headers) ->
 OriginSpec = str | Sequence[str] | Callable[[str], bool] | None
 
 
+def _referer_origin(referer: object) -> str:
+    """``<scheme>://<host>`` of an http(s) ``Referer`` URL ("" for anything else)."""
+    if not isinstance(referer, str):
+        return ""
+    try:
+        parts = urlsplit(referer)
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return ""
+    host = parts.netloc.rpartition("@")[2]  # never userinfo
+    if parts.scheme not in ("http", "https") or not host:
+        return ""
+    return f"{parts.scheme}://{host}"
+
+
 def _normalize_origin(origin: str) -> str:
     """Lower-case scheme and host and drop a default port, so equal origins compare equal."""
     origin = origin.strip().rstrip("/").lower()
@@ -130,6 +128,19 @@ class CorsPolicy:
         origin = environ.get("HTTP_ORIGIN")
         if not origin or not self.enabled or self._any:
             return True
+        return self._accepts(origin, environ)
+
+    def allows_script(self, environ: Mapping[str, Any]) -> bool:
+        """For JSONP, which a cross-site ``<script>`` can load without any CORS check: the
+        ``Origin``, else the ``Referer``'s origin, must be accepted; a request with neither
+        is refused (``referrerpolicy="no-referrer"`` would otherwise bypass the check),
+        unless the policy accepts every origin or CORS is handled elsewhere (``[]``)."""
+        if not self.enabled or self._any:
+            return True
+        origin = environ.get("HTTP_ORIGIN") or _referer_origin(environ.get("HTTP_REFERER"))
+        return bool(origin) and self._accepts(origin, environ)
+
+    def _accepts(self, origin: str, environ: Mapping[str, Any]) -> bool:
         if self._check is not None:
             return bool(self._check(origin))
         if self._allowed is not None:

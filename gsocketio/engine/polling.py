@@ -1,41 +1,40 @@
-"""HTTP long-polling bodies: reading POSTs within the size limit, encoding GET answers.
-
-Formats (from the Engine.IO specs; the codecs are in :mod:`gsocketio.protocol.engineio`):
-
-* v4: ``\\x1e``-separated text; binary data as ``b<base64>``. A v4 client never POSTs
-  ``application/octet-stream``; the reference server refuses such a body (400, session closed).
-* v3: the string payload ``<len>:<packet>`` (binary as ``b4<base64>``), or — when the client did
-  not ask for ``b64`` and there is binary data — the binary payload
-  (``application/octet-stream``), exactly when the reference server uses it. A POST is binary
-  when its Content-Type says ``application/octet-stream``.
-* JSONP (``j=<n>``): the GET answers ``___eio[<n>]("<payload>");``, the POST is the form field
-  ``d=<payload>``; always the string payload.
+"""Long-polling I/O of one Engine.IO connection: a GET waits (bounded) for packets, a POST is
+read within ``max_http_buffer_size`` and fed to the session; the body codecs are
+:func:`gsocketio.protocol.engineio.encode_poll` and the session's ``receive_post``. A second
+concurrent GET or POST closes the session (400, empty body, as Node); a body over the limit
+answers 413 and closes it; a malformed body answers 400 and closes it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from gevent.event import Event
 
 from gsocketio._logging import get_logger
-from gsocketio.exceptions import PayloadFormatError
-from gsocketio.protocol.engineio import (
-    Packet,
-    decode_jsonp_body,
-    decode_payload_v3,
-    decode_payload_v4,
-    encode_jsonp,
-    encode_payload_v3,
-    encode_payload_v4,
+from gsocketio.engine.http import (
+    BAD_REQUEST,
+    choose_encoding,
+    compress,
+    respond,
+    respond_error,
 )
-from gsocketio.protocol.limits import Limits
+from gsocketio.exceptions import PayloadFormatError, ProtocolError
+from gsocketio.protocol.engineio import Packet, PacketType, encode_poll
+from gsocketio.protocol.reasons import DisconnectReason
+
+if TYPE_CHECKING:
+    from gsocketio.engine.connection import EngineConnection
+    from gsocketio.engine.server import Request
+    from gsocketio.protocol.engineio_session import Session
+
+__all__ = ["PollingIO", "read_body"]
 
 log = get_logger("gsocketio.engine")
 
-TEXT_TYPE = "text/plain; charset=UTF-8"
-BINARY_TYPE = "application/octet-stream"
-JSONP_TYPE = "text/javascript; charset=UTF-8"
-_SEPARATOR = "\x1e"
+_NOOP = Packet(PacketType.NOOP)
 _READ_CHUNK = 65536
 
 
@@ -44,10 +43,9 @@ def read_body(environ: Mapping[str, Any], limit: int) -> bytes | None:
     stream = environ["wsgi.input"]
     declared = environ.get("CONTENT_LENGTH")
     if declared:
-        try:
-            length = int(declared)
-        except ValueError:
-            raise PayloadFormatError(f"bad Content-Length {declared!r}") from None
+        if not (declared.isascii() and declared.isdigit()):  # int() takes "+5", " 5", "0_5"
+            raise PayloadFormatError(f"bad Content-Length {declared!r}")
+        length = int(declared)
         if length > limit:
             return None
         data: bytes = stream.read(length) if length > 0 else b""
@@ -64,54 +62,116 @@ def read_body(environ: Mapping[str, Any], limit: int) -> bytes | None:
         chunks.append(chunk)
 
 
-def decode_post(
-    body: bytes, *, eio: int, content_type: str, jsonp: bool, limits: Limits
-) -> list[Packet]:
-    """Decode a POSTed payload; raises a :class:`gsocketio.ProtocolError` subclass."""
-    binary = content_type.split(";", 1)[0].strip().lower() == BINARY_TYPE
-    if jsonp:
-        text = decode_jsonp_body(body, limits=limits)
-        return (
-            decode_payload_v4(text, limits=limits)
-            if eio == 4
-            else decode_payload_v3(text, limits=limits)
+class PollingIO:
+    """The long-polling transport of one connection (and, after an upgrade, the GET that may
+    still be pending on it)."""
+
+    __slots__ = ("_conn", "_session", "_wake", "get_active", "post_active")
+
+    def __init__(self, conn: EngineConnection, session: Session) -> None:
+        self._conn = conn
+        self._session = session
+        self._wake = Event()
+        self.get_active = False  # a GET is waiting for packets
+        self.post_active = False
+
+    # --- TransportIO -----------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def on_closed(self, reason: DisconnectReason) -> None:
+        self._wake.set()  # the pending GET returns what is left (CLOSE included)
+
+    def pending_delivery(self) -> bool:
+        return not self.get_active and self._session.has_outgoing()
+
+    def abandon(self) -> None:
+        pass
+
+    # --- requests --------------------------------------------------------------------------
+
+    def get(self, req: Request) -> list[bytes]:
+        """Serve a GET: wait (bounded by ``ping_interval + ping_timeout``) for packets."""
+        session = self._session
+        if self.get_active:
+            self._conn.fail(DisconnectReason.TRANSPORT_ERROR, "overlapping GET")
+            return respond(req.start_response, 400, req.headers)
+        self.get_active = True
+        try:
+            if not session.closed and not session.has_outgoing("polling"):
+                options = self._conn.options
+                self._wake.clear()
+                self._wake.wait(options.ping_interval + options.ping_timeout)
+            packets = session.take_outgoing("polling")
+        finally:
+            self.get_active = False
+        if session.closed and self._conn.is_transport(self):
+            self._conn.forget()
+        return self.answer(req, packets or [_NOOP])
+
+    def answer(self, req: Request, packets: Sequence[Packet]) -> list[bytes]:
+        """The GET (or handshake) response carrying ``packets``."""
+        conn = self._conn
+        body, content_type, dropped = encode_poll(
+            packets, eio=conn.eio, b64=conn.b64, jsonp_index=req.jsonp
         )
-    if eio == 4:
-        if binary:
-            raise PayloadFormatError("binary POST body on Engine.IO 4")
-        return decode_payload_v4(body, limits=limits)
-    return decode_payload_v3(body, limits=limits, binary=binary)
+        if dropped:
+            log.error("%s: dropped %d message(s) containing \\x1e (not sendable over v4 polling)",
+                      conn.sid, dropped)  # fmt: skip
+        headers = req.headers
+        headers.append(("Content-Type", content_type))
+        headers.append(("Cache-Control", "no-store"))
+        options = conn.options
+        if options.http_compression and len(body) >= options.compression_threshold:
+            encoding = choose_encoding(req.environ.get("HTTP_ACCEPT_ENCODING"))
+            if encoding is not None:
+                body = compress(body, encoding)
+                headers.append(("Content-Encoding", encoding))
+                headers.append(("Vary", "Accept-Encoding"))
+        return respond(req.start_response, 200, headers, body)
 
+    def post(self, req: Request) -> list[bytes]:
+        """Serve a POST: read the body (bounded) and feed its packets to the session, in order."""
+        conn = self._conn
+        if self.post_active:
+            conn.fail(DisconnectReason.TRANSPORT_ERROR, "overlapping POST")
+            return respond(req.start_response, 400, req.headers)
+        self.post_active = True
+        try:
+            return self._post(conn, req)
+        finally:
+            self.post_active = False
 
-def _v4_payload(packets: Sequence[Packet]) -> str:
-    try:
-        return encode_payload_v4(packets)
-    except ValueError:
-        # Text with \x1e cannot be framed in a v4 polling payload (the spec's separator).
-        kept = [p for p in packets if not (isinstance(p.data, str) and _SEPARATOR in p.data)]
-        log.error(
-            "dropped %d message(s) containing \\x1e (not sendable over v4 polling)",
-            len(packets) - len(kept),
-        )
-        return encode_payload_v4(kept)
-
-
-def encode_poll(
-    packets: Sequence[Packet], *, eio: int, b64: bool, jsonp_index: int | None
-) -> tuple[bytes, str]:
-    """The body and Content-Type answering a GET with ``packets``."""
-    payload: str | bytes
-    if eio == 4:
-        payload = _v4_payload(packets)
-    else:
-        binary = (
-            not b64
-            and jsonp_index is None
-            and any(isinstance(packet.data, bytes) for packet in packets)
-        )
-        payload = encode_payload_v3(packets, binary=binary)
-    if isinstance(payload, bytes):
-        return payload, BINARY_TYPE
-    if jsonp_index is not None:
-        return encode_jsonp(payload, jsonp_index).encode(), JSONP_TYPE
-    return payload.encode(), TEXT_TYPE
+    def _post(self, conn: EngineConnection, req: Request) -> list[bytes]:
+        start_response, headers, environ = req.start_response, req.headers, req.environ
+        limit = conn.options.max_http_buffer_size
+        try:
+            body = read_body(environ, limit)
+        except ProtocolError as exc:
+            conn.fail(DisconnectReason.TRANSPORT_ERROR, str(exc))
+            return respond_error(start_response, BAD_REQUEST, headers)
+        except OSError as exc:  # the client went away mid-body
+            conn.fail(DisconnectReason.TRANSPORT_ERROR, f"POST body not received: {exc}")
+            return respond(start_response, 400, headers)
+        if body is None:
+            conn.fail(DisconnectReason.TRANSPORT_ERROR, "POST body over max_http_buffer_size")
+            headers.append(("Connection", "close"))
+            return respond(start_response, 413, headers)
+        session = self._session
+        if not session.closed:
+            try:
+                events = session.receive_post(
+                    body,
+                    content_type=environ.get("CONTENT_TYPE", ""),
+                    jsonp=req.jsonp is not None,
+                    now=time.monotonic(),
+                )
+            except ProtocolError as exc:
+                log.info("%s: malformed payload: %s", conn.sid, exc)
+                conn.fail(DisconnectReason.PARSE_ERROR, str(exc))
+                return respond_error(start_response, BAD_REQUEST, headers)
+            conn.process(events, inline=True)
+            conn.reschedule()
+        headers.append(("Content-Type", "text/html"))  # as upstream: no download dialog (GH-43)
+        return respond(start_response, 200, headers, b"ok")

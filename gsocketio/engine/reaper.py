@@ -1,18 +1,7 @@
-"""One shared timer greenlet for every session's heartbeat deadline.
-
-Why one shared greenlet and not one per session: an idle server holds thousands of sessions
-whose only activity is a ping every ``ping_interval``; a sleeping greenlet per session costs
-memory per socket for nothing, while a heap of ``(deadline, seq, session)`` costs one tuple each
-and O(log n) per deadline. Entries are lazy: a session whose deadline moved *later* (a pong
-arrived) is simply ticked early, finds nothing due and is pushed back with its real deadline.
-When a deadline moves *earlier* (an upgrade starts) the session is scheduled again and its
-``timer_at`` records the live entry; an entry whose deadline is not the session's ``timer_at``
-is stale and skipped when popped. Closed sessions are cancelled the same way; once stale
-entries are half the heap it is compacted (amortised O(1)), so closed sessions are not kept
-alive by the heap until their old deadline. Nothing is ever searched for. The greenlet
-exits when the heap is empty and is spawned again by the next :meth:`Reaper.schedule`, so an
-idle server keeps no greenlet alive. ``tick`` runs on the reaper greenlet and must not block
-(sessions hand slow work — closing sockets, calling the application — to other greenlets).
+"""One shared timer greenlet for every session's deadline: a lazy heap of ``(deadline, seq,
+item)`` (an entry whose deadline is not the item's ``timer_at`` is stale and skipped; the heap
+is compacted once half of it is stale), served by a greenlet that exits when the heap is empty;
+``tick`` runs on it and must not block. Rationale in docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,22 +1,14 @@
-"""The Engine.IO server: verifies each request, then hands it to its connection.
-
-Request checks follow the official Node server's ``verify()`` in order, with its error codes:
-unknown/disabled transport → 0; unknown sid → 1; handshake not a GET → 2; transport or
-protocol mismatch on an existing sid, ``transport=websocket`` without an upgrade → 3;
-``allow_request`` refusal → 403 code 4; an ``EIO`` other than ``4`` (or ``3`` when allowed) → 5.
-Deviations, all safer for the same clients: an ``Origin`` refused by ``cors_allowed_origins`` and
-an unsupported method on a session answer ``400 {"code":3,...}`` (Node: no check / HTTP 500); a
-malformed POST body answers 400 and closes the session (Node: 200 "ok", then closes), like the
-other servers the protocol test suite accepts. Transport-level faults answer as Node does, with
-an empty body: a second concurrent GET or POST → 400, a POST above ``max_http_buffer_size``
-→ 413; both close the session.
+"""The Engine.IO server: parses each request into a :class:`Request`, verifies it in the Node
+server's order with its error codes (:meth:`EngineServer._verify`), then routes it to a
+handshake, its connection's long-polling GET/POST, or a WebSocket (new session or upgrade).
 """
 
 from __future__ import annotations
 
-import secrets
+import dataclasses
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,99 +21,82 @@ from gsocketio.engine.http import (
     UNKNOWN_SID,
     UNKNOWN_TRANSPORT,
     UNSUPPORTED_PROTOCOL_VERSION,
-    CookieSpec,
     CorsPolicy,
     Headers,
-    OriginSpec,
     StartResponse,
-    choose_encoding,
-    compress,
     cookie_attributes,
     format_cookie,
-    respond,
     respond_error,
 )
-from gsocketio.engine.polling import decode_post, encode_poll, read_body
+from gsocketio.engine.options import EngineOptions
 from gsocketio.engine.reaper import Reaper
-from gsocketio.exceptions import ProtocolError, SessionError, WebSocketHandshakeError
-from gsocketio.protocol.engineio import Packet
+from gsocketio.engine.websocket import close_quietly
+from gsocketio.exceptions import SessionError, WebSocketHandshakeError
 from gsocketio.protocol.engineio_session import Session, SessionConfig
+from gsocketio.protocol.ids import new_sid
 from gsocketio.protocol.limits import Limits
-from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.websocket.connection import WebSocket, accept_websocket, is_websocket_request
 
-__all__ = ["EngineServer"]
+__all__ = ["EngineServer", "Request"]
 
 log = get_logger("gsocketio.engine")
 
-_TRANSPORTS = ("polling", "websocket")
+
+@dataclass(slots=True)
+class Request:
+    """One Engine.IO request, parsed once; ``headers`` collects the response's headers."""
+
+    environ: dict[str, Any]
+    start_response: StartResponse
+    method: str
+    query: dict[str, str]
+    headers: Headers
+    transport: str | None
+    sid: str | None
+    upgrade: bool  # transport=websocket with "Upgrade: websocket"
+    jsonp: int | None  # the JSONP index (``j``); -1 when unusable
+    conn: EngineConnection | None = None  # the session of ``sid`` (set by _verify)
+    eio: int = 4  # the revision (set by _verify)
 
 
 class EngineServer:
     """Engine.IO 4 and 3 over long-polling (XHR, JSONP) and WebSocket, for gevent.
 
-    ``handler`` gets ``engine_connect``/``engine_message``/``engine_disconnect``. Times are in
-    seconds. ``cors_allowed_origins``: see :mod:`gsocketio.engine.http` (default: same origin).
-    ``cookie``: None/False (default, as upstream) sets none; a name or a mapping of attributes
-    sets the sid cookie on the handshake. ``allow_request(environ) -> bool`` may refuse
-    handshakes (403). ``websocket_compression`` defaults off, as in the Node server: deflate
-    contexts cost memory on every socket. ``handle_request`` is the WSGI app for the engine
-    path (:class:`gsocketio.wsgi.WSGIApp` routes ``path`` to it).
+    ``handler`` gets ``engine_connect``/``engine_message``/``engine_disconnect``. Settings are
+    an :class:`~gsocketio.engine.options.EngineOptions` (``options=``), or its keywords
+    (``EngineServer(handler, ping_interval=5)``; with both, the keywords override).
+    ``handle_request`` is the WSGI app for the engine path (:class:`gsocketio.wsgi.WSGIApp`
+    routes ``options.path`` to it).
     """
 
     def __init__(
-        self,
-        handler: EngineHandler,
-        *,
-        ping_interval: float = 25,
-        ping_timeout: float = 20,
-        max_http_buffer_size: int = 1_000_000,
-        cors_allowed_origins: OriginSpec = None,
-        cors_credentials: bool = True,
-        cookie: CookieSpec = None,
-        transports: Iterable[str] | None = None,
-        allow_upgrades: bool = True,
-        websocket_compression: bool = False,
-        http_compression: bool = True,
-        compression_threshold: int = 1024,
-        path: str = "/socket.io/",
-        upgrade_timeout: float = 10,
-        allow_eio3: bool = True,
-        allow_request: Callable[[Mapping[str, Any]], bool] | None = None,
-        max_buffered_packets: int = 10_000,
-        max_buffered_bytes: int = 10_000_000,
+        self, handler: EngineHandler, options: EngineOptions | None = None, **settings: Any
     ) -> None:
-        chosen = tuple(transports) if transports is not None else _TRANSPORTS
-        unknown = set(chosen) - set(_TRANSPORTS)
-        if unknown or not chosen:
-            raise ValueError(f"transports must be a non-empty subset of {_TRANSPORTS}")
+        if options is None:
+            options = EngineOptions(**settings)
+        elif settings:
+            options = dataclasses.replace(options, **settings)
         self.handler = handler
-        self.transports = frozenset(chosen)
-        self.ping_interval = float(ping_interval)
-        self.ping_timeout = float(ping_timeout)
-        self.max_http_buffer_size = max_http_buffer_size
-        self.websocket_compression = websocket_compression
-        self.http_compression = http_compression
-        self.compression_threshold = compression_threshold
-        self.path = "/" + path.strip("/") + "/"
-        self.allow_eio3 = allow_eio3
-        self.allow_request = allow_request
-        self.cors = CorsPolicy(cors_allowed_origins, cors_credentials)
-        self.cookie = cookie_attributes(cookie)
-        self.limits = Limits(max_payload=max_http_buffer_size)
-        upgrades = ("websocket",) if allow_upgrades and "websocket" in self.transports else ()
+        self.options = options
+        self.transports = frozenset(options.transports)
+        self.ping_interval = options.ping_interval
+        self.ping_timeout = options.ping_timeout
+        self.max_http_buffer_size = options.max_http_buffer_size
+        self.path = options.path
+        self.cors = CorsPolicy(options.cors_allowed_origins, options.cors_credentials)
+        self.cookie = cookie_attributes(options.cookie)
+        self.limits = Limits(max_payload=options.max_http_buffer_size)
+        upgrade = options.allow_upgrades and "websocket" in self.transports
+        upgrades = ("websocket",) if upgrade else ()
         self.session_config = SessionConfig(
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            max_payload=max_http_buffer_size,
+            ping_interval=options.ping_interval,
+            ping_timeout=options.ping_timeout,
+            max_payload=options.max_http_buffer_size,
             upgrades=upgrades,
-            upgrade_timeout=upgrade_timeout,
-            max_buffered_packets=max_buffered_packets,
-            max_buffered_bytes=max_buffered_bytes,
+            upgrade_timeout=options.upgrade_timeout,
+            max_buffered_packets=options.max_buffered_packets,
+            max_buffered_bytes=options.max_buffered_bytes,
         )
-        # A GET waits at most this long; by then a healthy v4 session has had a PING and a
-        # v3 client has pinged.
-        self.poll_timeout = self.ping_interval + self.ping_timeout
         self.reaper = Reaper()
         self._connections: dict[str, EngineConnection] = {}
 
@@ -160,216 +135,138 @@ class EngineServer:
             return [b""]
         query = _parse_query(environ.get("QUERY_STRING", ""))
         transport = query.get("transport")
-        if transport not in self.transports:
-            return respond_error(start_response, UNKNOWN_TRANSPORT, headers)
-        upgrade = transport == "websocket" and is_websocket_request(environ)
-        if transport == "websocket" and not upgrade:
+        req = Request(
+            environ,
+            start_response,
+            method,
+            query,
+            headers,
+            transport,
+            query.get("sid") or None,
+            transport == "websocket" and is_websocket_request(environ),
+            _jsonp_index(query),
+        )
+        error = self._verify(req)
+        if error is not None:
+            return respond_error(start_response, error, headers)
+        conn = req.conn
+        if conn is None:
+            return self._handshake(req)
+        if req.upgrade:
+            return self._upgrade(conn, req)
+        polling = conn.polling  # _verify: the session's transport is polling
+        if polling is None:
             return respond_error(start_response, BAD_REQUEST, headers)
-        eio_param = query.get("EIO")
-        sid = query.get("sid")
-        if sid:
-            conn = self._connections.get(sid)
-            if conn is None:
-                return respond_error(start_response, UNKNOWN_SID, headers)
-            if (not upgrade and conn.transport != transport) or conn.eio != (
-                4 if eio_param == "4" else 3
-            ):
-                return respond_error(start_response, BAD_REQUEST, headers)
-            if upgrade:
-                return self._upgrade(conn, environ, start_response, headers)
-            if method == "GET":
-                return self._poll(conn, query, environ, start_response, headers)
-            if method == "POST":
-                return self._post(conn, query, environ, start_response, headers)
-            return respond_error(start_response, BAD_REQUEST, headers)
-        if method != "GET":
-            return respond_error(start_response, BAD_HANDSHAKE_METHOD, headers)
-        if eio_param == "4":
-            eio = 4
-        elif eio_param == "3" and self.allow_eio3:
-            eio = 3
-        else:
-            return respond_error(start_response, UNSUPPORTED_PROTOCOL_VERSION, headers)
-        if self.allow_request is not None and not self.allow_request(environ):
-            return respond_error(start_response, FORBIDDEN, headers)
-        if upgrade:
-            return self._open_websocket(eio, query, environ, start_response, headers)
-        if is_websocket_request(environ):  # "Upgrade: websocket" on a polling handshake
-            return respond_error(start_response, BAD_REQUEST, headers)
-        return self._open_polling(eio, query, environ, start_response, headers)
+        return polling.get(req) if method == "GET" else polling.post(req)
 
     __call__ = handle_request
 
-    # --- handshakes -----------------------------------------------------------------------------
+    # --- verification ---------------------------------------------------------------------------
 
-    def _new_connection(
-        self, eio: int, transport: str, query: Mapping[str, str], environ: dict[str, Any]
-    ) -> EngineConnection:
-        sid = secrets.token_urlsafe(15)  # 20 URL-safe characters, like the reference server
-        while sid in self._connections:
-            sid = secrets.token_urlsafe(15)
-        session = Session(
-            sid, eio=eio, transport=transport, now=time.monotonic(), config=self.session_config
-        )
-        conn = EngineConnection(self, session, environ, b64=bool(query.get("b64")))
-        self._connections[sid] = conn
-        return conn
+    def _verify(self, req: Request) -> int | None:
+        """The Engine.IO error code refusing ``req``, or None (then ``req.conn``/``req.eio``
+        are set). Order as Node's ``verify()``: transport, sid, handshake method, protocol
+        revision, ``allow_request``; JSONP needs ``jsonp=True`` and an allowed page."""
+        transport = req.transport
+        if transport not in self.transports:
+            return UNKNOWN_TRANSPORT
+        if transport == "websocket" and not req.upgrade:
+            return BAD_REQUEST
+        if req.jsonp is not None:
+            if req.jsonp < 0 or not self.options.jsonp:
+                return BAD_REQUEST
+            if not self.cors.allows_script(req.environ):
+                log.info("refused JSONP from %r", req.environ.get("HTTP_REFERER"))
+                return FORBIDDEN
+        eio_param = req.query.get("EIO")
+        if req.sid:
+            conn = self._connections.get(req.sid)
+            if conn is None:
+                return UNKNOWN_SID
+            if (not req.upgrade and conn.transport != transport) or conn.eio != (
+                4 if eio_param == "4" else 3
+            ):
+                return BAD_REQUEST
+            if not req.upgrade and req.method not in ("GET", "POST"):
+                return BAD_REQUEST
+            req.conn, req.eio = conn, conn.eio
+            return None
+        if req.method != "GET":
+            return BAD_HANDSHAKE_METHOD
+        if eio_param == "4":
+            req.eio = 4
+        elif eio_param == "3" and self.options.allow_eio3:
+            req.eio = 3
+        else:
+            return UNSUPPORTED_PROTOCOL_VERSION
+        allow_request = self.options.allow_request
+        if allow_request is not None and not allow_request(req.environ):
+            return FORBIDDEN
+        if not req.upgrade and is_websocket_request(req.environ):
+            return BAD_REQUEST  # "Upgrade: websocket" on a polling handshake
+        return None
 
-    def _open_polling(
-        self,
-        eio: int,
-        query: Mapping[str, str],
-        environ: dict[str, Any],
-        start_response: StartResponse,
-        headers: Headers,
-    ) -> list[bytes]:
-        jsonp = _jsonp_index(query)
-        if jsonp == -1:
-            return respond_error(start_response, BAD_REQUEST, headers)
-        conn = self._new_connection(eio, "polling", query, environ)
-        packets = conn.session.take_outgoing()  # the OPEN packet; later sends go to the next GET
+    # --- routes ---------------------------------------------------------------------------------
+
+    def _handshake(self, req: Request) -> list[bytes]:
+        if req.upgrade:
+            ws = self._accept(req)
+            if ws is None:
+                return respond_error(req.start_response, BAD_REQUEST, req.headers)
+            conn = self._new_connection(req, "websocket")
+            io = conn.attach_websocket(ws)
+            conn.connected()
+            io.run()
+            return []
+        conn = self._new_connection(req, "polling")
+        polling, packets = conn.open_polling()
         conn.connected()
         if self.cookie is not None:
-            headers.append(("Set-Cookie", format_cookie(self.cookie, conn.sid)))
-        return self._answer_poll(packets, conn, query, jsonp, environ, start_response, headers)
+            req.headers.append(("Set-Cookie", format_cookie(self.cookie, conn.sid)))
+        return polling.answer(req, packets)
 
-    def _open_websocket(
-        self,
-        eio: int,
-        query: Mapping[str, str],
-        environ: dict[str, Any],
-        start_response: StartResponse,
-        headers: Headers,
-    ) -> list[bytes]:
+    def _upgrade(self, conn: EngineConnection, req: Request) -> list[bytes]:
+        ws = self._accept(req)
+        if ws is None:
+            return respond_error(req.start_response, BAD_REQUEST, req.headers)
         try:
-            ws = self._accept(environ)
+            probe = conn.start_upgrade(ws)
+        except SessionError as exc:
+            # As Node: a WebSocket for a session that cannot upgrade (already upgraded or
+            # upgrading) is accepted, then closed; an HTTP error would be an unhandled error
+            # in the client.
+            log.info("%s: upgrade refused: %s", conn.sid, exc)
+            close_quietly(ws)
+            return []
+        if probe.run_probe():
+            probe.run()
+        return []
+
+    def _accept(self, req: Request) -> WebSocket | None:
+        """Complete the WebSocket handshake with this server's size and deflate settings."""
+        try:
+            return accept_websocket(
+                req.environ,
+                max_message_size=self.options.max_http_buffer_size,
+                compression=self.options.websocket_compression,
+            )
         except WebSocketHandshakeError as exc:
             log.info("websocket handshake refused: %s", exc)
-            return respond_error(start_response, BAD_REQUEST, headers)
-        conn = self._new_connection(eio, "websocket", query, environ)
-        conn.attach_websocket(ws)
-        conn.connected()
-        conn.run_websocket(ws)
-        return []
+            return None
 
-    def _accept(self, environ: dict[str, Any]) -> WebSocket:
-        """Complete the WebSocket handshake with this server's size and deflate settings."""
-        return accept_websocket(
-            environ,
-            max_message_size=self.max_http_buffer_size,
-            compression=self.websocket_compression,
+    def _new_connection(self, req: Request, transport: str) -> EngineConnection:
+        sid = new_sid(self._connections)
+        session = Session(
+            sid, eio=req.eio, transport=transport, now=time.monotonic(), config=self.session_config
         )
-
-    def _upgrade(
-        self,
-        conn: EngineConnection,
-        environ: dict[str, Any],
-        start_response: StartResponse,
-        headers: Headers,
-    ) -> list[bytes]:
-        session = conn.session
-        try:
-            session.start_upgrade("websocket", time.monotonic())
-        except SessionError as exc:
-            log.info("%s: upgrade refused: %s", conn.sid, exc)
-            return respond_error(start_response, BAD_REQUEST, headers)
-        try:
-            ws = self._accept(environ)
-        except WebSocketHandshakeError as exc:
-            log.info("%s: websocket handshake refused: %s", conn.sid, exc)
-            session.abort_upgrade("websocket handshake failed")
-            return respond_error(start_response, BAD_REQUEST, headers)
-        if conn.run_probe(ws):
-            conn.run_websocket(ws)
-        return []
-
-    # --- polling --------------------------------------------------------------------------------
-
-    def _poll(
-        self,
-        conn: EngineConnection,
-        query: Mapping[str, str],
-        environ: dict[str, Any],
-        start_response: StartResponse,
-        headers: Headers,
-    ) -> list[bytes]:
-        jsonp = _jsonp_index(query)
-        if jsonp == -1:
-            return respond_error(start_response, BAD_REQUEST, headers)
-        packets = conn.poll(self.poll_timeout)
-        if packets is None:  # overlapping GET: the session is closed now
-            return respond(start_response, 400, headers)
-        return self._answer_poll(packets, conn, query, jsonp, environ, start_response, headers)
-
-    def _answer_poll(
-        self,
-        packets: Sequence[Packet],
-        conn: EngineConnection,
-        query: Mapping[str, str],
-        jsonp: int | None,
-        environ: Mapping[str, Any],
-        start_response: StartResponse,
-        headers: Headers,
-    ) -> list[bytes]:
-        body, content_type = encode_poll(
-            packets, eio=conn.eio, b64=bool(query.get("b64")), jsonp_index=jsonp
-        )
-        headers.append(("Content-Type", content_type))
-        headers.append(("Cache-Control", "no-store"))
-        if self.http_compression and len(body) >= self.compression_threshold:
-            encoding = choose_encoding(environ.get("HTTP_ACCEPT_ENCODING"))
-            if encoding is not None:
-                body = compress(body, encoding)
-                headers.append(("Content-Encoding", encoding))
-                headers.append(("Vary", "Accept-Encoding"))
-        return respond(start_response, 200, headers, body)
-
-    def _post(
-        self,
-        conn: EngineConnection,
-        query: Mapping[str, str],
-        environ: dict[str, Any],
-        start_response: StartResponse,
-        headers: Headers,
-    ) -> list[bytes]:
-        if not conn.begin_post():  # overlapping POST: the session is closed now
-            return respond(start_response, 400, headers)
-        try:
-            try:
-                body = read_body(environ, self.max_http_buffer_size)
-            except ProtocolError as exc:
-                conn.fail(DisconnectReason.TRANSPORT_ERROR, str(exc))
-                return respond_error(start_response, BAD_REQUEST, headers)
-            except OSError as exc:  # the client went away mid-body
-                conn.fail(DisconnectReason.TRANSPORT_ERROR, f"POST body not received: {exc}")
-                return respond(start_response, 400, headers)
-            if body is None:
-                conn.fail(DisconnectReason.TRANSPORT_ERROR, "POST body over max_http_buffer_size")
-                headers.append(("Connection", "close"))
-                return respond(start_response, 413, headers)
-            try:
-                packets = decode_post(
-                    body,
-                    eio=conn.eio,
-                    content_type=environ.get("CONTENT_TYPE", ""),
-                    jsonp="j" in query,
-                    limits=self.limits,
-                )
-            except ProtocolError as exc:
-                log.info("%s: malformed payload: %s", conn.sid, exc)
-                conn.fail(DisconnectReason.PARSE_ERROR, str(exc))
-                return respond_error(start_response, BAD_REQUEST, headers)
-            conn.receive_packets(packets)
-        finally:
-            conn.end_post()
-        headers.append(("Content-Type", "text/html"))  # as upstream: no download dialog (GH-43)
-        return respond(start_response, 200, headers, b"ok")
+        conn = EngineConnection(self, session, req.environ, b64=bool(req.query.get("b64")))
+        self._connections[sid] = conn
+        return conn
 
 
 def _parse_query(text: str) -> dict[str, str]:
     """``dict(parse_qsl(text, keep_blank_values=True))``; a plain split when nothing needs
-    unquoting (every request carries EIO, transport, t and sid: parse_qsl took ~2.5% of the
-    server's CPU time under the long-polling benchmark)."""
+    unquoting (every request carries EIO, transport, t and sid)."""
     if "%" in text or "+" in text:
         return dict(parse_qsl(text, keep_blank_values=True))
     query: dict[str, str] = {}

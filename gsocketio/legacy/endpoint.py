@@ -15,15 +15,17 @@ and then refused (403) to pages ``cors_allowed_origins`` does not allow.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from gsocketio._logging import get_logger
 from gsocketio.engine.http import CorsPolicy, OriginSpec
+from gsocketio.engine.options import EngineOptions
 from gsocketio.engine.reaper import Reaper
 from gsocketio.legacy.connection import LegacyConnection
 from gsocketio.legacy.http import (
@@ -49,6 +51,9 @@ from gsocketio.protocol.legacy_http import encode_jsonp, encode_jsonp_error
 from gsocketio.protocol.legacy_session import LegacyConfig, LegacySession
 from gsocketio.protocol.limits import Limits
 
+if TYPE_CHECKING:
+    from gsocketio.engine.server import EngineServer
+
 __all__ = ["LegacyHandler", "LegacyServer"]
 
 log = get_logger("gsocketio.legacy")
@@ -69,6 +74,9 @@ class LegacyHandler(Protocol):
 
     def engine_disconnect(self, conn: Any, reason: str) -> None: ...
 
+    @property
+    def engine(self) -> EngineServer: ...
+
 
 def _page_origin(environ: Mapping[str, Any]) -> str:
     """The origin of the page behind a request: ``Origin``, else from ``Referer``, else
@@ -88,11 +96,13 @@ class LegacyServer:
 
     ``handler`` is a :class:`gsocketio.Server` (or any ``EngineHandler``). Times are seconds;
     defaults are the 0.9 server's. ``transports`` (default: all five) is what the handshake
-    offers and what is served; ``jsonp`` (default: whether ``transports`` names
-    ``jsonp-polling``) enables jsonp-polling and JSONP handshakes. ``max_http_buffer_size``,
-    ``cors_allowed_origins`` and ``allow_request`` default to the handler's engine settings.
-    ``max_pending_handshakes`` bounds the unused sids, ``max_pending_per_address`` those of one
-    client address and ``handshake_timeout`` their life. Stop with :meth:`close`.
+    offers and what is served; ``jsonp`` (default: the engine's ``jsonp``, or whether
+    ``transports`` names ``jsonp-polling``) enables jsonp-polling and JSONP handshakes. The
+    engine settings (``options``; default: the handler's ``engine.options``) are shared with
+    the Engine.IO endpoint; ``max_http_buffer_size``, ``cors_allowed_origins`` and
+    ``allow_request`` override them. ``max_pending_handshakes`` bounds the unused sids,
+    ``max_pending_per_address`` those of one client address and ``handshake_timeout`` their
+    life. Stop with :meth:`close`.
     """
 
     def __init__(
@@ -115,13 +125,15 @@ class LegacyServer:
         jsonp: bool | None = None,
         max_buffered_packets: int = 10_000,
         max_buffered_bytes: int = 10_000_000,
+        options: EngineOptions | None = None,
     ) -> None:
         chosen = tuple(transports) if transports is not None else ALL_TRANSPORTS
         unknown = set(chosen) - set(ALL_TRANSPORTS)
         if unknown or not chosen:
             raise ValueError(f"transports must be a non-empty subset of {ALL_TRANSPORTS}")
-        if jsonp is None:  # naming jsonp-polling in ``transports`` opts in, as the seed did
-            jsonp = transports is not None and JSONP_POLLING in chosen
+        base = options if options is not None else handler.engine.options
+        if jsonp is None:  # the engine's jsonp=True, or naming jsonp-polling, opts in
+            jsonp = base.jsonp or (transports is not None and JSONP_POLLING in chosen)
         elif not jsonp and transports is not None and JSONP_POLLING in chosen:
             raise ValueError("transports names jsonp-polling but jsonp=False")
         if not jsonp:
@@ -130,20 +142,18 @@ class LegacyServer:
                 raise ValueError("jsonp-polling is the only transport but jsonp=False")
         if max_pending_per_address < 1 or handshake_timeout <= 0:
             raise ValueError("max_pending_per_address and handshake_timeout must be positive")
-        engine = getattr(handler, "engine", None)
-        if max_http_buffer_size is None:
-            max_http_buffer_size = int(getattr(engine, "max_http_buffer_size", 1_000_000))
+        overrides: dict[str, Any] = {"jsonp": jsonp} if jsonp != base.jsonp else {}
+        if max_http_buffer_size is not None:
+            overrides["max_http_buffer_size"] = max_http_buffer_size
         if cors_allowed_origins is not _UNSET:
-            self.cors = CorsPolicy(cors_allowed_origins, cors_credentials)
-        else:
-            engine_cors = getattr(engine, "cors", None)
-            self.cors = (
-                engine_cors
-                if isinstance(engine_cors, CorsPolicy)
-                else CorsPolicy(None, cors_credentials)
-            )
-        if allow_request is _UNSET:
-            allow_request = getattr(engine, "allow_request", None)
+            overrides["cors_allowed_origins"] = cors_allowed_origins
+            overrides["cors_credentials"] = cors_credentials
+        if allow_request is not _UNSET:
+            overrides["allow_request"] = allow_request
+        self.options = dataclasses.replace(base, **overrides) if overrides else base
+        self.cors = CorsPolicy(self.options.cors_allowed_origins, self.options.cors_credentials)
+        allow_request = self.options.allow_request
+        max_http_buffer_size = self.options.max_http_buffer_size
         self.handler = handler
         self.resource = resource.strip("/")
         self.transports = chosen

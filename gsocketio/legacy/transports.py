@@ -234,8 +234,8 @@ def _write_loop(conn: LegacyConnection, receiver: Receiver, ws: WebSocket) -> No
     try:
         while True:
             items = conn.wait(receiver, None)
-            if items:
-                ws.send_many(items)
+            if items and not ws.send_nowait(items):
+                ws.flush()
             if not conn.is_current(receiver) or (conn.closed and not conn.session.has_outgoing()):
                 return
     except WebSocketError as exc:

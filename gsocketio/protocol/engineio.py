@@ -1,34 +1,22 @@
-"""Engine.IO packets and payloads, protocol revisions 4 and 3 (sans-I/O).
+"""Engine.IO packets, payloads and WebSocket messages, protocol revisions 4 and 3 (sans-I/O).
 
-A packet is ``<type digit><data>``. How packets travel depends on the revision:
-
-* **v4** (socket.io-client 3+): a WebSocket frame carries one packet; a text frame is a text
-  packet, a binary frame is the raw bytes of a binary MESSAGE (no type byte). A polling body is
-  packets joined by the record separator ``\\x1e``; binary data is ``"b" + base64``.
-* **v3** (socket.io-client 1.x/2.x): a binary WebSocket frame is ``b"\\x04" + data``. A polling
-  body is either the *string* payload ``<length>:<packet>...`` where ``length`` counts UTF-16
-  code units (what JavaScript's ``String.length`` counts, so an emoji counts 2), with binary data
-  as ``b4<base64>``; or the *binary* payload (XHR2 clients): per packet a marker byte (0 string,
-  1 binary), the length as raw digit bytes 0-9, ``0xFF``, then the packet (strings as UTF-8,
-  binary as type byte + data). JSONP wraps a string payload as ``___eio[<j>]("<escaped>");`` and
-  the client POSTs it form-encoded as ``d=<payload>`` with newlines escaped.
-
-Decoders raise :mod:`gsocketio.exceptions` subclasses only, and check :class:`Limits` before
-slicing: a length prefix above ``max_payload`` is refused before any slice is taken, and no
-payload yields more than ``max_packets`` packets.
-
-Deviations from ``docs/architecture.md`` (all additive): ``decode_payload_v4`` also accepts the
-raw ``bytes`` of a body (decoded as strict UTF-8); ``decode_payload_v3`` takes an optional
-``binary=`` to say which format ``bytes`` hold (default: ``bytes`` = binary payload);
-``decode_jsonp_body`` takes ``limits=``. Encoders raise ``ValueError`` for packets that cannot be
-framed: bytes on a non-MESSAGE packet, or (v4 polling only) text containing ``\\x1e``.
+A packet is ``<type digit><data>``. v4 (socket.io-client 3+): a WebSocket message carries one
+packet (binary: the raw bytes of a MESSAGE); a polling body joins packets with ``\\x1e``, binary
+as ``"b" + base64``. v3 (socket.io-client 1.x/2.x): a binary message is ``b"\\x04" + data``; a
+polling body is the *string* payload ``<length>:<packet>...`` (length in UTF-16 code units, as
+JavaScript counts; binary as ``b4<base64>``) or the *binary* payload (per packet a 0/1 marker,
+the length as raw digit bytes, ``0xFF``, the packet); JSONP wraps a string payload as
+``___eio[<j>]("<escaped>");`` and is POSTed as the form field ``d=<payload>``. Decoders raise
+:mod:`gsocketio.exceptions` subclasses only and check :class:`Limits` before slicing; encoders
+raise ``ValueError`` for packets that cannot be framed (bytes on a non-MESSAGE packet, or text
+with ``\\x1e`` in a v4 polling payload).
 """
 
 from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from urllib.parse import parse_qsl
@@ -44,16 +32,24 @@ from gsocketio.protocol._text import Utf16View, js_string_literal, utf16_len
 from gsocketio.protocol.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
+    "BINARY_TYPE",
+    "JSONP_TYPE",
+    "TEXT_TYPE",
     "Packet",
     "PacketType",
+    "WsEncoder",
     "decode_jsonp_body",
     "decode_packet",
     "decode_payload_v3",
     "decode_payload_v4",
+    "decode_post",
     "encode_jsonp",
     "encode_packet",
     "encode_payload_v3",
     "encode_payload_v4",
+    "encode_poll",
+    "text_message",
+    "ws_encoder",
 ]
 
 
@@ -119,6 +115,57 @@ def decode_packet(frame: str | bytes, *, eio: int = 4, limits: Limits = DEFAULT_
     if eio == 4:
         return Packet(_MESSAGE, frame)
     return _decode_v3_binary_packet(frame)
+
+
+def text_message(frame: str | bytes, max_payload: int = DEFAULT_LIMITS.max_payload) -> str | None:
+    """The data of ``frame`` when it is a text MESSAGE within ``max_payload`` (the common
+    case, without a :class:`Packet`); None: anything else, for :func:`decode_packet`."""
+    if type(frame) is str and frame[:1] == "4" and len(frame) <= max_payload:
+        return frame[1:]
+    return None
+
+
+class WsEncoder:
+    """How packets become WebSocket messages for one client (``ws_encoder(eio, b64)``)."""
+
+    __slots__ = ("_b64", "_eio")
+
+    def __init__(self, eio: int, b64: bool) -> None:
+        self._eio = eio
+        self._b64 = eio == 3 and b64  # a v3 client without binary frames: base64 in text
+
+    def __call__(self, packet: Packet) -> str | bytes:
+        data = packet.data
+        if self._b64 and type(data) is bytes:
+            return "b4" + binascii.b2a_base64(data, newline=False).decode("ascii")
+        return encode_packet(packet, eio=self._eio)
+
+    def many(
+        self, packets: Sequence[Packet], shared: dict[int, tuple[str, str]] | None = None
+    ) -> list[str | bytes]:
+        """The messages of ``packets``. ``shared`` (the caller's, e.g. per flush) memoizes the
+        message of a text MESSAGE by the identity of its data, the same for v3 and v4: a
+        broadcast's recipients get the very same message object (framed once downstream)."""
+        if shared is None:
+            return [self(packet) for packet in packets]
+        out: list[str | bytes] = []
+        memo = shared.get
+        for packet in packets:
+            data = packet.data
+            if type(data) is not str or packet.type is not _MESSAGE:
+                out.append(self(packet))
+            elif (hit := memo(id(data))) is not None:
+                out.append(hit[1])
+            else:  # the memo holds data, so no other object can take its id
+                message = shared[id(data)] = (data, "4" + data)
+                out.append(message[1])
+        return out
+
+
+def ws_encoder(eio: int, b64: bool = False) -> WsEncoder:
+    """The WebSocket message encoder for a client of revision ``eio`` (``b64``: v3 without
+    binary frames, from the handshake's ``b64=1``)."""
+    return WsEncoder(eio, b64)
 
 
 def _decode_text(text: str, eio: int) -> Packet:
@@ -372,3 +419,55 @@ def decode_jsonp_body(body: bytes, *, limits: Limits = DEFAULT_LIMITS) -> str:
 
 def _unescape_newline(match: re.Match[str]) -> str:
     return "\\n" if len(match.group()) == 3 else "\n"
+
+
+# --- long-polling bodies ---------------------------------------------------------------------
+
+TEXT_TYPE = "text/plain; charset=UTF-8"
+BINARY_TYPE = "application/octet-stream"
+JSONP_TYPE = "text/javascript; charset=UTF-8"
+
+
+def decode_post(
+    body: bytes, *, eio: int, content_type: str, jsonp: bool, limits: Limits = DEFAULT_LIMITS
+) -> list[Packet]:
+    """Decode a POSTed polling body: v4 text, v3 string or (``application/octet-stream``)
+    binary payload, or a JSONP form (``jsonp``). A v4 client never POSTs binary: refused."""
+    binary = content_type.split(";", 1)[0].strip().lower() == BINARY_TYPE
+    if jsonp:
+        text = decode_jsonp_body(body, limits=limits)
+        if eio == 4:
+            return decode_payload_v4(text, limits=limits)
+        return decode_payload_v3(text, limits=limits)
+    if eio == 4:
+        if binary:
+            raise PayloadFormatError("binary POST body on Engine.IO 4")
+        return decode_payload_v4(body, limits=limits)
+    return decode_payload_v3(body, limits=limits, binary=binary)
+
+
+def encode_poll(
+    packets: Sequence[Packet], *, eio: int, b64: bool, jsonp_index: int | None
+) -> tuple[bytes, str, int]:
+    """``(body, content_type, dropped)`` answering a GET with ``packets``. v3 uses the binary
+    payload exactly when the reference server does (binary data, no ``b64``, no JSONP).
+    ``dropped``: v4 text messages left out because they hold ``\\x1e`` (unframable)."""
+    payload: str | bytes
+    dropped = 0
+    if eio == 4:
+        try:
+            payload = encode_payload_v4(packets)
+        except ValueError:
+            kept = [
+                p for p in packets if not (isinstance(p.data, str) and RECORD_SEPARATOR in p.data)
+            ]
+            dropped = len(packets) - len(kept)
+            payload = encode_payload_v4(kept)
+    else:
+        binary = not b64 and jsonp_index is None and any(isinstance(p.data, bytes) for p in packets)
+        payload = encode_payload_v3(packets, binary=binary)
+    if isinstance(payload, bytes):
+        return payload, BINARY_TYPE, dropped
+    if jsonp_index is not None:
+        return encode_jsonp(payload, jsonp_index).encode(), JSONP_TYPE, dropped
+    return payload.encode(), TEXT_TYPE, dropped

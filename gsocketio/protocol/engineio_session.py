@@ -1,56 +1,6 @@
-"""The Engine.IO session state machine (sans-I/O: no sockets, no gevent, no clock).
-
-One :class:`Session` per Engine.IO sid. The engine (``gsocketio/engine.py``) owns the I/O and
-the clock; it feeds the session decoded packets and the current time (``now``, seconds, any
-monotonic origin) and acts on the events that come back. Every call that can change something
-returns ``list[Event]``; nothing is ever sent by the session itself, it only queues packets.
-
-API (all times in seconds)::
-
-    s = Session(sid, eio=4, transport="polling", now=now, config=SessionConfig(...))
-    s.open_packet() -> Packet           # the OPEN packet; already queued by the constructor
-    s.receive(packet, now) -> events    # a packet from the client on the session's transport
-    s.receive_message(now) -> bool      # receive() of a MESSAGE, without packet or event objects
-    s.tick(now) -> events               # call at (or after) s.next_deadline()
-    s.next_deadline() -> float          # when tick() must run next (math.inf once closed)
-    s.send(packet) / s.send_message(data) / s.send_many(items) -> events   # queue outgoing
-    s.has_outgoing(transport=None) -> bool
-    s.take_outgoing(transport=None) -> list[Packet]                         # drain, in order
-    s.start_upgrade("websocket", now)   # a WebSocket arrived with this sid (raises SessionError)
-    s.receive_probe(packet, now) -> events   # a packet on that not-yet-upgraded WebSocket
-    s.abort_upgrade(reason) -> events   # the probe WebSocket went away before upgrading
-    s.close(reason=DisconnectReason.FORCED_CLOSE, detail="") -> events          # idempotent
-
-Events: :class:`MessageReceived` (hand ``data`` to the Socket.IO layer), :class:`Closed` (exactly
-once per session), :class:`ProbeReply` (write ``packet`` on the probe WebSocket now),
-:class:`Upgraded` (the probe WebSocket is now the session's transport), :class:`UpgradeFailed`
-(close the probe WebSocket; the session carries on over polling).
-
-The engine's duties:
-
-* After any call, if ``has_outgoing()`` wake the writer of the current transport, which writes
-  ``take_outgoing()``. The constructor queues the OPEN packet, so the first drain starts with
-  it (the handshake response); packets the Socket.IO layer queues at connect come after it.
-* Run ``tick(now)`` when ``next_deadline()`` passes. Re-read it after every call: it can move
-  *earlier* outside ``tick`` too (``start_upgrade`` arms the upgrade timeout; a v4 PONG schedules
-  the next ping, earlier than the pong deadline when ``ping_interval < ping_timeout``).
-  v4: the session queues PING every ``ping_interval`` and closes with "ping timeout" if no
-  PONG comes within ``ping_timeout`` (another packet while waiting extends that wait once, as
-  the reference server does). v3: the client pings; the session answers PONG with the same
-  data, and closes with "ping timeout" after ``ping_interval + ping_timeout`` of silence (any
-  packet counts). A ping in the wrong direction closes with "transport error".
-* Upgrade: on a WebSocket carrying an existing sid, call ``start_upgrade``; feed its packets
-  to ``receive_probe`` until :class:`Upgraded` or :class:`UpgradeFailed`. After the client's
-  ``2probe`` (answered by a ``ProbeReply`` of ``3probe``), ``has_outgoing("polling")`` is true and
-  ``take_outgoing("polling")`` returns the queued packets or ``[NOOP]``: answer any pending GET
-  right away so the client can pause polling and send UPGRADE. On :class:`Upgraded`, drain the
-  same queue to the WebSocket; a GET still pending on the old transport gets ``[NOOP]`` from
-  ``take_outgoing("polling")``. The upgrade must finish within ``upgrade_timeout``.
-* On :class:`Closed`, write what ``take_outgoing()`` still returns (server-side closes queue a
-  CLOSE packet after the pending packets), then close the transport(s). Packets received after
-  the close are ignored (they were in flight); ``send*`` raise :class:`SessionClosedError`.
-* The outgoing queue is bounded (``max_buffered_packets`` / ``max_buffered_bytes``): a client
-  that does not read is closed with "outgoing buffer full" instead of growing memory.
+"""The Engine.IO session state machine: handshake, heartbeats, upgrade and the bounded outgoing
+queue of one sid (sans-I/O: no sockets, no gevent, no clock; the engine passes ``now`` in and
+acts on the events that come back; see :class:`Session` for the API and the engine's duties).
 """
 
 from __future__ import annotations
@@ -58,12 +8,19 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
 from gsocketio.exceptions import SessionClosedError, SessionError
-from gsocketio.protocol.engineio import Packet, PacketType
+from gsocketio.protocol.engineio import (
+    Packet,
+    PacketType,
+    decode_packet,
+    decode_post,
+    text_message,
+)
+from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.reasons import DisconnectReason
 
 __all__ = [
@@ -111,6 +68,7 @@ class SessionConfig:
     upgrade_timeout: float = 10.0
     max_buffered_packets: int = 10_000
     max_buffered_bytes: int = 10_000_000
+    limits: Limits = field(init=False, repr=False, compare=False)  # from max_payload
 
     def __post_init__(self) -> None:
         for name in ("ping_interval", "ping_timeout", "upgrade_timeout"):
@@ -119,6 +77,7 @@ class SessionConfig:
         for name in ("max_payload", "max_buffered_packets", "max_buffered_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        object.__setattr__(self, "limits", Limits(max_payload=self.max_payload))
 
 
 DEFAULT_SESSION_CONFIG = SessionConfig()
@@ -163,28 +122,46 @@ class UpgradeFailed:
 Event = MessageReceived | Closed | ProbeReply | Upgraded | UpgradeFailed
 
 _MESSAGE = PacketType.MESSAGE
-_last_message = Packet(_MESSAGE)
 _NOOP = Packet(PacketType.NOOP)
 _PING = Packet(PacketType.PING)
 _PROBE_REPLY = ProbeReply(Packet(PacketType.PONG, "probe"))
 
 
-def _message(data: str | bytes) -> Packet:
-    """A MESSAGE packet for ``data``; the previous one when it carries the very same object.
-
-    A broadcast queues one encoded message to every recipient in turn: they then share one
-    (immutable) packet instead of each allocating its own.
-    """
-    global _last_message
-    last = _last_message  # read once: another thread may replace it meanwhile
-    if last.data is data:
-        return last
-    packet = _last_message = Packet(_MESSAGE, data)
-    return packet
-
-
 class Session:
-    """State of one Engine.IO session; see the module docstring for how to drive it."""
+    """State of one Engine.IO session.
+
+    Drive it with ``receive_frame``/``receive_post`` (or ``receive`` for a decoded packet),
+    ``tick(now)`` at ``next_deadline()``, ``send*`` and ``take_outgoing``, and for an upgrade
+    ``start_upgrade``/``receive_probe``/``abort_upgrade``; ``close`` is idempotent. Times are
+    seconds on any monotonic clock.
+
+    Events: :class:`MessageReceived`, :class:`Closed` (exactly once), :class:`ProbeReply`,
+    :class:`Upgraded`, :class:`UpgradeFailed` (each says what the engine does).
+
+    The engine's duties:
+
+    * After any call, if ``has_outgoing()`` wake the writer of the current transport, which writes
+      ``take_outgoing()``. The constructor queues the OPEN packet, so the first drain starts with
+      it (the handshake response); packets the Socket.IO layer queues at connect come after it.
+    * Run ``tick(now)`` when ``next_deadline()`` passes; re-read it after every call (it can move
+      *earlier*: ``start_upgrade`` arms the upgrade timeout, a v4 PONG schedules the next ping).
+      v4: PING every ``ping_interval``, "ping timeout" without a PONG within ``ping_timeout``
+      (another packet meanwhile extends the wait once, as upstream). v3: the client pings, we
+      answer PONG; "ping timeout" after ``ping_interval + ping_timeout`` of silence. A ping in
+      the wrong direction closes with "transport error".
+    * Upgrade: on a WebSocket carrying an existing sid, call ``start_upgrade``; feed its
+      messages to ``receive_probe`` until :class:`Upgraded` or :class:`UpgradeFailed`. After the
+      client's ``2probe`` (answered by a ``ProbeReply`` of ``3probe``), ``has_outgoing("polling")``
+      is true and ``take_outgoing("polling")`` returns the queued packets or ``[NOOP]``: answer
+      a pending GET right away so the client can pause polling and send UPGRADE. On
+      :class:`Upgraded`, drain the same queue to the WebSocket; a GET still pending on polling
+      gets ``[NOOP]``. The upgrade must finish within ``upgrade_timeout``.
+    * On :class:`Closed`, write what ``take_outgoing()`` still returns (server-side closes queue a
+      CLOSE packet after the pending packets), then close the transport(s). Packets received after
+      the close are ignored (they were in flight); ``send*`` raise :class:`SessionClosedError`.
+    * The outgoing queue is bounded (``max_buffered_packets`` / ``max_buffered_bytes``): a client
+      that does not read is closed with "outgoing buffer full" instead of growing memory.
+    """
 
     __slots__ = (
         "_closed_reason",
@@ -243,8 +220,6 @@ class Session:
         self._open_packet = Packet(PacketType.OPEN, json.dumps(handshake, separators=(",", ":")))
         self._queue.append(self._open_packet)
         self._queued_bytes = len(self._open_packet.data) + 1
-
-    # --- read-only state -------------------------------------------------------------------
 
     @property
     def sid(self) -> str:
@@ -312,24 +287,40 @@ class Session:
             return self.close(DisconnectReason.TRANSPORT_ERROR, "client sent OPEN")
         return []  # NOOP, or a stray UPGRADE on the current transport: nothing to do
 
-    def receive_message(self, now: float) -> bool:
-        """What :meth:`receive` does for a MESSAGE packet, for the engine's per-message path:
-        True when its data goes to the Socket.IO layer (the session is open), else False."""
+    def receive_frame(self, frame: str | bytes, now: float) -> str | list[Event]:
+        """Handle one WebSocket message. A text MESSAGE (nearly every message) returns its
+        data as a ``str``, allocating no event (hand it to the Socket.IO layer as a
+        :class:`MessageReceived`'s); anything else returns events. Raises a
+        :class:`gsocketio.ProtocolError` subclass when the frame is no packet (close with
+        "parse error")."""
+        config = self._config
+        data = text_message(frame, config.max_payload)
+        if data is None:
+            return self.receive(decode_packet(frame, eio=self._eio, limits=config.limits), now)
         if self._state is SessionState.CLOSED:
-            return False
-        if self._eio == 3:
-            self._silence_deadline = now + self._config.ping_interval + self._config.ping_timeout
+            return []
+        if self._eio == 3:  # what receive() does for a MESSAGE
+            self._silence_deadline = now + config.ping_interval + config.ping_timeout
         elif self._pong_deadline != math.inf:
             self._extend_pong_wait(now)
-        return True
+        return data
+
+    def receive_post(
+        self, body: bytes, *, content_type: str, jsonp: bool, now: float
+    ) -> Iterator[Event]:
+        """Handle a POSTed polling body. A malformed one raises a :class:`gsocketio.ProtocolError`
+        subclass before any packet is handled; then each packet is handled as the events of
+        the ones before it are consumed (a close they cause drops the rest, as in flight)."""
+        packets = decode_post(
+            body, eio=self._eio, content_type=content_type, jsonp=jsonp, limits=self._config.limits
+        )
+        return (event for packet in packets for event in self.receive(packet, now))
 
     def _extend_pong_wait(self, now: float) -> None:
         """Another packet while waiting for a PONG extends that wait once (as upstream)."""
         if self._pong_deadline != math.inf and not self._pong_extended:
             self._pong_deadline = now + self._config.ping_timeout
             self._pong_extended = True
-
-    # --- timers ----------------------------------------------------------------------------
 
     def next_deadline(self) -> float:
         """The earliest time at which ``tick`` has work to do (``math.inf``: none)."""
@@ -369,13 +360,13 @@ class Session:
     def send_message(self, data: str | bytes) -> list[Event]:
         """Queue one MESSAGE packet."""
         self._check_open()
-        return self._enqueue(_message(data))
+        return self._enqueue(Packet(_MESSAGE, data))
 
     def send_many(self, items: Sequence[str | bytes]) -> list[Event]:
         """Queue MESSAGE packets in order, all or none (the bound is checked for the batch)."""
         self._check_open()
         if len(items) == 1:  # the usual encoded packet: one text message
-            return self._enqueue(_message(items[0]))
+            return self._enqueue(Packet(_MESSAGE, items[0]))
         size = sum(len(item) + 1 for item in items)
         if self._over_bound(len(items), size):
             return self._overflow()
@@ -420,11 +411,7 @@ class Session:
 
     def _enqueue(self, packet: Packet) -> list[Event]:
         size = len(packet.data) + 1
-        config = self._config
-        if (
-            len(self._queue) >= config.max_buffered_packets
-            or self._queued_bytes + size > config.max_buffered_bytes
-        ):
+        if self._over_bound(1, size):
             return self._overflow()
         self._queue.append(packet)
         self._queued_bytes += size
@@ -455,13 +442,20 @@ class Session:
         self._state = SessionState.PROBING
         self._upgrade_deadline = now + self._config.upgrade_timeout
 
-    def receive_probe(self, packet: Packet, now: float) -> list[Event]:
-        """Handle a packet received on the probe transport (before the upgrade completes)."""
+    def receive_probe(self, frame: Packet | str | bytes, now: float) -> list[Event]:
+        """Handle a message (or decoded packet) on the probe transport, before the upgrade
+        completes; raises :class:`SessionError` without an upgrade in progress, a
+        :class:`gsocketio.ProtocolError` subclass for a frame that is not a packet."""
         state = self._state
         if state is SessionState.CLOSED:
             return []
         if state is SessionState.OPEN:
             raise SessionError("no upgrade in progress")
+        packet = (
+            frame
+            if isinstance(frame, Packet)
+            else decode_packet(frame, eio=self._eio, limits=self._config.limits)
+        )
         if packet.type is PacketType.PING and packet.data == "probe":
             self._state = SessionState.UPGRADING
             return [_PROBE_REPLY]
@@ -480,8 +474,6 @@ class Session:
         self._state = SessionState.OPEN
         self._upgrade_deadline = math.inf
         return [UpgradeFailed(reason)]
-
-    # --- closing ---------------------------------------------------------------------------
 
     def close(
         self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE, detail: str = ""

@@ -1,43 +1,10 @@
-"""WebSocket (RFC 6455, RFC 7692) over the raw gevent socket of an upgraded WSGI request.
-
-Framing is done by the sans-I/O protocol of the ``websockets`` library (its C speedups mask and
-unmask payloads), with fast paths for plain data frames (below); this module moves bytes between
-them and the socket.
-``bench/ws_framing.py`` measured both under gevent (100 clients, 32-byte echo, server and load
-generator on separate cores): websockets' protocol echoed ~1.6x as many messages/s as wsproto,
-so wsproto is not used.
-
-Where the raw socket comes from (keys of the WSGI environ):
-
-``gsocketio.socket``
-    Set by :class:`gsocketio.serve.SocketIOHandler`: the connection's gevent socket.
-``gsocketio.rfile``
-    Set by the same handler: its buffered reader. Bytes it read past the request head (a client
-    that pipelines its first frames behind the handshake) are drained from it once, without
-    blocking, and fed to the parser before the socket is read.
-``gunicorn.socket``
-    Set by gunicorn's gevent workers; used when ``gsocketio.socket`` is missing.
-``gsocketio.websocket``
-    Set by :func:`accept_websocket` to the :class:`WebSocket` once the 101 response is written:
-    it tells the server not to write an HTTP response and to call :meth:`WebSocket.finish` and
-    close the connection once the application returns.
-
-Close semantics: ``receive()`` returns ``None`` as soon as the connection leaves the OPEN state
-(peer close, protocol error, EOF, socket error, or our own ``close()``); ``close()`` never waits
-for the peer: it sends the close frame and arms a timer that shuts the socket down after
-``close_timeout`` seconds unless the closing handshake completed first. Every write must finish
-within ``send_timeout`` or the connection is aborted, so a peer that stops reading cannot block a
-sender (or ``close()``) forever. Incoming data is bounded by ``max_message_size`` plus one read.
-
-Fast paths (profiled under the echo benchmark): frames are cut, decoded and built by
-:mod:`gsocketio.websocket.framing` where websockets' protocol is not needed. ``send_nowait``
-writes from the caller's greenlet when the socket buffer has room and nobody holds the write
-lock; what it could not write stays, in order, in a backlog that the next blocking write
-(``flush``, ``send``, ``close``) sends first. On gevent's plain TCP socket (not its TLS
-``SSLSocket``, whose wrapped socket carries ciphertext) the wrapped non-blocking socket is used
-directly, and after a short read the next read waits for readability first instead of failing
-with ``EAGAIN`` (a syscall and an exception per message). Elsewhere ``send_nowait`` only frames,
-and a writer greenlet does the (blocking) write.
+"""WebSocket (RFC 6455, RFC 7692) over the raw gevent socket of an upgraded WSGI request:
+websockets' sans-I/O protocol frames (with :mod:`gsocketio.websocket.framing`'s fast paths for
+plain data frames), this module moves bytes between it and the socket. The raw socket comes
+from the environ (:data:`SOCKET_KEY` from :class:`gsocketio.serve.SocketIOHandler`, with its
+buffered reader under :data:`RFILE_KEY`; :data:`GUNICORN_SOCKET_KEY` from gunicorn's gevent
+workers); :func:`accept_websocket` sets :data:`WEBSOCKET_KEY`, telling the server to write no
+HTTP response and to call :meth:`WebSocket.finish` once the application returns.
 """
 
 from __future__ import annotations
@@ -50,7 +17,6 @@ from typing import Any, Final
 
 import gevent
 import gevent.lock
-import gevent.socket
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidHeaderValue
 from websockets.exceptions import ProtocolError as WSProtocolError
@@ -63,7 +29,8 @@ from websockets.server import ServerProtocol
 
 from gsocketio._logging import get_logger
 from gsocketio.exceptions import WebSocketClosedError, WebSocketError, WebSocketHandshakeError
-from gsocketio.websocket.framing import FrameReader, frame_message
+from gsocketio.websocket import _gevent_io
+from gsocketio.websocket.framing import FrameCache, FrameReader, frame_message
 
 __all__ = [
     "GUNICORN_SOCKET_KEY",
@@ -83,6 +50,10 @@ WEBSOCKET_KEY: Final = "gsocketio.websocket"
 DEFAULT_CLOSE_TIMEOUT: Final = 5.0
 DEFAULT_SEND_TIMEOUT: Final = 60.0
 _RECV_SIZE: Final = 65536
+# Fairness: a reader that keeps finding data yields to the hub after this many messages or
+# bytes, so a few flooding peers cannot hold the loop (and every other client) for the flood.
+MAX_BURST_MESSAGES: Final = 128
+MAX_BURST_BYTES: Final = 256 * 1024
 _LINGER_RESET: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets
 
 # Only the headers the opening handshake reads are copied, so an odd unrelated header (a cookie
@@ -105,11 +76,8 @@ Environ = MutableMapping[str, Any]
 
 
 def is_websocket_request(environ: Environ) -> bool:
-    """True when the client asks for a WebSocket upgrade (``Upgrade: websocket``).
-
-    Only the intent is checked; :func:`accept_websocket` validates the rest, so a broken upgrade
-    gets a 400 instead of being served as plain HTTP.
-    """
+    """True when the client asks for a WebSocket upgrade (``Upgrade: websocket``); only the
+    intent: :func:`accept_websocket` validates the rest (a broken upgrade gets a 400)."""
     upgrade = environ.get("HTTP_UPGRADE")
     if not isinstance(upgrade, str):
         return False
@@ -169,7 +137,8 @@ def accept_websocket(
     )
     environ[WEBSOCKET_KEY] = ws
     try:
-        ws._write_raw(response.serialize())
+        with ws._write_lock:
+            ws._write(response.serialize(), block=True)
     except WebSocketError as exc:  # the peer left: the socket is aborted, receive() gives None
         logger.debug("101 response not sent: %s", exc)
     return ws
@@ -225,9 +194,15 @@ class _SendTimedOut(Exception):
 class WebSocket:
     """One accepted WebSocket connection: read from one greenlet, write from any number.
 
-    ``close_code`` is ``None`` while open; afterwards the code of whoever closed first: the
-    peer's code (1005 if its close frame had none), ours (``close()``, or 1002/1007/1009/1011 when
-    we failed the connection on bad input), or 1006 when the TCP connection ended without any.
+    ``receive()`` returns ``None`` as soon as the connection leaves the OPEN state (peer close,
+    protocol error, EOF, socket error, our own ``close()``). ``close()`` never waits for the
+    peer: it sends the close frame and shuts the socket down after ``close_timeout`` unless the
+    closing handshake completed first. Every blocking write finishes within ``send_timeout`` or
+    the connection is aborted. ``send_nowait`` writes from the caller's greenlet when the socket
+    has room and nobody holds the write lock; what it could not write waits, in order, in a
+    backlog that the next blocking write (``flush``, ``close``) sends first. ``close_code`` is
+    ``None`` while open; then the code of whoever closed first (the peer's, 1005 if its close
+    frame had none; ours; 1002/1007/1009/1011 when we failed the connection), or 1006.
     """
 
     def __init__(
@@ -254,10 +229,10 @@ class WebSocket:
         self._aborted = False
         self._close_timer: gevent.Greenlet | None = None
         self._out: list[bytes | memoryview] = []  # framed, not yet written (the backlog)
-        # Exactly gevent's plain socket: a subclass may wrap the stream (TLS: gevent's
-        # SSLSocket), and then the wrapped socket carries ciphertext.
-        self._gevent = type(sock) is gevent.socket.socket
+        self._plain = _gevent_io.is_plain(sock)
         self._drained = False  # the last read found the socket's buffer empty
+        self._burst_messages = 0  # messages and bytes since the reader last waited or yielded
+        self._burst_bytes = 0
         # Reads may idle as long as the engine's ping/pong allows, so the socket has no timeout
         # (a server-set one would drop idle connections). One reusable timer bounds each write
         # that has to wait: a socket timeout would also arm a timer on every idle read.
@@ -266,8 +241,6 @@ class WebSocket:
             gevent.Timeout(send_timeout, _SendTimedOut) if send_timeout is not None else None
         )
 
-    # --- state ---------------------------------------------------------------------------------
-
     @property
     def closed(self) -> bool:
         """True once a close frame was sent or received, or the connection failed."""
@@ -275,25 +248,23 @@ class WebSocket:
 
     @property
     def close_code(self) -> int | None:
-        if not self.closed:
-            return None
-        p = self._protocol
-        if p.close_sent is not None and not p.close_rcvd_then_sent:
-            return int(p.close_sent.code)
-        if p.close_rcvd is not None:
-            return int(p.close_rcvd.code)
-        return int(CloseCode.ABNORMAL_CLOSURE)
+        info = self._close_info()
+        return None if info is None else info[0]
 
     @property
     def close_reason(self) -> str | None:
+        info = self._close_info()
+        return None if info is None else info[1]
+
+    def _close_info(self) -> tuple[int, str] | None:
         if not self.closed:
             return None
         p = self._protocol
         if p.close_sent is not None and not p.close_rcvd_then_sent:
-            return p.close_sent.reason
+            return int(p.close_sent.code), p.close_sent.reason
         if p.close_rcvd is not None:
-            return p.close_rcvd.reason
-        return ""
+            return int(p.close_rcvd.code), p.close_rcvd.reason
+        return int(CloseCode.ABNORMAL_CLOSURE), ""
 
     @property
     def compressed(self) -> bool:
@@ -305,16 +276,21 @@ class WebSocket:
         """True while framed messages wait to be written (see :meth:`send_nowait`)."""
         return bool(self._out)
 
-    # --- reading -------------------------------------------------------------------------------
-
     def receive(self) -> str | bytes | None:
-        """Next complete message (``str`` for text, ``bytes`` for binary); ``None`` once closed."""
+        """Next complete message (``str`` for text, ``bytes`` for binary); ``None`` once closed.
+
+        A reader that keeps finding data yields to the hub every :data:`MAX_BURST_MESSAGES`
+        messages or :data:`MAX_BURST_BYTES` bytes (fairness; no switch otherwise)."""
         with self._read_lock:
             messages = self._messages
             while not messages:
                 if self._aborted or self._protocol.state is not State.OPEN:
                     return None
                 self._process(self._read())
+            self._burst_messages += 1
+            if self._burst_messages >= MAX_BURST_MESSAGES or self._burst_bytes >= MAX_BURST_BYTES:
+                self._burst_messages = self._burst_bytes = 0
+                gevent.sleep(0)
             return messages.popleft()
 
     def _read(self) -> bytes:
@@ -322,31 +298,18 @@ class WebSocket:
         if self._pending:
             pending, self._pending = self._pending, b""
             return pending
-        sock = self._sock
         try:
-            if not self._gevent:
-                data: bytes = sock.recv(_RECV_SIZE)
-                return data
-            # After a short read the buffer was empty: wait for more before asking, instead of
-            # a read failing with EAGAIN (a syscall and an exception per message).
-            if self._drained:
-                event = sock._read_event
-                if event is None:  # closed by another greenlet
-                    return b""
-                sock._wait(event)
-            while True:
-                try:
-                    data = sock._sock.recv(_RECV_SIZE)
-                    break
-                except BlockingIOError:
-                    event = sock._read_event
-                    if event is None:
-                        return b""
-                    sock._wait(event)
+            if self._plain:
+                if self._drained:  # the reader waits (and lets others run): a new burst
+                    self._burst_messages = self._burst_bytes = 0
+                data = _gevent_io.recv(self._sock, _RECV_SIZE, self._drained)
+            else:
+                data = self._sock.recv(_RECV_SIZE)
         except OSError as exc:
             logger.debug("WebSocket read failed: %s", exc)
             return b""
         self._drained = len(data) < _RECV_SIZE
+        self._burst_bytes += len(data)
         return data
 
     def _process(self, data: bytes) -> None:
@@ -354,90 +317,109 @@ class WebSocket:
         self._reader.feed(data)
         if self._protocol.state is State.CLOSED:
             self._cancel_close_timer()
-        self._flush_quietly()
+        if self._protocol.writes:  # pongs, close replies: a failed write just ends it
+            with self._write_lock:
+                try:
+                    self._send_pending()
+                except WebSocketError as exc:
+                    logger.debug("WebSocket control frame not sent: %s", exc)
 
-    # --- writing -------------------------------------------------------------------------------
+    def send_nowait(self, messages: Iterable[str | bytes], cache: FrameCache | None = None) -> bool:
+        """Frame ``messages`` (``str``: text, ``bytes``: binary) and write them without blocking.
 
-    def send(self, data: str | bytes) -> None:
-        """Send one message: a text frame for ``str``, a binary frame for ``bytes``.
-
-        Raises :class:`WebSocketClosedError` once closed, :class:`WebSocketError` when the
-        write fails or times out (the connection is then aborted).
+        ``cache`` (one per flush, shared by connections) frames a text message object once.
+        True: everything, the backlog included, was written. False: some of it waits in the
+        backlog (a full socket buffer, another greenlet writing, a TLS socket): call
+        :meth:`flush` from a greenlet that may block. Raises :class:`WebSocketClosedError`
+        once closed, :class:`WebSocketError` when the socket failed (it is then aborted).
         """
-        with self._write_lock:
-            self._frame(data)
-            self._send_pending()
-
-    def send_many(self, items: Iterable[str | bytes]) -> None:
-        """Send several messages with one write, never interleaved with other senders."""
-        with self._write_lock:
-            for data in items:
-                self._frame(data)
-            self._send_pending()
-
-    def send_nowait(self, items: Iterable[str | bytes]) -> bool:
-        """Frame ``items`` and write them without ever blocking the caller.
-
-        True: everything (the backlog included) was written. False: some of it waits in the
-        backlog (the socket buffer is full, another greenlet is writing, or the socket is not
-        gevent's plain TCP socket); call :meth:`flush` from a greenlet that may block. Raises
-        :class:`WebSocketClosedError` once closed, :class:`WebSocketError` when the socket
-        failed (the connection is then aborted).
-        """
-        for data in items:
-            self._frame(data)
-        return self._write_nowait()
-
-    def send_frames_nowait(self, frames: Iterable[bytes]) -> bool:
-        """:meth:`send_nowait` for messages already framed with
-        :func:`gsocketio.websocket.framing.frame_message` (shared by several connections).
-        Only valid while :attr:`compressed` is False (``ValueError`` otherwise): extensions
-        transform each frame."""
         p = self._protocol
         if self._aborted or p.state is not State.OPEN:
             raise WebSocketClosedError("the WebSocket is closed")
-        if p.extensions:
-            raise ValueError("pre-framed messages cannot go through an extension")
-        self._out.extend(frames)
-        return self._write_nowait()
-
-    def _write_nowait(self) -> bool:
-        if not self._gevent or self._write_lock.locked():
-            return False
         out = self._out
+        if p.extensions:  # an extension (deflate) transforms frames: the protocol frames
+            for data in messages:
+                if isinstance(data, str):
+                    p.send_text(data.encode())
+                else:
+                    p.send_binary(data)
+            out.extend(p.data_to_send())
+        elif cache is not None:  # inline: this loop runs once per message and recipient
+            cached = cache.get
+            for data in messages:
+                if type(data) is not str:
+                    frame_message(out, data)
+                elif (hit := cached(id(data))) is not None:
+                    out += hit[1]
+                else:
+                    chunks: list[bytes] = []
+                    frame_message(chunks, data)
+                    cache[id(data)] = (data, chunks)  # holds data: its id stays unique
+                    out += chunks
+        else:
+            for data in messages:
+                frame_message(out, data)
+        if not self._plain or self._write_lock.locked():
+            return False
         data_ = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
+        return self._write(data_, block=False)
+
+    def send(self, message: str | bytes) -> None:
+        """Send one message, blocking within ``send_timeout``; errors as :meth:`send_nowait`."""
+        if not self.send_nowait((message,)):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the backlog, blocking within ``send_timeout``; errors as :meth:`send_nowait`."""
+        with self._write_lock:
+            self._send_pending()
+
+    def _send_pending(self) -> None:
+        """Write the backlog, then what the protocol produced; caller holds the write lock."""
+        out = self._out
+        chunks: list[bytes | memoryview] = [*out, *self._protocol.data_to_send()]
+        out.clear()
+        if not chunks:
+            return
+        eof = not chunks[-1]
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if data:
+            self._write(data, block=True)
+        if eof:
+            self._shutdown(socket.SHUT_WR)
+
+    def _write(self, data: bytes | memoryview, *, block: bool) -> bool:
+        """Write ``data``: all of it within ``send_timeout`` (``block``; the caller holds the
+        write lock), or what the socket takes now, the rest going to the backlog. Any failure
+        aborts the connection and raises :class:`WebSocketError`."""
+        if self._aborted:
+            raise WebSocketClosedError("the WebSocket connection was aborted")
+        timer = None
         try:
-            sent: int = self._sock._sock.send(data_)
-        except BlockingIOError:
-            sent = 0
+            # Usually the socket buffer takes it all at once: no timer, no wait.
+            sent = _gevent_io.send_some(self._sock, data) if self._plain else 0
+            if sent == len(data):
+                return True
+            if not block:
+                self._out.append(memoryview(data)[sent:])
+                return False
+            timer = self._send_timer
+            if timer is not None:
+                timer.start()
+            self._sock.sendall(memoryview(data)[sent:])
+            return True
+        except _SendTimedOut as exc:
+            logger.info("WebSocket send timed out after %s s; aborting", self.send_timeout)
+            self._abort()
+            raise WebSocketError("send timed out") from exc
         except OSError as exc:
             logger.debug("WebSocket write failed: %s", exc)
             self._abort()
             raise WebSocketError(f"send failed: {exc}") from exc
-        if sent < len(data_):
-            out.append(memoryview(data_)[sent:])
-            return False
-        return True
-
-    def flush(self) -> None:
-        """Write the backlog, blocking within ``send_timeout``; errors as :meth:`send`."""
-        with self._write_lock:
-            self._send_pending()
-
-    def _frame(self, data: str | bytes) -> None:
-        """Append one message frame to the backlog; raises once closed."""
-        p = self._protocol
-        if self._aborted or p.state is not State.OPEN:
-            raise WebSocketClosedError("the WebSocket is closed")
-        if not p.extensions:
-            frame_message(self._out, data)
-            return
-        if isinstance(data, str):  # an extension (deflate) transforms frames: the protocol frames
-            p.send_text(data.encode())
-        else:
-            p.send_binary(data)
-        self._out.extend(p.data_to_send())
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake; idempotent, never waits for the peer.
@@ -478,65 +460,6 @@ class WebSocket:
             finally:
                 self._read_lock.release()
         self._abort()
-
-    def _send_pending(self) -> None:
-        """Write the backlog, then what the protocol produced; caller holds the write lock."""
-        out = self._out
-        chunks: list[bytes | memoryview] = [*out, *self._protocol.data_to_send()]
-        out.clear()
-        if not chunks:
-            return
-        eof = not chunks[-1]
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        if data:
-            self._write_raw(data)
-        if eof:
-            self._shutdown(socket.SHUT_WR)
-
-    def _write_raw(self, data: bytes | memoryview) -> None:
-        """Write all of ``data`` within ``send_timeout``; caller holds the write lock."""
-        if self._aborted:
-            raise WebSocketClosedError("the WebSocket connection was aborted")
-        sock = self._sock
-        try:
-            # Usually the socket buffer takes it all at once: no timer, no wait.
-            sent = sock._sock.send(data) if self._gevent else 0
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            logger.debug("WebSocket write failed: %s", exc)
-            self._abort()
-            raise WebSocketError(f"send failed: {exc}") from exc
-        if sent == len(data):
-            return
-        timer = self._send_timer
-        if timer is not None:
-            timer.start()
-        try:
-            sock.sendall(memoryview(data)[sent:])
-        except _SendTimedOut as exc:
-            logger.info("WebSocket send timed out after %s s; aborting", self.send_timeout)
-            self._abort()
-            raise WebSocketError("send timed out") from exc
-        except OSError as exc:
-            logger.debug("WebSocket write failed: %s", exc)
-            self._abort()
-            raise WebSocketError(f"send failed: {exc}") from exc
-        finally:
-            if timer is not None:
-                timer.cancel()
-
-    def _flush_quietly(self) -> None:
-        """Send pongs/close replies from the reader; a failed write just ends the connection."""
-        if not self._protocol.writes:
-            return
-        with self._write_lock:
-            try:
-                self._send_pending()
-            except WebSocketError as exc:
-                logger.debug("WebSocket control frame not sent: %s", exc)
-
-    # --- teardown ------------------------------------------------------------------------------
 
     def _close_expired(self) -> None:
         self._close_timer = None

@@ -36,7 +36,7 @@ def test_server_side_emit_and_fetch() -> None:
     assert cw.encode_message(MT.SERVER_SIDE_EMIT, {"packet": ["hello", "world"]}, UID, "/") == (
         b'{"type":9,"data":{"packet":["hello","world"]},"uid":"9f86d081884c7d65","nsp":"/"}'
     )
-    body = {"requestId": "0a1b2c3d4e5f6071", "packet": ["ping"]}
+    body: dict[str, object] = {"requestId": "0a1b2c3d4e5f6071", "packet": ["ping"]}
     assert cw.encode_message(MT.SERVER_SIDE_EMIT, body, UID, "/") == (
         b'{"type":9,"data":{"requestId":"0a1b2c3d4e5f6071","packet":["ping"]},'
         b'"uid":"9f86d081884c7d65","nsp":"/"}'

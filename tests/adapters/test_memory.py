@@ -54,14 +54,18 @@ def adapter_with_three(wire: CountingWire) -> tuple[MemoryAdapter, dict[str, Fak
     return adapter, recipients
 
 
-def test_every_socket_is_in_its_own_room(adapter_with_three: tuple[MemoryAdapter, dict]) -> None:
+def test_every_socket_is_in_its_own_room(
+    adapter_with_three: tuple[MemoryAdapter, dict[str, FakeRecipient]],
+) -> None:
     adapter, _ = adapter_with_three
     assert adapter.rooms_of("/", "a") == {"a"}
     assert adapter.sockets("/", opts(("b",))) == {"b"}
     assert adapter.all_rooms("/") == set()
 
 
-def test_enter_leave_and_rooms_of(adapter_with_three: tuple[MemoryAdapter, dict]) -> None:
+def test_enter_leave_and_rooms_of(
+    adapter_with_three: tuple[MemoryAdapter, dict[str, FakeRecipient]],
+) -> None:
     adapter, _ = adapter_with_three
     adapter.enter_room("/", "a", "red")
     adapter.enter_room("/", "b", "red")

@@ -52,7 +52,7 @@ def build(
         sio.get_data(sid, nsp).update(data)
         return "ok"
 
-    @sio.on_server_side("hello")
+    @sio.on_server_side("hello")  # type: ignore[untyped-decorator]
     def hello(*args: Any) -> Any:
         server_events.append(list(args))
         return {"node": name, "args": list(args)}

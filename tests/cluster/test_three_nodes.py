@@ -43,7 +43,7 @@ def test_except_and_skip_sid_hold_across_nodes(py_nodes: Any, clients: Clients) 
     a = clients.start(nodes[0].url, "a", rooms=["room1"])
     b = clients.start(nodes[1].url, "b", rooms=["room1", "vip"])
     c = clients.start(nodes[2].url, "c", rooms=["room1"])
-    nodes[0].ctl("emit", to=["room1"], **{"except": ["vip"]}, event="msg", args=["no-vip"])
+    nodes[0].ctl("emit", to=["room1"], **{"except": ["vip"]}, event="msg", args=["no-vip"])  # type: ignore[arg-type]
     nodes[2].ctl("legacy_emit", to="room1", skip_sid=c[1], event="msg", args=["skip-c"])
     nodes[1].ctl("legacy_emit", skip_sid=[a[1]], event="msg", args=["all-but-a"])
     for node in nodes:
@@ -111,7 +111,7 @@ def test_sockets_join_leave_disconnect_across_nodes(py_nodes: Any, clients: Clie
     )
     nodes[0].ctl("sockets_leave", to=["joined"], rooms=["a"])
     assert eventually(lambda: nodes[1].ctl("fetch", to=["a"]), lambda r: r == []) == []
-    nodes[2].ctl("disconnect_sockets", **{"except": ["b"]}, close=True)
+    nodes[2].ctl("disconnect_sockets", **{"except": ["b"]}, close=True)  # type: ignore[arg-type]
     for i in (0, 2):
         assert (
             made[i][0].expect("disconnected")["disconnected"] == "io server disconnect"

@@ -7,6 +7,8 @@ command) and the simple chat under gunicorn with :mod:`gsocketio.sgunicorn`'s wo
 
 from __future__ import annotations
 
+import ast
+import importlib
 import importlib.util
 import os
 import re
@@ -61,6 +63,7 @@ class Peer:
 
     def expect(self, event: str, args: list[Any] | None = None) -> list[Any]:
         """The next record of ``event`` (with ``args`` if given); others are skipped, bounded."""
+        got: list[Any]
         for _ in range(50):
             name, got = self.inbox.get(timeout=TIMEOUT)
             if name == event and (args is None or got == args):
@@ -185,7 +188,9 @@ def _greenlets() -> list[Any]:
 
     from gevent import Greenlet
 
-    return [obj for obj in gc.get_objects() if isinstance(obj, Greenlet) and not obj.dead]
+    # type(), not isinstance(): isinstance() reads __class__, which makes a lazy proxy (Django's
+    # settings, once gsocketio.sdjango is imported in this process) try to set itself up.
+    return [obj for obj in gc.get_objects() if issubclass(type(obj), Greenlet) and not obj.dead]
 
 
 # --- subprocesses ----------------------------------------------------------------------------
@@ -280,3 +285,88 @@ def test_gunicorn_worker(peers: list[Peer], worker: str) -> None:
         assert bob.expect("msg_to_room") == ["alice", "over gunicorn"]
     finally:
         stop(proc)
+
+
+# --- the README's promise: each example's Socket.IO imports are the seed's, prefix renamed ---
+
+SEED_EXAMPLE_IMPORTS: dict[str, set[str]] = {
+    # examples/simple_chat/chat.py
+    "simple_chat": {
+        "socketio:socketio_manage",
+        "socketio.server:SocketIOServer",
+        "socketio.namespace:BaseNamespace",
+        "socketio.mixins:RoomsMixin",
+        "socketio.mixins:BroadcastMixin",
+    },
+    # examples/flask_chat/chat.py, run.py
+    "flask_chat": {
+        "socketio:socketio_manage",
+        "socketio.namespace:BaseNamespace",
+        "socketio.mixins:RoomsMixin",
+        "socketio.mixins:BroadcastMixin",
+        "socketio.server:SocketIOServer",
+    },
+    # examples/simple_pyramid_chat/chatter2/views.py, serve.py
+    "pyramid_chat": {
+        "socketio.namespace:BaseNamespace",
+        "socketio:socketio_manage",
+        "socketio.mixins:BroadcastMixin",
+        "socketio.server:SocketIOServer",
+    },
+    # examples/cross_origin/sock.py: ``from socketio import server, namespace, socketio_manage``
+    "cross_origin": {"socketio.server", "socketio.namespace", "socketio:socketio_manage"},
+    # examples/live_cpu_graph/serve.py
+    "live_cpu_graph": {
+        "socketio:socketio_manage",
+        "socketio.server:SocketIOServer",
+        "socketio.namespace:BaseNamespace",
+        "socketio.mixins:BroadcastMixin",
+    },
+    # examples/django_chat: chat/sockets.py, chat/urls.py (``import socketio.sdjango``),
+    # chat/management/commands/runserver_socketio.py
+    "django_chat": {
+        "socketio.namespace:BaseNamespace",
+        "socketio.mixins:RoomsMixin",
+        "socketio.mixins:BroadcastMixin",
+        "socketio.sdjango:namespace",
+        "socketio.sdjango",
+        "socketio.server:SocketIOServer",
+    },
+}
+"""What each of the seed's original examples imported from ``socketio`` (``module:name``, or
+a bare module)."""
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # the parent is a module, not a package
+        return False
+
+
+def example_imports(folder: str) -> set[str]:
+    """The ``gsocketio`` imports of an example folder, as ``module:name`` or a bare module."""
+    found: set[str] = set()
+    for path in sorted((EXAMPLES / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.split(".")[0] == "gsocketio")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gsocketio"):
+                for alias in node.names:
+                    dotted = f"{node.module}.{alias.name}"
+                    found.add(dotted if _is_module(dotted) else f"{node.module}:{alias.name}")
+    return found
+
+
+@pytest.mark.parametrize("folder", sorted(SEED_EXAMPLE_IMPORTS))
+def test_example_imports_are_the_seeds_renamed(folder: str) -> None:
+    renamed = {"g" + name for name in SEED_EXAMPLE_IMPORTS[folder]}
+    assert example_imports(folder) == renamed
+    for imported in renamed:  # and each resolves
+        module, _, name = imported.partition(":")
+        assert not name or hasattr(importlib.import_module(module), name), imported
+
+
+def test_every_example_folder_is_checked() -> None:
+    folders = {p.name for p in EXAMPLES.iterdir() if p.is_dir()}
+    assert folders == set(SEED_EXAMPLE_IMPORTS)

@@ -63,7 +63,7 @@ class Peer:
         return self.client.call(event, args, namespace="/chat", timeout=TIMEOUT)
 
     def next(self) -> tuple[str, Any]:
-        return self.inbox.get(timeout=TIMEOUT)
+        return self.inbox.get(timeout=TIMEOUT)  # type: ignore[no-any-return]
 
     def assert_quiet(self) -> None:
         # Every test ends with a synchronous call round trip on each peer, and the server

@@ -387,11 +387,11 @@ def test_server_acks_through_callback_and_messages(serve: Any, client: Any) -> N
     c = client()
     messages: gevent.queue.Queue[Any] = gevent.queue.Queue()
 
-    @c.on("question")
+    @c.on("question")  # type: ignore[untyped-decorator]
     def question(q: str) -> tuple[str, int]:
         return "answer to " + q, 42
 
-    @c.on("message")
+    @c.on("message")  # type: ignore[untyped-decorator]
     def message(data: Any) -> str:
         messages.put(data)
         return "client got it"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-import socketio  # type: ignore[import-untyped]
+import socketio
 import urllib3
 
 import gsocketio

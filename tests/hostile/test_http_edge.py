@@ -342,7 +342,7 @@ def test_pipelining_is_answered_in_order_and_bounded(
         raw.append(sock)
         data = "".join(one.format(i) for i in range(5000)).encode()
         sender = gevent.spawn(lambda: sock.sendall(data))
-        answers = []
+        answers: list[tuple[int, str | None]] = []
         reader = Responses(sock)
         with gevent.Timeout(TIMEOUT * 2, AssertionError(f"{len(answers)} answers")):
             for _ in range(bound + 1):

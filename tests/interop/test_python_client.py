@@ -89,10 +89,10 @@ def test_silent_client_hits_ping_timeout(app: Any) -> None:
     )
     try:
         opened = ws.recv()
-        assert opened.startswith("0")
+        assert opened.startswith("0")  # type: ignore[arg-type]
         assert json.loads(opened[1:])["pingInterval"] == 200
         ws.send("40")
-        assert ws.recv().startswith("40")
+        assert ws.recv().startswith("40")  # type: ignore[arg-type]
         seen = []
         with gevent.Timeout(5, AssertionError("server never closed the silent client")):
             for _ in range(50):

@@ -1,9 +1,10 @@
 """Per-message fast paths give exactly what the general code gives.
 
 Each shortcut (the JSON codec without its Python layers, the EVENT-with-ack decoder path,
-``Session.receive_message``, the query-string split) is compared with the general path it
-bypasses, over generated input; the expected values come from the standard library or from
-the general path, never from the shortcut itself.
+the text-MESSAGE path of ``text_message``/``Session.receive_frame``, the shared messages of
+``WsEncoder.many``, the query-string split) is compared with the general path it bypasses, over
+generated input; the expected values come from the standard library or from the general path,
+never from the shortcut itself.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from gsocketio.engine.server import _parse_query
 from gsocketio.exceptions import ProtocolError
 from gsocketio.protocol.engineio import Packet as EioPacket
 from gsocketio.protocol.engineio import PacketType as EioType
+from gsocketio.protocol.engineio import decode_packet, encode_packet, text_message, ws_encoder
 from gsocketio.protocol.engineio_session import MessageReceived, Session, SessionConfig
+from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.socketio import Decoder, json_dumps, json_loads
 
 json_values = st.recursive(
@@ -112,18 +115,101 @@ def new_session(eio: int) -> Session:
 
 
 @pytest.mark.parametrize("eio", [3, 4])
-def test_receive_message_keeps_the_deadlines_of_receive(eio: int) -> None:
+def test_receive_frame_text_path_keeps_the_deadlines_of_receive(eio: int) -> None:
     a, b = new_session(eio), new_session(eio)
     for now in (1.0, 11.0, 12.0, 13.5):  # a v4 ping is due at 10: the pong wait gets extended
         a.tick(now)
         b.tick(now)
         assert a.receive(EioPacket(EioType.MESSAGE, "x"), now) == [MessageReceived("x")]
-        assert b.receive_message(now) is True
+        assert b.receive_frame("4x", now) == "x"  # the text path: the data, no event
         assert a.next_deadline() == b.next_deadline()
     a.close()
     b.close()
     assert a.receive(EioPacket(EioType.MESSAGE, "x"), 14.0) == []
-    assert b.receive_message(14.0) is False
+    assert b.receive_frame("4x", 14.0) == []
+
+
+frames = st.one_of(
+    st.text(max_size=12),
+    st.text(max_size=12).map(lambda text: "4" + text),
+    st.binary(max_size=12),
+    st.sampled_from(["4", "", "b4AQID", "bAQID", "6", "2probe"]),
+)
+
+
+def general_frame(frame: str | bytes, eio: int, limits: Limits) -> Any:
+    """What decode_packet makes of a frame (the general path)."""
+    try:
+        packet = decode_packet(frame, eio=eio, limits=limits)
+    except ProtocolError as exc:
+        return type(exc)
+    return (packet.type, packet.data)
+
+
+@settings(max_examples=300)
+@given(frames, st.sampled_from([3, 4]), st.sampled_from([5, 1_000_000]))
+def test_text_message_is_decode_packet_for_text_messages(
+    frame: str | bytes, eio: int, max_payload: int
+) -> None:
+    limits = Limits(max_payload=max_payload)
+    data = text_message(frame, max_payload)
+    if data is not None:  # the shortcut only answers what the general path decodes the same way
+        assert general_frame(frame, eio, limits) == (EioType.MESSAGE, data)
+    elif isinstance(frame, str) and frame[:1] == "4":
+        assert len(frame) > max_payload  # too long: left to the general path, which refuses
+        assert general_frame(frame, eio, limits) is not None
+
+
+@settings(max_examples=200)
+@given(frames, st.sampled_from([3, 4]))
+def test_receive_frame_matches_decode_then_receive(frame: str | bytes, eio: int) -> None:
+    a, b = new_session(eio), new_session(eio)
+    expected = general_frame(frame, eio, Limits())
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            b.receive_frame(frame, 1.0)
+        return
+    packet = decode_packet(frame, eio=eio)
+    result = b.receive_frame(frame, 1.0)
+    events = [MessageReceived(result)] if isinstance(result, str) else result
+    assert events == a.receive(packet, 1.0)
+    assert (a.closed, a.next_deadline(), a.take_outgoing()) == (
+        b.closed,
+        b.next_deadline(),
+        b.take_outgoing(),
+    )
+
+
+packets = st.lists(
+    st.one_of(
+        st.text(max_size=8).map(lambda text: EioPacket(EioType.MESSAGE, text)),
+        st.binary(max_size=8).map(lambda blob: EioPacket(EioType.MESSAGE, blob)),
+        st.sampled_from(
+            [EioPacket(EioType.PING), EioPacket(EioType.CLOSE, ""), EioPacket(EioType.NOOP)]
+        ),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=200)
+@given(packets, st.sampled_from([(4, False), (3, False), (3, True)]))
+def test_ws_encoder_many_is_encode_packet(
+    items: list[EioPacket], version: tuple[int, bool]
+) -> None:
+    eio, b64 = version
+    encode = ws_encoder(eio, b64)
+    expected = [encode(packet) for packet in items]
+    assert encode.many(items) == expected
+    shared: dict[int, tuple[str, str]] = {}
+    assert encode.many(items, shared) == expected
+    again = encode.many(items, shared)  # another recipient of the same packets, same flush
+    assert again == expected
+    for second, packet in zip(again, items, strict=True):
+        if isinstance(packet.data, str) and packet.type is EioType.MESSAGE:
+            assert second is encode.many([packet], shared)[0]  # one shared message object
+    if not b64:
+        assert expected == [encode_packet(packet, eio=eio) for packet in items]
 
 
 queries = st.lists(

@@ -16,9 +16,11 @@ from urllib.parse import parse_qs
 
 import gevent
 import gevent.queue
+import gevent.socket
 import pytest
 import requests
 import websocket
+from websockets.protocol import Protocol, Side, State
 
 from gsocketio.exceptions import WebSocketError, WebSocketHandshakeError
 from gsocketio.websocket.connection import (
@@ -28,6 +30,7 @@ from gsocketio.websocket.connection import (
     accept_websocket,
     is_websocket_request,
 )
+from gsocketio.websocket.framing import FrameCache
 
 TIMEOUT = 5.0
 
@@ -702,3 +705,29 @@ def test_no_raw_socket_is_a_handshake_error() -> None:
     with pytest.raises(WebSocketHandshakeError, match="no raw socket"):
         accept_websocket(environ)
     assert WEBSOCKET_KEY not in environ
+
+
+def test_send_nowait_frames_a_shared_message_once_per_cache() -> None:
+    """Two connections, one FrameCache (one flush): a text message object is framed once and
+    both peers get exactly the RFC frame; bytes and other objects are framed each time."""
+    pairs = [gevent.socket.socketpair() for _ in range(2)]
+    try:
+        sockets = [WebSocket(a, Protocol(Side.SERVER, state=State.OPEN)) for a, _b in pairs]
+        cache = FrameCache()
+        hello = "Hello"
+        for ws in sockets:
+            assert ws.send_nowait([hello, b"\x01"], cache) is True
+        assert list(cache.values()) == [(hello, [RFC_UNMASKED_HELLO])]
+        for _a, b in pairs:
+            b.settimeout(TIMEOUT)
+            expected = RFC_UNMASKED_HELLO + b"\x82\x01\x01"
+            received = b""
+            for _ in range(10):  # bounded: the bytes may arrive in pieces
+                received += b.recv(100)
+                if len(received) >= len(expected):
+                    break
+            assert received == expected
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()

@@ -1,0 +1,244 @@
+"""WebSocket I/O of one Engine.IO connection: the reader loop, the probe/upgrade driver and the
+one outbound path, ``take_outgoing()`` → :class:`~gsocketio.protocol.engineio.WsEncoder` →
+:meth:`WebSocket.send_nowait`. Sends schedule a **flush**: one hub callback per loop iteration
+(:class:`gsocketio.greenlets.FlushQueue`) writes every connection that got packets meanwhile,
+without blocking, sharing the encoded message and frames of a broadcast across recipients
+(no greenlet switch per ack, one ``send`` per socket per burst). Only when that cannot write
+everything (a full socket buffer, a busy socket, TLS) or the session closed does a **writer
+greenlet** (a recycled one) run: the only writer while it exists, it drains the socket's
+backlog with blocking writes (packets queued meanwhile take the same outbound path into it)
+and exits when both are empty.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import gevent
+from gevent.event import Event
+
+from gsocketio._logging import get_logger
+from gsocketio.exceptions import ProtocolError, SessionError, WebSocketError
+from gsocketio.greenlets import POOL, FlushQueue
+from gsocketio.protocol.engineio import WsEncoder
+from gsocketio.protocol.engineio_session import ProbeReply, Upgraded, UpgradeFailed
+from gsocketio.protocol.reasons import DisconnectReason
+from gsocketio.websocket.framing import FrameCache
+
+if TYPE_CHECKING:
+    from gsocketio.engine.connection import EngineConnection
+    from gsocketio.protocol.engineio_session import Session
+    from gsocketio.websocket.connection import WebSocket
+
+__all__ = ["WebSocketIO", "close_quietly"]
+
+log = get_logger("gsocketio.engine")
+
+# WebSocket close codes that mean "the peer or the network ended it", not "it broke the rules".
+_CLEAN_CLOSE_CODES = frozenset({1000, 1001, 1005, 1006})
+
+
+@dataclass(slots=True)
+class _FlushShared:
+    """What the connections flushed by one hub callback share: encoded messages (by the
+    identity of their data) and their frames (by the identity of the message)."""
+
+    messages: dict[int, tuple[str, str]] = field(default_factory=dict)
+    frames: FrameCache = field(default_factory=FrameCache)
+
+
+_FLUSHES = FlushQueue(_FlushShared)
+
+
+class WebSocketIO:
+    """The WebSocket transport (or upgrade probe) of one connection."""
+
+    __slots__ = ("_conn", "_encode", "_flush_queued", "_flushed", "_session", "_writing", "ws")
+
+    def __init__(
+        self, conn: EngineConnection, session: Session, ws: WebSocket, encode: WsEncoder
+    ) -> None:
+        self._conn = conn
+        self._session = session
+        self.ws = ws
+        self._encode = encode
+        self._writing = False  # a writer greenlet exists: only it writes to the WebSocket
+        self._flush_queued = False  # flush() is scheduled (see wake)
+        self._flushed: Event | None = None  # set when that writer ends (only while closing)
+
+    @property
+    def writing(self) -> bool:
+        """True while a writer greenlet exists (tests watch it retire)."""
+        return self._writing
+
+    # --- TransportIO -----------------------------------------------------------------------
+
+    def wake(self) -> None:
+        if not self._writing and not self._flush_queued:
+            self._flush_queued = True
+            if not _FLUSHES.add(self):  # called from another thread's hub
+                self.flush(_FlushShared())
+        # else: a flush is due, or the writer takes the new packets after its current write
+
+    def on_closed(self, reason: DisconnectReason) -> None:
+        if reason is DisconnectReason.BUFFER_FULL:
+            # The client stopped reading: nothing queued (not even CLOSE) reaches it in time,
+            # and a writer blocked on its full socket would hold it for send_timeout.
+            self.ws.abort()
+        self.wake()  # a writer drains what is left and closes the socket
+
+    def pending_delivery(self) -> bool:
+        return False
+
+    def abandon(self) -> None:
+        gevent.spawn(close_quietly, self.ws)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def flush(self, shared: _FlushShared) -> None:
+        """Write what the queue holds now, without blocking (from the hub); hand what is left
+        (a full socket buffer, a busy socket, a closed session) to a writer greenlet."""
+        self._flush_queued = False
+        if self._writing:
+            return
+        try:
+            done = self._send_queued(shared)
+        except WebSocketError as exc:  # the socket is aborted; the reader sees it end too
+            self._write_failed(exc, inline=False)
+            return
+        if done and not self._session.closed:
+            return
+        self._writing = True
+        POOL.spawn(self._write_loop)
+
+    def _send_queued(self, shared: _FlushShared | None) -> bool:
+        """The one outbound path: ``take_outgoing`` → encode → ``send_nowait`` (never blocks).
+        True when nothing is left to write; raises :class:`WebSocketError`."""
+        packets = self._session.take_outgoing("websocket")
+        if not packets:
+            return not self.ws.backlog
+        if shared is None:
+            return self.ws.send_nowait(self._encode.many(packets))
+        return self.ws.send_nowait(self._encode.many(packets, shared.messages), shared.frames)
+
+    def _write_loop(self) -> None:
+        """The only writer while ``_writing``: drain the backlog with blocking writes (and what
+        is queued meanwhile) until both are empty; close the socket once the session is."""
+        session, ws = self._session, self.ws
+        try:
+            while True:
+                if ws.backlog:
+                    ws.flush()  # blocks, bounded by the socket's send_timeout
+                elif not session.has_outgoing("websocket") or self._send_queued(None):
+                    break
+        except WebSocketError as exc:
+            self._write_failed(exc, inline=True)
+        finally:
+            self._writing = False
+            if session.closed:
+                close_quietly(ws)
+            if self._flushed is not None:
+                self._flushed.set()
+
+    def _write_failed(self, exc: WebSocketError, inline: bool) -> None:
+        log.debug("%s: websocket write failed: %s", self._conn.sid, exc)
+        session = self._session
+        if not session.closed:
+            self._conn.process(session.close(DisconnectReason.TRANSPORT_ERROR, str(exc)), inline)
+
+    def _stop_writer(self) -> None:
+        """Let a running writer flush the last packets and close the socket (bounded wait)."""
+        ws = self.ws
+        if not self._writing:
+            self._writing = True
+            self._write_loop()  # nothing running: drain and close from here
+            return
+        flushed = self._flushed = Event()
+        if not flushed.wait(ws.close_timeout):
+            log.debug("%s: writer still blocked after %s s", self._conn.sid, ws.close_timeout)
+            close_quietly(ws)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """The reader: deliver every message in order until the WebSocket or session closes."""
+        conn, session, ws = self._conn, self._session, self.ws
+        receive = ws.receive
+        receive_frame = session.receive_frame
+        engine_message = conn.handler.engine_message
+        monotonic = time.monotonic
+        try:
+            while not session.closed:
+                message = receive()
+                if message is None:
+                    break
+                try:
+                    result = receive_frame(message, monotonic())
+                except ProtocolError as exc:
+                    conn.fail(DisconnectReason.PARSE_ERROR, str(exc))
+                    break
+                if isinstance(result, str):  # the hot path: a text message, no event objects
+                    try:
+                        engine_message(conn, result)
+                    except Exception:
+                        log.exception("%s: engine_message failed", conn.sid)
+                else:
+                    conn.process(result, inline=True)
+                    conn.reschedule()  # a PONG may bring the next PING before the pong deadline
+        finally:
+            if not session.closed:
+                code = ws.close_code
+                reason = (
+                    DisconnectReason.TRANSPORT_CLOSE
+                    if code is None or code in _CLEAN_CLOSE_CODES
+                    else DisconnectReason.TRANSPORT_ERROR
+                )
+                conn.process(session.close(reason, f"websocket closed ({code})"), inline=True)
+            self._stop_writer()
+
+    def run_probe(self) -> bool:
+        """Drive the upgrade on this probe WebSocket; True once it became the transport."""
+        conn, session, ws = self._conn, self._session, self.ws
+        while True:
+            message = ws.receive()
+            if message is None or session.closed or not conn.is_probe(self):
+                conn.end_probe(self, "probe transport closed")
+                return False
+            try:
+                events = session.receive_probe(message, time.monotonic())
+            except (ProtocolError, SessionError) as exc:
+                log.debug("%s: bad probe: %s", conn.sid, exc)
+                conn.end_probe(self, f"bad probe packet: {exc}")
+                close_quietly(ws)
+                return False
+            for event in events:
+                if type(event) is ProbeReply:
+                    try:
+                        ws.send(self._encode(event.packet))
+                    except WebSocketError:
+                        conn.end_probe(self, "probe write failed")
+                        return False
+                    _release_get(conn)  # a pending GET returns (NOOP) so the client pauses
+                elif type(event) is Upgraded:
+                    conn.attach(self)
+                    _release_get(conn)  # a GET left on polling gets NOOP
+                    return True
+                elif type(event) is UpgradeFailed:
+                    conn.end_probe(self, event.reason)
+                    close_quietly(ws)
+                    return False
+
+
+def _release_get(conn: EngineConnection) -> None:
+    if conn.polling is not None:
+        conn.polling.wake()
+
+
+def close_quietly(ws: WebSocket) -> None:
+    """Start the closing handshake; a failure only means the peer is gone already."""
+    try:
+        ws.close()
+    except WebSocketError as exc:
+        log.debug("closing a websocket failed: %s", exc)

@@ -1,0 +1,138 @@
+"""The private internals of gevent and websockets that gsocketio relies on, pinned.
+
+``gsocketio.websocket._gevent_io`` uses gevent's ``socket._sock`` (the wrapped non-blocking OS
+socket), ``_read_event`` (its read watcher, None once closed) and ``_wait``;
+``gsocketio.websocket.connection`` reads websockets' ``Protocol.writes``,
+``close_rcvd_then_sent``, ``close_sent``/``close_rcvd`` and sets ``extensions``; the framing fast
+path imports ``apply_mask``. These are outside both libraries' documented API: when an upgrade
+changes one of them, this module fails first, by name, instead of the server misbehaving.
+"""
+
+from __future__ import annotations
+
+import _socket
+import socket as stdlib_socket
+from importlib.metadata import version
+
+import gevent
+import gevent.socket
+import pytest
+from websockets.frames import Close, CloseCode
+from websockets.protocol import Protocol, Side, State
+
+from gsocketio.websocket import _gevent_io
+
+
+def _pair() -> tuple[gevent.socket.socket, gevent.socket.socket]:
+    a, b = gevent.socket.socketpair()
+    return a, b
+
+
+def test_gevent_socket_internals() -> None:
+    a, b = _pair()
+    try:
+        assert _gevent_io.is_plain(a), "gevent.socket.socketpair() no longer gives gevent's socket"
+        raw = a._sock
+        assert isinstance(raw, _socket.socket), "gevent socket: no wrapped OS socket _sock"
+        assert raw.gettimeout() == 0.0, "gevent's wrapped socket is no longer non-blocking"
+        assert a._read_event is not None, "gevent socket: no _read_event watcher"
+        assert callable(a._wait), "gevent socket: no _wait(watcher)"
+        # What _gevent_io does with them: a non-blocking send, a read that waits first.
+        assert _gevent_io.send_some(b, b"ping") == 4
+        reader = gevent.spawn(_gevent_io.recv, a, 100, True)
+        assert reader.get(timeout=2) == b"ping"
+        reader = gevent.spawn(_gevent_io.recv, a, 100, False)  # nothing yet: waits, no EAGAIN
+        gevent.sleep(0.01)
+        assert not reader.ready()
+        b.sendall(b"pong")
+        assert reader.get(timeout=2) == b"pong"
+        b.close()
+        assert _gevent_io.recv(a, 100, True) == b""  # EOF
+    finally:
+        a.close()
+        b.close()
+    assert a._read_event is None, "gevent: a closed socket's _read_event is no longer None"
+    assert _gevent_io.recv(a, 100, True) == b""
+
+
+def test_full_socket_buffer_sends_nothing_without_blocking() -> None:
+    a, b = _pair()
+    try:
+        a.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_SNDBUF, 4096)
+        total = 0
+        for _ in range(10_000):  # bounded: fills the buffers, then sends return 0
+            sent = _gevent_io.send_some(a, b"x" * 65536)
+            total += sent
+            if sent == 0:
+                break
+        assert sent == 0 and total > 0
+    finally:
+        a.close()
+        b.close()
+
+
+def test_websockets_protocol_internals() -> None:
+    p = Protocol(Side.SERVER, state=State.OPEN)
+    assert isinstance(p.writes, list), "websockets: Protocol.writes is no longer a list"
+    assert p.close_rcvd_then_sent is None and p.close_sent is None and p.close_rcvd is None
+    assert p.extensions == []
+    p.extensions = []  # set by accept_websocket after the handshake
+    p.send_text(b"hi")
+    assert p.writes, "websockets: pending output no longer collected in Protocol.writes"
+    assert p.data_to_send() == [b"\x81\x02hi"]
+    assert p.writes == []
+    # A close we start, then the peer's answer: close_rcvd_then_sent is False.
+    p.send_close(CloseCode.NORMAL_CLOSURE, "bye")
+    assert p.close_sent == Close(CloseCode.NORMAL_CLOSURE, "bye")
+    p.receive_data(b"\x88\x82\x00\x00\x00\x00\x03\xe8")
+    assert p.close_rcvd_then_sent is False
+    assert p.close_rcvd == Close(CloseCode.NORMAL_CLOSURE, "")
+    assert p.state is not State.OPEN
+
+
+def test_apply_mask_is_importable() -> None:
+    from websockets.utils import apply_mask
+
+    try:
+        from websockets.speedups import apply_mask as fast
+    except ImportError:  # pragma: no cover - a pure-Python build
+        fast = apply_mask
+    assert fast(b"\x00\x00", b"\x01\x02\x03\x04") == b"\x01\x02"
+
+
+@pytest.mark.parametrize(("package", "below"), [("gevent", 27), ("websockets", 18)])
+def test_pinned_versions_match_pyproject(package: str, below: int) -> None:
+    """pyproject.toml pins ``<below`` for both: this suite ran against what is installed."""
+    major = int(version(package).split(".")[0])
+    assert major < below
+
+
+def test_a_reader_that_keeps_finding_data_yields() -> None:
+    """Fairness (issue 9): messages already buffered are returned without waiting, but the
+    reader yields to the hub every MAX_BURST_MESSAGES messages, so others get to run."""
+    from websockets.protocol import Protocol as WSProtocol
+
+    from gsocketio.websocket.connection import MAX_BURST_MESSAGES, WebSocket
+
+    count = 5 * MAX_BURST_MESSAGES
+    mask = b"\x01\x02\x03\x04"
+    frame = b"\x81\x81" + mask + bytes([ord("x") ^ mask[0]])
+    a, b = _pair()
+    try:
+        ws = WebSocket(a, WSProtocol(Side.SERVER, state=State.OPEN), pending=frame * count)
+        ticks = [0]
+
+        def witness() -> None:
+            for _ in range(count):  # bounded
+                ticks[0] += 1
+                gevent.sleep(0)
+
+        other = gevent.spawn(witness)
+        gevent.sleep(0)
+        start = ticks[0]
+        assert [ws.receive() for _ in range(count)] == ["x"] * count
+        assert ticks[0] - start >= count // MAX_BURST_MESSAGES - 1
+        other.kill()
+    finally:
+        a.close()
+        b.close()
