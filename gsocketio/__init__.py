@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from gsocketio.emitter import Emitter
     from gsocketio.namespace import Namespace
     from gsocketio.serve import SocketIOServer
-    from gsocketio.server import Server
+    from gsocketio.socketio_server import Server
     from gsocketio.wsgi import WSGIApp
 
 __all__ = [
@@ -54,7 +54,7 @@ except _metadata.PackageNotFoundError:  # a source tree on sys.path, not install
 _LAZY = {
     "Emitter": "gsocketio.emitter",  # needs redis-py (the ``redis`` extra): only when used
     "Namespace": "gsocketio.namespace",
-    "Server": "gsocketio.server",
+    "Server": "gsocketio.socketio_server",
     "SocketIOServer": "gsocketio.serve",
     "WSGIApp": "gsocketio.wsgi",
     "socketio_manage": "gsocketio.compat.virtsocket",

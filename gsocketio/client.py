@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from gsocketio.adapters.base import WireFormat
-    from gsocketio.server import Server
     from gsocketio.socket import Socket
+    from gsocketio.socketio_server import Server
 
 __all__ = ["MAX_HANDLERS_PER_CLIENT", "Client", "Connection", "OwnWire"]
 

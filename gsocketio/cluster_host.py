@@ -20,7 +20,7 @@ from gsocketio.protocol.socketio import Packet, PacketType
 from gsocketio.socket import CONNECTED, Socket
 
 if TYPE_CHECKING:
-    from gsocketio.server import Server
+    from gsocketio.socketio_server import Server
 
 __all__ = ["ServerHost", "node_handshake"]
 

@@ -17,7 +17,7 @@ import gevent
 from gsocketio.protocol.reasons import DisconnectReason
 
 if TYPE_CHECKING:
-    from gsocketio.server import Server
+    from gsocketio.socketio_server import Server
 
 __all__ = ["drain", "drain_on_sigterm"]
 

@@ -28,7 +28,7 @@ from gsocketio.registry import accepts, fit, namespace_methods
 
 if TYPE_CHECKING:
     from gsocketio.compat.virtsocket import VirtualSocket
-    from gsocketio.server import Rooms, Server
+    from gsocketio.socketio_server import Rooms, Server
 
 __all__ = ["BaseNamespace", "Namespace", "allowed_event_name_regex", "initialize_namespace"]
 

@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 
     from gsocketio.client import Client
     from gsocketio.namespace import Namespace
-    from gsocketio.server import Server
     from gsocketio.socket import Socket
+    from gsocketio.socketio_server import Server
 
 __all__ = [
     "ARGS",

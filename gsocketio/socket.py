@@ -19,7 +19,7 @@ from gsocketio.protocol.socketio import Packet
 
 if TYPE_CHECKING:
     from gsocketio.client import Client
-    from gsocketio.server import Server
+    from gsocketio.socketio_server import Server
 
 __all__ = ["CLOSED", "CONNECTED", "CONNECTING", "Socket", "SocketIOWire"]
 

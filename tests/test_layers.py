@@ -302,13 +302,13 @@ LAYER_OF: list[tuple[str, str]] = [
     (r"gsocketio\.adapters(\..*)?", "adapters"),
     (r"gsocketio\.legacy(\..*)?", "legacy"),
     (
-        r"gsocketio\.(server|socket|client|registry|acks|namespace|mixins|lifecycle"
+        r"gsocketio\.(socketio_server|socket|client|registry|acks|namespace|mixins|lifecycle|drain"
         r"|cluster_api|cluster_host|operator|emitter)",
         "socketio",
     ),
     (r"gsocketio\.compat(\..*)?", "compat"),
     (
-        r"gsocketio(\.(__main__|serve|static|sgunicorn|sdjango|demo(\..*)?"
+        r"gsocketio(\.(__main__|server|serve|static|sgunicorn|sdjango|demo(\..*)?"
         # gevent-socketio's own module names, kept as import paths
         r"|defaultjson|handler|packet|policyserver|transports|virtsocket))?",
         "edge",

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from gsocketio.adapters.recovery import RecoveryOptions
     from gsocketio.protocol.recovery import Restored, Session
     from gsocketio.protocol.socketio import Packet
-    from gsocketio.recovery import RecoveryOptions
 
 Encoded = Sequence[str | bytes]
 """One encoded packet: the Engine.IO messages to send, in order (text, then attachments)."""

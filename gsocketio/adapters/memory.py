@@ -18,12 +18,12 @@ from gsocketio.adapters.base import (
     Recipient,
     WireFormat,
 )
-from gsocketio.recovery import Recovery
+from gsocketio.adapters.recovery import Recovery
 
 if TYPE_CHECKING:
+    from gsocketio.adapters.recovery import RecoveryOptions
     from gsocketio.protocol.recovery import Restored, Session
     from gsocketio.protocol.socketio import Packet
-    from gsocketio.recovery import RecoveryOptions
 
 __all__ = ["MemoryAdapter"]
 

@@ -23,6 +23,7 @@ from gsocketio.adapters import cluster_wire as cw
 from gsocketio.adapters import redis_wire as wire
 from gsocketio.adapters import streams_wire as sw
 from gsocketio.adapters.base import EVERYONE, BroadcastOptions, Recipient
+from gsocketio.adapters.recovery import RecoveryOptions
 from gsocketio.adapters.redis_answers import wire_flags
 from gsocketio.adapters.redis_base import RedisAdapterBase
 from gsocketio.adapters.redis_link import LINK_ERRORS
@@ -31,7 +32,6 @@ from gsocketio.adapters.streams_sessions import LiveSessions
 from gsocketio.exceptions import AdapterMessageError, ClusterUnavailableError
 from gsocketio.protocol.recovery import Restored, Session, matches
 from gsocketio.protocol.socketio import Packet, PacketType
-from gsocketio.recovery import RecoveryOptions
 
 __all__ = ["RedisStreamsAdapter"]
 

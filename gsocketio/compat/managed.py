@@ -26,8 +26,8 @@ from gsocketio.protocol.legacy_bridge import endpoint_of, namespace_of
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import Decoder, Packet
 from gsocketio.protocol.socketio_session import Connect, SessionEvent
-from gsocketio.server import Server
 from gsocketio.socket import CONNECTED, Socket, SocketIOWire
+from gsocketio.socketio_server import Server
 from gsocketio.websocket.connection import RFILE_KEY, SOCKET_KEY, WEBSOCKET_KEY
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import Any
 
 from gsocketio._logging import get_logger
 from gsocketio.legacy import LegacyServer
-from gsocketio.server import Server
+from gsocketio.socketio_server import Server
 
 log = get_logger("gsocketio.demo")
 

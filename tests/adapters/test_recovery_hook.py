@@ -6,8 +6,8 @@ import pytest
 
 from gsocketio.adapters.base import BroadcastFlags, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
+from gsocketio.adapters.recovery import Recovery, RecoveryOptions
 from gsocketio.protocol.socketio import Packet, PacketType
-from gsocketio.recovery import Recovery, RecoveryOptions
 
 
 def test_only_plain_events_are_stamped() -> None:

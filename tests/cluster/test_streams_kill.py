@@ -46,7 +46,8 @@ class StreamsNode:
         with gevent.Timeout(20, AssertionError("streams node did not start")):
             line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
-            raise AssertionError(f"streams node failed: {line}{self.proc.stderr.read()}")
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            raise AssertionError(f"streams node failed: {line}{err}")
         self.port = int(line.split()[1])
         self.url = f"http://127.0.0.1:{self.port}"
 

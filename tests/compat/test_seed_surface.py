@@ -197,22 +197,10 @@ SERVER_MEMBERS = [
 ]
 WORKER_MEMBERS = ["policy_server", "resource", "server_class", "transports", "wsgi_handler"]
 
-DIFFERENT: dict[str, str] = {
-    "gsocketio.server.Socket": (
-        "gsocketio.server is also the modern server's module, where Socket is the modern "
-        "per-namespace socket class; the seed's virtual socket is gsocketio.virtsocket.Socket"
-    ),
-}
+DIFFERENT: dict[str, str] = {}
 """Seed names that resolve under ``gsocketio.`` to something else, with the reason."""
 
 MISSING: dict[str, str] = {
-    "gsocketio.server.SocketIOHandler": (
-        "the modern server's module does not re-export the HTTP handler; "
-        "import it from gsocketio.handler"
-    ),
-    "gsocketio.server.FlashPolicyServer": (
-        "the modern server's module does not re-export it; import it from gsocketio.policyserver"
-    ),
     "gsocketio.handler.transports": (
         "the handler no longer routes to transport classes; "
         "the names are in gsocketio.transports.TRANSPORTS"
@@ -262,11 +250,13 @@ def test_seed_module_name(module: str, name: str) -> None:
         assert _resolves_in_module(module, name), f"{key} is missing (or belongs in MISSING)"
 
 
-def test_names_that_mean_something_else() -> None:
-    from gsocketio import server, socket, virtsocket
+def test_server_module_names_mean_what_the_seeds_did() -> None:
+    """gevent-socketio's ``socketio.server`` imported its Socket, handler and policy server."""
+    from gsocketio import handler, policyserver, server, virtsocket
 
-    seed_path: Any = vars(server)["Socket"]
-    assert seed_path is socket.Socket and seed_path is not virtsocket.Socket
+    assert server.Socket is virtsocket.Socket
+    assert server.SocketIOHandler is handler.SocketIOHandler
+    assert server.FlashPolicyServer is policyserver.FlashPolicyServer
 
 
 def _members() -> list[tuple[str, Any, str]]:
@@ -303,7 +293,7 @@ def test_the_surface_is_the_seeds_size() -> None:
     members = len(SOCKET_MEMBERS) + len(NAMESPACE_MEMBERS) + len(SERVER_MEMBERS)
     members += sum(len(names) for names in MIXIN_MEMBERS.values()) + len(WORKER_MEMBERS)
     assert (len(MODULE_NAMES), members) == (57, 93)
-    assert (len(MISSING), len(DIFFERENT)) == (11, 1)
+    assert (len(MISSING), len(DIFFERENT)) == (9, 0)
 
 
 @pytest.mark.parametrize("key", sorted(MISSING | DIFFERENT))

@@ -18,6 +18,7 @@ import pytest
 from gevent.event import Event
 
 import gsocketio
+from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.protocol.reasons import DisconnectReason
 from tests.helpers.node import NodeClient
 
@@ -61,8 +62,9 @@ def recovering(
             connection_state_recovery={"max_disconnection_duration": window},
         )
         clock = FakeClock()
-        recovery = sio.adapter._recovery
-        recovery._clock = clock
+        adapter = sio.adapter
+        assert isinstance(adapter, MemoryAdapter) and adapter._recovery is not None
+        adapter._recovery._clock = clock
         rec = Recorder()
 
         @sio.on("connect")

@@ -1,0 +1,453 @@
+"""The Socket.IO server: namespaces, handlers, rooms, acks — ``gsocketio.Server``.
+
+It implements the engine's ``EngineHandler``: each connection becomes a
+:class:`gsocketio.client.Client` whose :class:`~gsocketio.protocol.socketio_session.SocketIOSession`
+turns messages into events (protocol v5 for Engine.IO 4 clients, v4 for Engine.IO 3 and 0.9
+ones); :meth:`Server._dispatch` hands them to the handler layer (:mod:`gsocketio.registry` by
+default, gevent-socketio's namespaces with :mod:`gsocketio.compat.managed`). The public API
+(emit, call, rooms, sessions, disconnect) works on the :class:`gsocketio.socket.Socket` objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any, TypeVar, overload
+
+import gevent
+
+from gsocketio._logging import get_logger
+from gsocketio.acks import CallWaiter, unwrap_call_result
+from gsocketio.adapters.base import Adapter, BroadcastOptions
+from gsocketio.adapters.memory import MemoryAdapter
+from gsocketio.adapters.recovery import RecoveryOptions, persist_socket, replay, restore_socket
+from gsocketio.client import Client, Connection
+from gsocketio.cluster_api import ClusterAPI
+from gsocketio.cluster_host import ServerHost
+from gsocketio.drain import drain
+from gsocketio.engine import EngineOptions, EngineServer
+from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
+from gsocketio.namespace import Namespace
+from gsocketio.protocol import socketio as sio_protocol
+from gsocketio.protocol.reasons import DisconnectReason
+from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
+from gsocketio.protocol.socketio_session import Connect, SocketIOSession
+from gsocketio.registry import HandlerLayer, HandlerRegistry, Middleware, RegistryHandlers
+from gsocketio.socket import CLOSED, CONNECTED, Socket, SocketIOWire
+from gsocketio.wsgi import WSGIApp
+
+__all__ = ["Rooms", "Server"]
+
+Rooms = str | Iterable[str]
+"""A room (or sid) name, or several."""
+F = TypeVar("F", bound=Callable[..., Any])
+NamespacePolicy = str | Collection[str] | Callable[[str, dict[str, Any]], bool] | None
+
+_EVENT = PacketType.EVENT
+_DISCONNECT = PacketType.DISCONNECT
+_NO_SOCKETS: dict[str, Socket] = {}  # shared empty lookup result; never written to
+
+
+def _room_set(rooms: Rooms | None) -> frozenset[str]:
+    if rooms is None:
+        return frozenset()
+    if isinstance(rooms, str):
+        return frozenset((rooms,))
+    return frozenset(rooms)
+
+
+class Server(ClusterAPI):
+    """A Socket.IO server for gevent; serve it with :meth:`wsgi_app` or :meth:`handle_request`.
+
+    Engine settings (:class:`gsocketio.engine.EngineOptions`: ``ping_interval``, ``allow_request``
+    ...) go to the Engine.IO server, as keywords or as ``engine_options=EngineOptions(...)``.
+    ``json`` is a module with ``dumps``/``loads`` replacing the JSON codec. ``namespaces``: which
+    namespaces without handlers are accepted — ``None`` only ``/``, ``"*"`` any, a collection of
+    names, or a callable ``(namespace, environ) -> bool`` deciding on demand.
+    ``always_connect``: send CONNECT before the connect handler runs (a refusal then becomes a
+    DISCONNECT), as python-socketio does. ``handlers``: the handler layer running the
+    connections' events (default: the handlers registered with :meth:`on`, :meth:`event`,
+    :meth:`use` and :meth:`register_namespace`). ``connection_state_recovery``: ``True`` or
+    Node's options in snake case (``max_disconnection_duration``, ``skip_middlewares``); see
+    docs/recovery.md.
+    """
+
+    def __init__(
+        self,
+        *,
+        adapter: Adapter | None = None,
+        json: ModuleType | Any = None,
+        always_connect: bool = False,
+        namespaces: NamespacePolicy = None,
+        logger: logging.Logger | None = None,
+        connect_timeout: float = 45,
+        handlers: HandlerLayer | None = None,
+        connection_state_recovery: bool | Mapping[str, Any] | RecoveryOptions | None = None,
+        engine_options: EngineOptions | None = None,
+        **engine_settings: Any,
+    ) -> None:
+        self.logger = logger or get_logger("gsocketio.server")
+        self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
+        self._cluster_host = ServerHost(self)  # cluster operations: see gsocketio/cluster_api.py
+        self.adapter.bind(self._cluster_host)
+        self.recovery = RecoveryOptions.parse(connection_state_recovery)  # docs/recovery.md
+        self.draining = False  # drain(): new connections are closed at once
+        if self.recovery is not None:
+            self.adapter.enable_recovery(self.recovery)
+        self.always_connect = always_connect
+        self.namespaces = namespaces
+        self.connect_timeout = connect_timeout
+        dumps = json.dumps if json is not None else sio_protocol.json_dumps
+        self._loads: Callable[[str], Any] = (
+            json.loads if json is not None else sio_protocol.json_loads
+        )
+        self._wire = SocketIOWire(dumps)
+        self.engine = EngineServer(self, engine_options, **engine_settings)
+        self._limits = self.engine.limits
+        self._registry = HandlerRegistry()
+        self._middlewares: list[Middleware] = []
+        if handlers is None:
+            handlers = RegistryHandlers(self._registry, self._middlewares)
+        self.handlers: HandlerLayer = handlers
+        handlers.bind(self)
+        self._clients: dict[str, Client] = {}  # engine sid -> client
+        self._sockets: dict[str, dict[str, Socket]] = {}  # namespace -> sid -> socket
+        self._wsgi: WSGIApp | None = None
+
+    # --- registration ------------------------------------------------------------------------
+
+    @overload
+    def on(
+        self, event: str, handler: None = None, namespace: str | None = None
+    ) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F, namespace: str | None = None) -> F: ...
+
+    def on(
+        self, event: str, handler: Callable[..., Any] | None = None, namespace: str | None = None
+    ) -> Any:
+        """Register ``handler`` for ``event``; without ``handler``, a decorator.
+
+        ``event`` may be ``"connect"`` (``(sid, environ, auth)``, fewer parameters accepted),
+        ``"disconnect"`` (``(sid, reason)``), ``"*"`` (catch-all: ``(event, sid, *args)``) or
+        any event name (``(sid, *args)``; the return value is the ack). ``namespace="*"``
+        registers for every namespace; such handlers get the namespace after the event name.
+        """
+        nsp = namespace or "/"
+
+        def register(fn: F) -> F:
+            self._registry.add(event, fn, nsp)
+            return fn
+
+        if handler is not None:
+            register(handler)
+            return handler
+        return register
+
+    @overload
+    def event(self, handler: F, namespace: str | None = None) -> F: ...
+
+    @overload
+    def event(self, handler: None = None, namespace: str | None = None) -> Callable[[F], F]: ...
+
+    def event(self, handler: F | None = None, namespace: str | None = None) -> Any:
+        """Decorator registering a function under its own name: ``@sio.event def chat(...)``."""
+
+        def register(fn: F) -> F:
+            self._registry.add(fn.__name__, fn, namespace or "/")
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    def use(
+        self, middleware: Callable[[str, dict[str, Any], Any, str], Any]
+    ) -> Callable[[str, dict[str, Any], Any, str], Any]:
+        """Add a connect middleware ``fn(sid, environ, auth, namespace)``, run before the connect
+        handler; raising :class:`gsocketio.ConnectionRefusedError` (or returning False) refuses."""
+        self._middlewares.append(middleware)
+        return middleware
+
+    def register_namespace(self, namespace_handler: Namespace) -> None:
+        """Register a class-based :class:`gsocketio.Namespace`."""
+        if not isinstance(namespace_handler, Namespace):
+            raise TypeError("register_namespace() needs a gsocketio.Namespace instance")
+        namespace_handler._set_server(self)
+        self._registry.add_namespace(namespace_handler)
+
+    # --- WSGI --------------------------------------------------------------------------------
+
+    def handle_request(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """Serve one WSGI request addressed to the Socket.IO endpoint."""
+        if self._wsgi is None:
+            self._wsgi = WSGIApp(self)
+        return self._wsgi(environ, start_response)
+
+    def wsgi_app(self, other_app: Any = None, socketio_path: str = "socket.io", **kw: Any) -> Any:
+        """A WSGI app routing ``/<socketio_path>/`` here and everything else to ``other_app``."""
+        return WSGIApp(self, other_app, socketio_path, **kw)
+
+    # --- EngineHandler -----------------------------------------------------------------------
+
+    def engine_connect(self, conn: Connection) -> None:
+        if self.draining:  # the client reconnects elsewhere (behind a load balancer)
+            conn.close()
+            return
+        client = self._new_client(conn)
+        self.handlers.on_client(client)
+        if client.hold is None:
+            client.dispatch(client.session.start())
+
+    def _new_client(self, conn: Connection) -> Client:
+        """Register the Client of a new connection. A connection may bring its own wire format
+        (the 0.9 endpoint's do: ``client.OwnWire``); the rest speak Socket.IO v4/v5, encoded
+        with ``self._wire``. Broadcasts are then encoded once per format."""
+        session = SocketIOSession(
+            eio=conn.eio, sid=conn.sid, decoder=Decoder(loads=self._loads, limits=self._limits)
+        )
+        client = Client(self, conn, session, self._wire)
+        self._clients[conn.sid] = client
+        return client
+
+    def engine_message(self, conn: Connection, data: str | bytes) -> None:
+        client = self._clients.get(conn.sid)
+        if client is None:
+            return
+        if client.hold is not None:  # the handler layer is not ready: it keeps them in order
+            client.hold(data)
+            return
+        client.dispatch(client.session.receive(data))
+
+    def engine_packet(self, conn: Connection, packet: Packet) -> None:
+        """An already decoded packet (the 0.9 endpoint's): as :meth:`engine_message`."""
+        client = self._clients.get(conn.sid)
+        if client is None:
+            return
+        if client.hold is not None:
+            client.hold(packet)
+            return
+        client.dispatch(client.session.receive_packet(packet))
+
+    def open_socket(self, client: Client, event: Connect) -> None:
+        """A client asks to join a namespace: refuse it, or register a CONNECTING socket
+        (known to the adapter, so the connect handler can join rooms) for the handler layer
+        to answer."""
+        namespace = event.namespace
+        if not self.handlers.allows(client, namespace):
+            self.logger.info("refusing %s: unknown namespace %s", client.conn.sid, namespace)
+            client.refuse(client.session.refuse_unknown(namespace))
+            return
+        sock = Socket(self, client, namespace, event.auth)
+        live = self._sockets.setdefault(namespace, {})
+        restored = None
+        if self.recovery is not None and client.eio != 3:
+            restored = restore_socket(self.adapter, sock, live)
+        client.sockets[namespace] = sock
+        live[sock.sid] = sock
+        self.adapter.add_socket(namespace, sock.sid, sock)
+        if restored is not None:
+            replay(self.adapter, sock, restored)
+        self.handlers.on_connect(sock, event.query)
+
+    def engine_disconnect(self, conn: Connection, reason: str) -> None:
+        client = self._clients.pop(conn.sid, None)
+        if client is None:
+            return
+        client.closed = True
+        client.cancel_timer()
+        client.session.decoder.reset()
+        for sock in list(client.sockets.values()):
+            self.close_socket(sock, reason, inline=False)
+        self.handlers.on_client_closed(client, reason)
+
+    def close_client(self, client: Client, reason: str) -> None:
+        """Close the engine connection and run the disconnect handlers of its sockets."""
+        if client.closed:
+            return
+        client.conn.close()
+        self.engine_disconnect(client.conn, reason)
+
+    # --- sockets -----------------------------------------------------------------------------
+
+    def discard(self, sock: Socket, reason: str) -> None:
+        """Close and forget ``sock`` (acks aborted) without running a disconnect handler."""
+        sock.state = CLOSED
+        sock.close_reason = reason
+        client = sock.client
+        namespace = sock.namespace
+        if client.sockets.get(namespace) is sock:
+            del client.sockets[namespace]
+            client.session.leave(namespace)
+        by_sid = self._sockets.get(namespace)
+        if by_sid is not None and by_sid.get(sock.sid) is sock:
+            del by_sid[sock.sid]
+            if not by_sid:
+                del self._sockets[namespace]
+        self.adapter.remove_socket(namespace, sock.sid)
+        sock.drop_buffer()
+        if sock.acks is not None:
+            sock.acks.abort_all(f"socket disconnected ({reason})")
+
+    def close_socket(self, sock: Socket, reason: str, *, inline: bool) -> None:
+        """Forget ``sock``; the handler layer runs its disconnect handler (if it was open)."""
+        if sock.state == CLOSED:
+            return
+        accepted = sock.state == CONNECTED
+        if accepted and self.recovery is not None:
+            persist_socket(self.adapter, sock, reason)
+        self.discard(sock, reason)
+        self.handlers.on_disconnect(sock, reason, accepted=accepted, inline=inline)
+
+    def _socket(self, sid: str, namespace: str | None) -> Socket:
+        nsp = namespace or "/"
+        sock = self._sockets.get(nsp, _NO_SOCKETS).get(sid)
+        if sock is None:
+            raise UnknownSocketError(f"no socket {sid!r} in namespace {nsp!r}")
+        return sock
+
+    # --- public API --------------------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        to: Rooms | None = None,
+        room: Rooms | None = None,
+        skip_sid: Rooms | None = None,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+    ) -> None:
+        """Send ``event`` with ``args`` to a sid, a room, several, or (by default) everyone in
+        the namespace, minus ``skip_sid`` (sids or rooms). ``callback`` (single sid only) gets
+        the client's ack arguments."""
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        nsp = namespace or "/"
+        target = to if to is not None else room
+        packet = Packet(_EVENT, nsp, [event, *args])
+        if callback is not None:
+            if not isinstance(target, str):
+                raise ValueError("an emit with a callback must address a single sid (to=sid)")
+            sock = self._socket(target, nsp)
+            packet.id = sock.add_ack(callback)
+            sock.send_packet(packet)
+            return
+        if type(target) is str and skip_sid is None and not self.adapter.recovers:
+            sock_ = self._sockets.get(nsp, _NO_SOCKETS).get(target)
+            if sock_ is not None:  # a local sid: skip the room machinery
+                sock_.send_packet(packet)
+                return
+        self.adapter.broadcast(
+            packet, BroadcastOptions(rooms=_room_set(target), except_rooms=_room_set(skip_sid))
+        )
+
+    def send(
+        self,
+        data: Any,
+        to: Rooms | None = None,
+        room: Rooms | None = None,
+        skip_sid: Rooms | None = None,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+    ) -> None:
+        """Emit the ``message`` event (what the client's ``send()`` counterpart receives)."""
+        self.emit(
+            "message",
+            data,
+            to=to,
+            room=room,
+            skip_sid=skip_sid,
+            namespace=namespace,
+            callback=callback,
+        )
+
+    def call(
+        self, event: str, *args: Any, to: str, namespace: str | None = None, timeout: float = 60
+    ) -> Any:
+        """Emit to one sid and wait for its ack; returns the ack's argument (None for none, a
+        tuple for several). Raises :class:`gsocketio.CallTimeoutError` after ``timeout``
+        seconds, :class:`gsocketio.CallAbortedError` at once if the socket goes away."""
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        sock = self._socket(to, namespace)
+        waiter = CallWaiter()
+        ack_id = sock.add_ack(waiter)
+        sock.send_packet(Packet(_EVENT, sock.namespace, [event, *args], ack_id))
+        try:
+            result = waiter.result.get(timeout=timeout)
+        except gevent.Timeout:
+            if sock.acks is not None:
+                sock.acks.discard(ack_id)
+            raise CallTimeoutError(f"no ack for {event!r} from {to} in {timeout} s") from None
+        return unwrap_call_result(result)
+
+    def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+        sock = self._socket(sid, namespace)
+        self.adapter.enter_room(sock.namespace, sid, room)
+
+    def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+        self.adapter.leave_room(namespace or "/", sid, room)
+
+    def close_room(self, room: str, namespace: str | None = None) -> None:
+        """Remove every socket from ``room``."""
+        self.adapter.close_room(namespace or "/", room)
+
+    def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
+        """The rooms ``sid`` is in, its own sid room included."""
+        sock = self._socket(sid, namespace)
+        return list(self.adapter.rooms_of(sock.namespace, sid))
+
+    def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+        """The socket's session dict (kept in this process, like python-socketio's)."""
+        sock = self._socket(sid, namespace)
+        if sock.session is None:
+            sock.session = {}
+        return sock.session
+
+    def save_session(self, sid: str, session: dict[str, Any], namespace: str | None = None) -> None:
+        self.handlers.save_session(self._socket(sid, namespace), session)
+
+    @contextmanager
+    def session(self, sid: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+        """``with sio.session(sid) as session: session["user"] = ...`` — saved on exit."""
+        session = self.get_session(sid, namespace)
+        yield session
+        self.save_session(sid, session, namespace)
+
+    def drain(self, batch_size: int = 50, interval: float = 0.2) -> int:
+        """Stop accepting and close every client in staggered batches (sessions persisted
+        when recovery is on); see :mod:`gsocketio.drain`. Returns how many were closed."""
+        return drain(self, batch_size, interval)
+
+    def is_recovered(self, sid: str, namespace: str | None = None) -> bool:
+        """Whether the socket was restored by connection state recovery (``socket.recovered``)."""
+        return self._socket(sid, namespace).recovered
+
+    def disconnect(self, sid: str, namespace: str | None = None) -> None:
+        """Disconnect ``sid`` from the namespace (the connection may stay for others); runs the
+        disconnect handler with reason ``"server namespace disconnect"``. Unknown sids: no-op."""
+        sock = self._sockets.get(namespace or "/", _NO_SOCKETS).get(sid)
+        if sock is None:
+            return
+        if sock.state == CONNECTED:
+            sock.client.disconnect(sock.namespace)
+        self.close_socket(sock, DisconnectReason.SERVER_DISCONNECT, inline=True)
+
+    def sockets(self, namespace: str | None = None) -> list[str]:
+        """The sids connected to ``namespace`` in this process, sorted."""
+        return sorted(
+            sid
+            for sid, sock in self._sockets.get(namespace or "/", _NO_SOCKETS).items()
+            if sock.state == CONNECTED
+        )
+
+    @staticmethod
+    def sleep(seconds: float = 0) -> None:
+        gevent.sleep(seconds)
+
+    @staticmethod
+    def start_background_task(target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``target`` in a new greenlet; returns the ``gevent.Greenlet``."""
+        return gevent.spawn(target, *args, **kwargs)
