@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gevent
 
@@ -39,11 +39,12 @@ def drain(server: Server, batch_size: int = 50, interval: float = 0.2) -> int:
 
 def drain_on_sigterm(
     server: Server, then: Callable[[], object], batch_size: int = 50, interval: float = 0.2
-) -> None:
-    """On SIGTERM, drain ``server`` in a greenlet, then call ``then`` (e.g. stop serving)."""
+) -> Any:
+    """On SIGTERM, drain ``server`` in a greenlet, then call ``then`` (e.g. stop serving).
+    Returns gevent's signal handle (``.cancel()`` restores the previous handler)."""
 
     def run() -> None:
         drain(server, batch_size, interval)
         then()
 
-    gevent.signal_handler(signal.SIGTERM, lambda: gevent.spawn(run))
+    return gevent.signal_handler(signal.SIGTERM, lambda: gevent.spawn(run))

@@ -9,6 +9,9 @@ data, and the missed events in order, exactly once, before the live ones.
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +22,7 @@ from gevent.event import Event
 
 import gsocketio
 from gsocketio.adapters.memory import MemoryAdapter
+from gsocketio.drain import drain_on_sigterm
 from gsocketio.protocol.reasons import DisconnectReason
 from tests.helpers.node import NodeClient
 
@@ -201,5 +205,60 @@ def test_explicit_disconnect_is_not_recovered(
         gevent.sleep(0)
         client.send({"quit": True})
         client.expect("disconnected")
+    finally:
+        client.close()
+
+
+def test_drain_closes_in_batches_and_every_client_recovers(
+    recovering: Callable[..., tuple[str, gsocketio.Server, Recorder, FakeClock]],
+) -> None:
+    url, sio, rec, _clock = recovering()
+    clients = [NodeClient(SCRIPT, url, args={"transports": ["websocket"]}) for _ in range(3)]
+    try:
+        ids = []
+        for client in clients:
+            ids.append(client.expect("connected")["connected"])
+        with gevent.Timeout(10, AssertionError("connect handlers did not run")):
+            while len(rec.connects) < 3:
+                rec.connected.wait()
+                rec.connected.clear()
+        sio.emit("ev", 1, to="garden")
+        for client in clients:
+            client.expect("ev")
+        done = Event()
+        handle = drain_on_sigterm(sio, done.set, batch_size=1, interval=0.1)
+        try:
+            started = time.monotonic()
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert done.wait(10), "drain did not finish"
+            elapsed = time.monotonic() - started
+        finally:
+            handle.cancel()
+        assert elapsed >= 0.2  # 3 batches of 1, 0.1 s apart
+        assert rec.reasons == [DisconnectReason.SERVER_SHUTTING_DOWN] * 3
+        sio.emit("ev", 2, to="garden")  # missed by all three
+        sio.draining = False  # the node is back (a restarted process, here the same one)
+        for client, sid in zip(clients, ids, strict=True):
+            client.expect("disconnected")
+            client.send({"connect": True})
+            assert client.expect("connected") == {"connected": sid, "recovered": True}
+            assert client.expect("ev")["ev"][0] == 2
+        for client in clients:
+            client.send({"quit": True})
+            client.expect("disconnected")
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_a_draining_server_refuses_new_connections(
+    recovering: Callable[..., tuple[str, gsocketio.Server, Recorder, FakeClock]],
+) -> None:
+    url, sio, rec, _clock = recovering()
+    assert sio.drain() == 0
+    client = NodeClient(SCRIPT, url, args={"transports": ["websocket"]})
+    try:
+        assert client.expect("disconnected")  # the transport opened, then closed at once
+        assert rec.connects == []
     finally:
         client.close()
