@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
 import pytest
 from gevent.event import Event
 
@@ -228,3 +229,47 @@ def test_recovery_to_a_node_server_and_back(
         js.send({"op": "quit"})
     finally:
         js.close()
+
+
+def _until(check: Callable[[], bool]) -> None:
+    with gevent.Timeout(10, AssertionError("condition not reached")):
+        while not check():
+            gevent.sleep(0.02)
+
+
+def test_cluster_operations_through_stream_and_pubsub(
+    stream_nodes: Callable[[], PyStreamsNode],
+) -> None:
+    a, b = stream_nodes(), stream_nodes()
+    heard: list[list[Any]] = []
+
+    def hello(*args: Any) -> Any:
+        heard.append(list(args))
+        return {"from": "a", "args": list(args)}
+
+    a.sio.on_server_side("hello", hello)
+
+    client = Client([a.url, b.url])
+    try:
+        client.expect("connected")
+        _wait(a.connected)
+        sid = a.connects[0][0]
+        assert b.sio.adapter.server_count("/") == 2
+        found = b.sio.fetch_sockets(timeout=5)
+        assert [(s.id, s.rooms) for s in found] == [(sid, {sid, "garden"})]
+        b.sio.in_("garden").sockets_join("extra")  # SOCKETS_JOIN through the stream
+        _until(lambda: "extra" in a.sio.rooms(sid))
+        b.sio.in_("garden").sockets_leave("extra")
+        _until(lambda: "extra" not in a.sio.rooms(sid))
+        b.sio.server_side_emit("hello", 1)
+        _until(lambda: heard == [[1]])
+        assert b.sio.server_side_call("hello", 2, timeout=5) == [{"from": "a", "args": [2]}]
+        b.sio.emit("ev", b"\x01\x02", to="garden")  # binary: base64 msgpack in the stream
+        assert client.expect("ev")["ev"][0] == {"type": "Buffer", "data": [1, 2]}
+        b.sio.local.emit("ev", "local only")  # nobody on b: not stored, not delivered
+        b.sio.disconnect_sockets()  # DISCONNECT_SOCKETS through the stream
+        assert client.expect("disconnected")["disconnected"] == "io server disconnect"
+        _wait(a.disconnected)
+        client.send({"quit": True})
+    finally:
+        client.close()
