@@ -64,6 +64,10 @@ class InvalidJSONError(PacketFormatError):
     """A packet carries text that is not valid JSON, or JSON of the wrong shape."""
 
 
+class InvalidMsgpackError(PacketFormatError):
+    """A packet is not well-formed msgpack, or uses a msgpack type the parser does not carry."""
+
+
 class AttachmentError(PacketFormatError):
     """Binary attachments and their placeholders do not match."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
@@ -20,10 +21,10 @@ import gevent
 
 from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter, unwrap_call_result
-from gsocketio.adapters.base import Adapter, BroadcastOptions
+from gsocketio.adapters.base import Adapter, BroadcastOptions, WireFormat
 from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.adapters.recovery import RecoveryOptions, persist_socket, replay, restore_socket
-from gsocketio.client import Client, Connection
+from gsocketio.client import Client, Connection, OwnWire
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
 from gsocketio.drain import drain
@@ -31,6 +32,7 @@ from gsocketio.engine import EngineOptions, EngineServer
 from gsocketio.exceptions import CallTimeoutError, UnknownSocketError
 from gsocketio.namespace import Namespace
 from gsocketio.protocol import socketio as sio_protocol
+from gsocketio.protocol.msgpack_parser import MsgpackDecoder, MsgpackWire
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
 from gsocketio.protocol.socketio_session import Connect, SocketIOSession
@@ -69,9 +71,10 @@ class Server(ClusterAPI):
     ``always_connect``: send CONNECT before the connect handler runs (a refusal then becomes a
     DISCONNECT), as python-socketio does. ``handlers``: the handler layer running the
     connections' events (default: the handlers registered with :meth:`on`, :meth:`event`,
-    :meth:`use` and :meth:`register_namespace`). ``connection_state_recovery``: ``True`` or
-    Node's options in snake case (``max_disconnection_duration``, ``skip_middlewares``); see
-    docs/recovery.md.
+    :meth:`use` and :meth:`register_namespace`). ``serializer="msgpack"``:
+    socket.io-msgpack-parser's packets (:mod:`gsocketio.protocol.msgpack_parser`) for every
+    client but 0.9 ones. ``connection_state_recovery``: ``True`` or Node's options in snake
+    case (``max_disconnection_duration``, ``skip_middlewares``); see docs/recovery.md.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class Server(ClusterAPI):
         logger: logging.Logger | None = None,
         connect_timeout: float = 45,
         handlers: HandlerLayer | None = None,
+        serializer: str = "default",
         connection_state_recovery: bool | Mapping[str, Any] | RecoveryOptions | None = None,
         engine_options: EngineOptions | None = None,
         **engine_settings: Any,
@@ -103,9 +107,17 @@ class Server(ClusterAPI):
         self._loads: Callable[[str], Any] = (
             json.loads if json is not None else sio_protocol.json_loads
         )
-        self._wire = SocketIOWire(dumps)
         self.engine = EngineServer(self, engine_options, **engine_settings)
         self._limits = self.engine.limits
+        self._text_decoder = partial(Decoder, loads=self._loads, limits=self._limits)
+        if serializer == "msgpack":  # socket.io-msgpack-parser's clients
+            self._wire: WireFormat = MsgpackWire()
+            self._new_decoder: Callable[[], Decoder] = partial(MsgpackDecoder, limits=self._limits)
+        elif serializer == "default":
+            self._wire = SocketIOWire(dumps)
+            self._new_decoder = self._text_decoder
+        else:
+            raise ValueError(f"serializer must be 'default' or 'msgpack', not {serializer!r}")
         self._registry = HandlerRegistry()
         self._middlewares: list[Middleware] = []
         if handlers is None:
@@ -204,9 +216,9 @@ class Server(ClusterAPI):
         """Register the Client of a new connection. A connection may bring its own wire format
         (the 0.9 endpoint's do: ``client.OwnWire``); the rest speak Socket.IO v4/v5, encoded
         with ``self._wire``. Broadcasts are then encoded once per format."""
-        session = SocketIOSession(
-            eio=conn.eio, sid=conn.sid, decoder=Decoder(loads=self._loads, limits=self._limits)
-        )
+        # A connection with a wire of its own (0.9 clients) keeps the text decoder.
+        decoder = (self._text_decoder if isinstance(conn, OwnWire) else self._new_decoder)()
+        session = SocketIOSession(eio=conn.eio, sid=conn.sid, decoder=decoder)
         client = Client(self, conn, session, self._wire)
         self._clients[conn.sid] = client
         return client

@@ -3,11 +3,12 @@
 :class:`WSGIApp` also serves the official browser client (``/socket.io/socket.io.js``, the
 ``.min.js``, ESM and msgpack builds and their source maps) the way the Node server does —
 ``ETag`` of the client version, ``304`` on a matching ``If-None-Match``, gzip when accepted —
-from an installed ``socket.io-client`` package, so pages can use ``<script
-src="/socket.io/socket.io.js">`` without a CDN. The bundle is looked up in
-``$GSOCKETIO_CLIENT_DIST`` (a directory holding the files), else in
+so pages can use ``<script src="/socket.io/socket.io.js">`` without a CDN. The bundle is
+looked up in ``gsocketio/static/client`` (put there when the wheel is built, see setup.py),
+else in ``$GSOCKETIO_CLIENT_DIST`` (a directory holding the files), else in
 ``node_modules/socket.io-client/dist`` found by walking up from the working directory and from
-this package's directory; when none is found the files answer 404 with instructions.
+this package's directory; when none is found one warning says so and the files answer 404 with
+instructions (docs/operations.md, "Packaging").
 
 WebSocket upgrades need the connection's raw socket and a server that writes nothing after
 the application: :class:`gsocketio.SocketIOServer` (and the gunicorn workers of
@@ -40,7 +41,14 @@ from gsocketio.websocket.connection import (
     is_websocket_request,
 )
 
-__all__ = ["CLIENT_FILES", "SEED_MODE_ERROR", "ClientBundle", "WSGIApp", "find_client_dist"]
+__all__ = [
+    "CLIENT_FILES",
+    "PACKAGED_CLIENT_DIR",
+    "SEED_MODE_ERROR",
+    "ClientBundle",
+    "WSGIApp",
+    "find_client_dist",
+]
 
 log = get_logger("gsocketio.wsgi")
 
@@ -76,9 +84,13 @@ SEED_MODE_ERROR = (
     "middleware SocketIOServer cannot see through: pass SocketIOServer(..., mode='modern')"
 )
 
+PACKAGED_CLIENT_DIR = Path(__file__).resolve().parent / "static" / "client"
+"""Where a wheel carries the official client (absent in a checkout: node_modules serves it)."""
+
 _NOT_INSTALLED = (
-    b"The socket.io browser client is not installed: run `npm install socket.io-client` in the "
-    b"project directory, or set GSOCKETIO_CLIENT_DIST to a directory holding socket.io.js.\n"
+    b"The socket.io browser client is not installed: install gsocketio from a wheel (which "
+    b"bundles it), run `npm install socket.io-client` in the project directory, or set "
+    b"GSOCKETIO_CLIENT_DIST to a directory holding socket.io.js.\n"
 )
 
 
@@ -97,7 +109,9 @@ def _text(start_response: StartResponse, status: str, body: bytes) -> list[bytes
 
 
 def find_client_dist() -> Path | None:
-    """Directory of the installed ``socket.io-client`` browser bundle, or None."""
+    """Directory of the ``socket.io-client`` browser bundle: packaged, explicit, or npm's."""
+    if (PACKAGED_CLIENT_DIR / "socket.io.js").is_file():
+        return PACKAGED_CLIENT_DIR
     explicit = os.environ.get("GSOCKETIO_CLIENT_DIST")
     if explicit:
         path = Path(explicit)
@@ -110,6 +124,17 @@ def find_client_dist() -> Path | None:
     return None
 
 
+def _bundle_version(directory: Path) -> str:
+    """The version from the bundle's package.json (in it when packaged, beside it in npm's
+    layout), else the script's mtime: only an ETag needs it."""
+    for package in (directory / "package.json", directory.parent / "package.json"):
+        try:
+            return str(json.loads(package.read_text())["version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return str(int((directory / "socket.io.js").stat().st_mtime))
+
+
 class ClientBundle:
     """Serves the official client files with the Node server's caching headers."""
 
@@ -117,17 +142,20 @@ class ClientBundle:
         self._directory = directory
         self._version: str | None = None
         self._cache: dict[tuple[str, str | None], bytes] = {}
+        self._warned = False
+
+    def describe(self) -> str | None:
+        """``"socket.io-client <version> from <directory>"``, or None when there is no bundle."""
+        directory = self._locate()
+        return None if directory is None else f"socket.io-client {self._version} from {directory}"
 
     def _locate(self) -> Path | None:
-        if self._directory is None:
-            self._directory = find_client_dist()
-            if self._directory is not None:
-                package = self._directory.parent / "package.json"
-                try:
-                    self._version = str(json.loads(package.read_text())["version"])
-                except (OSError, ValueError, KeyError):
-                    self._version = str(int((self._directory / "socket.io.js").stat().st_mtime))
-        return self._directory
+        directory = self._directory
+        if directory is None:
+            directory = self._directory = find_client_dist()
+        if directory is not None and self._version is None:
+            self._version = _bundle_version(directory)
+        return directory
 
     def serve(
         self, filename: str, environ: Mapping[str, Any], start_response: StartResponse
@@ -137,7 +165,13 @@ class ClientBundle:
             return _text(start_response, "405 Method Not Allowed", b"Method Not Allowed\n")
         directory = self._locate()
         if directory is None or not (directory / filename).is_file():
-            log.warning("socket.io client bundle requested but not installed")
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "/%s answers 404: no socket.io-client bundle (not in the installed "
+                    "package, GSOCKETIO_CLIENT_DIST nor node_modules; see docs/operations.md)",
+                    filename,
+                )
             return _text(start_response, "404 Not Found", _NOT_INSTALLED)
         etag = f'"{self._version}"'
         if environ.get("HTTP_IF_NONE_MATCH") in (etag, "W/" + etag):

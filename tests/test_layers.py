@@ -240,7 +240,6 @@ PROTOCOL_FORBIDDEN_STDLIB = frozenset(
         "_thread",
         "asyncio",
         "concurrent",
-        "datetime",
         "http.client",
         "http.server",
         "logging",
@@ -263,6 +262,23 @@ PROTOCOL_FORBIDDEN_STDLIB = frozenset(
 def _forbidden_stdlib(target: str) -> bool:
     parts = target.split(".")
     return any(".".join(parts[:n]) in PROTOCOL_FORBIDDEN_STDLIB for n in range(1, len(parts) + 1))
+
+
+CLOCK_CALLS = frozenset({"now", "utcnow", "today", "time", "monotonic", "perf_counter", "sleep"})
+"""Calls that read (or wait on) a clock. ``datetime`` itself may be imported by protocol/ as a
+value type (the msgpack codec's Date values); reading the time may not."""
+
+
+def test_protocol_reads_no_clock() -> None:
+    bad = []
+    for module, path in modules().items():
+        if module != "gsocketio.protocol" and not module.startswith("gsocketio.protocol."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            call = node.func if isinstance(node, ast.Call) else None
+            if isinstance(call, ast.Attribute) and call.attr in CLOCK_CALLS:
+                bad.append(f"{module}:{call.lineno} calls .{call.attr}()")
+    assert not bad, "protocol/ is given the time, it never reads a clock:\n  " + "\n  ".join(bad)
 
 
 def test_protocol_is_sans_io() -> None:
@@ -308,7 +324,7 @@ LAYER_OF: list[tuple[str, str]] = [
     ),
     (r"gsocketio\.compat(\..*)?", "compat"),
     (
-        r"gsocketio(\.(__main__|server|serve|static|sgunicorn|sdjango|demo(\..*)?"
+        r"gsocketio(\.(__main__|logformat|server|serve|static|sgunicorn|sdjango|demo(\..*)?"
         # gevent-socketio's own module names, kept as import paths
         r"|defaultjson|handler|packet|policyserver|transports|virtsocket))?",
         "edge",

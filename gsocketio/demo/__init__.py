@@ -108,8 +108,15 @@ def create_server(**options: Any) -> tuple[Server, ChatState]:
     return sio, state
 
 
+PACKAGED_LEGACY_BUNDLE = HERE.parent / "static" / "client-0.9" / "socket.io.js"
+"""Where a wheel carries the 0.9.16 client (see setup.py); a checkout has it in node_modules."""
+
+
 def find_legacy_bundle() -> Path | None:
-    """The 0.9 client's browser bundle installed by npm (``socket.io-client-legacy``), or None."""
+    """The 0.9 client's browser bundle: packaged in the wheel, else installed by npm
+    (``socket.io-client-legacy``), else None."""
+    if PACKAGED_LEGACY_BUNDLE.is_file():
+        return PACKAGED_LEGACY_BUNDLE
     for start in (Path.cwd(), HERE):
         for directory in (start, *start.parents):
             candidate = directory / "node_modules" / "socket.io-client-legacy" / "dist"
@@ -134,7 +141,8 @@ def page_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
             start_response,
             "404 Not Found",
             "text/plain",
-            b"the 0.9 client is not installed: run `make run` (npm installs it)",
+            b"the 0.9 client is not installed: install gsocketio from a wheel (which bundles "
+            b"it) or run `make run` (npm installs it)",
         )
     return _respond(start_response, "404 Not Found", "text/plain", b"not found")
 
