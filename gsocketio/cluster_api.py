@@ -157,4 +157,6 @@ class ClusterAPI:
             raise UnknownSocketError(f"no socket {sid!r} in namespace {_nsp(namespace)!r}")
         if sock.data is None:
             sock.data = {}
+        if self.adapter.recovers:
+            self.adapter.touch_session(sock.namespace, sid)  # the caller may change it now
         return sock.data

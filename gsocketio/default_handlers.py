@@ -124,7 +124,9 @@ class RegistryHandlers:
         accepted = False
         environ = sock.environ
         try:
-            for middleware in self.middlewares:
+            recovery = self.server.recovery
+            skip = sock.recovered and recovery is not None and recovery.skip_middlewares
+            for middleware in () if skip else self.middlewares:
                 if middleware(sock.sid, environ, sock.auth, sock.namespace) is False:
                     refusal = DEFAULT_REFUSAL
                     break

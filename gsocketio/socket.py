@@ -58,6 +58,8 @@ class Socket:
         "data",
         "issued",
         "namespace",
+        "pid",
+        "recovered",
         "server",
         "session",
         "sid",
@@ -79,6 +81,8 @@ class Socket:
         self.issued = time.time()  # the handshake's "issued" for fetch_sockets
         self.acks: AckTable | None = None
         self._buffer: list[str | bytes] | None = None
+        self.pid: str | None = None  # connection state recovery: the private session id
+        self.recovered = False  # restored from a session (Node's socket.recovered)
 
     def __repr__(self) -> str:
         return f"<Socket {self.sid} {self.namespace} state={self.state}>"
@@ -96,7 +100,10 @@ class Socket:
         if self.state != CONNECTING:
             return
         client = self.client
-        self.send_now(client.session.accept(self.namespace, self.sid))
+        reply = client.session.accept(self.namespace, self.sid)
+        if self.pid is not None and isinstance(reply.data, dict):
+            reply.data["pid"] = self.pid  # {sid, pid}: the client keeps it for recovery
+        self.send_now(reply)
         buffer, self._buffer = self._buffer, None
         self.state = CONNECTED
         client.cancel_timer()

@@ -11,8 +11,7 @@ default, gevent-socketio's namespaces with :mod:`gsocketio.compat.managed`). The
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -23,10 +22,12 @@ from gsocketio._logging import get_logger
 from gsocketio.acks import CallWaiter, unwrap_call_result
 from gsocketio.adapters.base import Adapter, BroadcastOptions, WireFormat
 from gsocketio.adapters.memory import MemoryAdapter
+from gsocketio.adapters.recovery import RecoveryOptions, persist_socket, replay, restore_socket
 from gsocketio.client import Client, Connection, OwnWire
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
 from gsocketio.default_handlers import RegistryHandlers
+from gsocketio.drain import drain
 from gsocketio.dynamic import ParentNamespace, forget_child
 from gsocketio.engine import EngineOptions, EngineServer
 from gsocketio.engine.hooks import EngineHooks
@@ -40,6 +41,7 @@ from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import RESERVED_EVENTS, Decoder, Packet, PacketType
 from gsocketio.protocol.socketio_session import Connect, SocketIOSession
 from gsocketio.registry import HandlerLayer, HandlerRegistry, Middleware
+from gsocketio.session_api import SessionAPI
 from gsocketio.socket import CLOSED, CONNECTED, Socket, SocketIOWire
 from gsocketio.wsgi import WSGIApp
 
@@ -66,7 +68,7 @@ def _room_set(rooms: Rooms | None) -> frozenset[str]:
     return frozenset(rooms)
 
 
-class Server(ClusterAPI, HookAPI):
+class Server(ClusterAPI, HookAPI, SessionAPI):
     """A Socket.IO server for gevent; serve it with :meth:`wsgi_app` or :meth:`handle_request`.
 
     Engine settings (:class:`gsocketio.engine.EngineOptions`: ``ping_interval``, ``allow_request``
@@ -81,6 +83,8 @@ class Server(ClusterAPI, HookAPI):
     socket.io-msgpack-parser's packets (:mod:`gsocketio.protocol.msgpack_parser`) for every
     client but 0.9 ones. ``cleanup_empty_child_namespaces``: forget a dynamic namespace
     (:meth:`of` with a pattern) when its last socket leaves (Node's option).
+    ``connection_state_recovery``: ``True`` or Node's options in snake case
+    (``max_disconnection_duration``, ``skip_middlewares``); see docs/recovery.md.
     """
 
     metrics: Stats | None = None  # hot-path counters while instrumented (gsocketio.metrics)
@@ -97,6 +101,7 @@ class Server(ClusterAPI, HookAPI):
         handlers: HandlerLayer | None = None,
         serializer: str = "default",
         cleanup_empty_child_namespaces: bool = False,
+        connection_state_recovery: bool | Mapping[str, Any] | RecoveryOptions | None = None,
         engine_options: EngineOptions | None = None,
         **engine_settings: Any,
     ) -> None:
@@ -104,6 +109,10 @@ class Server(ClusterAPI, HookAPI):
         self.adapter: Adapter = adapter if adapter is not None else MemoryAdapter()
         self._cluster_host = ServerHost(self)  # cluster operations: see gsocketio/cluster_api.py
         self.adapter.bind(self._cluster_host)
+        self.recovery = RecoveryOptions.parse(connection_state_recovery)  # docs/recovery.md
+        self.draining = False  # drain(): new connections are closed at once
+        if self.recovery is not None:
+            self.adapter.enable_recovery(self.recovery)
         self.always_connect = always_connect
         self.namespaces = namespaces
         self.connect_timeout = connect_timeout
@@ -220,6 +229,9 @@ class Server(ClusterAPI, HookAPI):
     # --- EngineHandler -----------------------------------------------------------------------
 
     def engine_connect(self, conn: Connection) -> None:
+        if self.draining:  # the client reconnects elsewhere (behind a load balancer)
+            conn.close()
+            return
         client = self._new_client(conn)
         self.handlers.on_client(client)
         if client.hold is None:
@@ -265,9 +277,15 @@ class Server(ClusterAPI, HookAPI):
             client.refuse(client.session.refuse_unknown(namespace))
             return
         sock = Socket(self, client, namespace, event.auth)
+        live = self._sockets.setdefault(namespace, {})
+        restored = None
+        if self.recovery is not None and client.eio != 3:
+            restored = restore_socket(self.adapter, sock, live)
         client.sockets[namespace] = sock
-        self._sockets.setdefault(namespace, {})[sock.sid] = sock
+        live[sock.sid] = sock
         self.adapter.add_socket(namespace, sock.sid, sock)
+        if restored is not None:
+            replay(self.adapter, sock, restored)
         self.handlers.on_connect(sock, event.query)
 
     def engine_disconnect(self, conn: Connection, reason: str) -> None:
@@ -322,6 +340,8 @@ class Server(ClusterAPI, HookAPI):
             return
         accepted = sock.state == CONNECTED
         keeps = self._keeps_rooms
+        if accepted and self.recovery is not None:
+            persist_socket(self.adapter, sock, reason)
         self.discard(sock, reason, keep_rooms=accepted and keeps is not None and keeps(sock))
         self.handlers.on_disconnect(sock, reason, accepted=accepted, inline=inline)
         if self.cleanup_empty_child_namespaces and sock.namespace not in self._sockets:
@@ -365,7 +385,7 @@ class Server(ClusterAPI, HookAPI):
             packet.id = sock.add_ack(callback)
             sock.send_packet(packet)
             return
-        if type(target) is str and skip_sid is None:
+        if type(target) is str and skip_sid is None and not self.adapter.recovers:
             sock_ = self._sockets.get(nsp, _NO_SOCKETS).get(target)
             if sock_ is not None:  # a local sid: skip the room machinery
                 sock_.send_packet(packet)
@@ -443,22 +463,10 @@ class Server(ClusterAPI, HookAPI):
                 raise UnknownSocketError(f"no socket {sid!r} in namespace {nsp!r}") from None
         return list(self.adapter.rooms_of(nsp, sid))
 
-    def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
-        """The socket's session dict (kept in this process, like python-socketio's)."""
-        sock = self._socket(sid, namespace)
-        if sock.session is None:
-            sock.session = {}
-        return sock.session
-
-    def save_session(self, sid: str, session: dict[str, Any], namespace: str | None = None) -> None:
-        self.handlers.save_session(self._socket(sid, namespace), session)
-
-    @contextmanager
-    def session(self, sid: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
-        """``with sio.session(sid) as session: session["user"] = ...`` — saved on exit."""
-        session = self.get_session(sid, namespace)
-        yield session
-        self.save_session(sid, session, namespace)
+    def drain(self, batch_size: int = 50, interval: float = 0.2) -> int:
+        """Stop accepting and close every client in staggered batches (sessions persisted
+        when recovery is on); see :mod:`gsocketio.drain`. Returns how many were closed."""
+        return drain(self, batch_size, interval)
 
     def disconnect(self, sid: str, namespace: str | None = None) -> None:
         """Disconnect ``sid`` from the namespace (the connection may stay for others); runs the
@@ -484,12 +492,3 @@ class Server(ClusterAPI, HookAPI):
         for client in list(self._clients.values()):
             self.close_client(client, DisconnectReason.SERVER_SHUTTING_DOWN)
         self.engine.close()
-
-    @staticmethod
-    def sleep(seconds: float = 0) -> None:
-        gevent.sleep(seconds)
-
-    @staticmethod
-    def start_background_task(target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``target`` in a new greenlet; returns the ``gevent.Greenlet``."""
-        return gevent.spawn(target, *args, **kwargs)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from gsocketio.adapters.recovery import RecoveryOptions
+    from gsocketio.protocol.recovery import Restored, Session
     from gsocketio.protocol.socketio import Packet
 
 Encoded = Sequence[str | bytes]
@@ -156,6 +158,29 @@ class Adapter(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release resources (connections, subscriptions) when the server stops."""
+
+    # --- connection state recovery (docs/recovery.md) ------------------------------------------
+
+    recovers: bool = False
+    """Whether :meth:`enable_recovery` was called: emits then go through :meth:`broadcast`."""
+
+    def enable_recovery(self, options: RecoveryOptions) -> None:
+        """Store recoverable packets with offsets and keep sessions; adapters that cannot
+        refuse (Node's classic Redis adapter cannot either)."""
+        raise ValueError(f"{type(self).__name__} does not support connection state recovery")
+
+    def persist_session(self, session: Session) -> None:  # noqa: B027 - optional hook
+        """Keep a disconnected socket's session for a reconnect (Node's ``persistSession``)."""
+
+    def forget_session(self, pid: str) -> None:  # noqa: B027 - optional hook
+        """The socket left for good (an explicit disconnect): its session must not restore."""
+
+    def touch_session(self, namespace: str, sid: str) -> None:  # noqa: B027 - optional hook
+        """The socket's ``data`` may have changed (adapters keeping live sessions rewrite it)."""
+
+    def restore_session(self, auth: Any, namespace: str) -> Restored | None:
+        """The session and missed packets a CONNECT's auth ``{pid, offset}`` asks for."""
+        return None
 
     # --- cluster operations (local answers; multi-node adapters add the other nodes) -----------
 

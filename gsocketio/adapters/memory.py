@@ -8,7 +8,7 @@ Namespaces whose last socket left are forgotten, so dynamic namespaces do not ac
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gsocketio.adapters.base import (
     EVERYONE,
@@ -18,8 +18,11 @@ from gsocketio.adapters.base import (
     Recipient,
     WireFormat,
 )
+from gsocketio.adapters.recovery import Recovery
 
 if TYPE_CHECKING:
+    from gsocketio.adapters.recovery import RecoveryOptions
+    from gsocketio.protocol.recovery import Restored, Session
     from gsocketio.protocol.socketio import Packet
 
 __all__ = ["MemoryAdapter"]
@@ -144,7 +147,29 @@ class MemoryAdapter(Adapter):
         ns = self._nsps.get(namespace)
         return set(ns.rooms) if ns is not None else set()
 
+    _recovery: Recovery | None = None
+
+    def enable_recovery(self, options: RecoveryOptions) -> None:
+        self._recovery = Recovery(options)
+        self.recovers = True
+
+    def persist_session(self, session: Session) -> None:
+        if self._recovery is not None:
+            self._recovery.persist(session)
+
+    def forget_session(self, pid: str) -> None:
+        if self._recovery is not None:
+            self._recovery.store.discard(pid)
+
+    def restore_session(self, auth: Any, namespace: str) -> Restored | None:
+        if self._recovery is None:
+            return None
+        return self._recovery.restore(auth, namespace)
+
     def broadcast(self, packet: Packet, opts: BroadcastOptions = EVERYONE) -> None:
+        recovery = self._recovery
+        if recovery is not None:  # stored (and stamped) even if no recipient is connected now
+            recovery.stamp(packet, opts)
         ns = self._nsps.get(packet.namespace)
         if ns is None:
             return

@@ -1,0 +1,328 @@
+"""The Redis Streams adapter, wire compatible with ``@socket.io/redis-streams-adapter`` 0.3.x:
+broadcasts and room/disconnect operations through one stream (XADD ``MAXLEN ~``, read with
+XREAD), requests and responses over pub/sub (msgpack), and connection state recovery on any
+node: sessions are ``SET <prefix><pid>`` with a TTL, missed packets are read back from the
+stream, and an entry id is the offset every node appends alike.
+
+Unlike Node, this node's own stream broadcasts reach its local sockets through its reader, in
+stream order, so "every entry up to the reader's position was delivered here" holds exactly;
+that is what lets a restore hand over from the XRANGE replay to live delivery with no gap and
+no duplicate. docs/recovery.md, SCALEOUT-PROTOCOL.md §5.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+import gevent
+import redis
+from gevent.event import Event
+
+from gsocketio.adapters import cluster_wire as cw
+from gsocketio.adapters import redis_wire as wire
+from gsocketio.adapters import streams_wire as sw
+from gsocketio.adapters.base import EVERYONE, BroadcastOptions, Recipient
+from gsocketio.adapters.recovery import RecoveryOptions
+from gsocketio.adapters.redis_answers import wire_flags
+from gsocketio.adapters.redis_base import RedisAdapterBase
+from gsocketio.adapters.redis_link import LINK_ERRORS
+from gsocketio.adapters.redis_sharded import RedisShardedAdapter
+from gsocketio.adapters.streams_sessions import LiveSessions
+from gsocketio.exceptions import AdapterMessageError, ClusterUnavailableError
+from gsocketio.protocol.recovery import Restored, Session, matches
+from gsocketio.protocol.socketio import Packet, PacketType
+
+__all__ = ["RedisStreamsAdapter"]
+
+MT = cw.MessageType
+CATCH_UP_WAIT: Final = 2.0
+"""Seconds a restore waits for this node's reader to reach the client's offset."""
+
+
+class RedisStreamsAdapter(RedisShardedAdapter):
+    """``gsocketio.Server(adapter=RedisStreamsAdapter(url, stream="socket.io"))``; the options
+    are Node's (``maxLen``, ``readCount``, ``blockTimeInMs`` in seconds, ``sessionKeyPrefix``)."""
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        stream: str = "socket.io",
+        *,
+        channel_prefix: str = "socket.io",
+        max_len: int = 10_000,
+        read_count: int = 100,
+        block_time: float = 5.0,
+        session_key_prefix: str = "sio:session:",
+        live_sessions: bool = True,
+        requests_timeout: float = 5.0,
+        outbox_size: int = 10_000,
+        limits: wire.WireLimits = wire.DEFAULT_WIRE_LIMITS,
+        redis_options: dict[str, Any] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.stream = stream
+        self.max_len = max_len
+        self.read_count = read_count
+        self.block_time = block_time
+        self.session_key_prefix = session_key_prefix
+        self.live_sessions = live_sessions
+        self._live: LiveSessions | None = None
+        self.mode = "static"
+        self._known: set[str] = set()
+        self._by_channel: dict[bytes, tuple[str, str]] = {}
+        self._session_ttl_ms = 0
+        self._max_missed = 0
+        self._position = "0-0"  # every entry up to this id has been handled here
+        self._moved = Event()
+        self.ready = Event()  # set once the reader knows where the stream ends
+        RedisAdapterBase.__init__(
+            self, url, channel_prefix, cw.new_uid(), requests_timeout=requests_timeout,
+            outbox_size=outbox_size, limits=limits, redis_options=redis_options, logger=logger,
+            sharded=False,
+        )  # fmt: skip
+        read_options = {
+            "socket_connect_timeout": 2.0,
+            "socket_timeout": block_time + 5.0,
+            "protocol": 2,
+            **(redis_options or {}),
+        }
+        self._reader_client = redis.Redis.from_url(
+            url, client_name=f"gsio:{stream}:{self.uid}:xread", **read_options
+        )
+        self._locate()  # before any broadcast of ours, so the reader sees them all
+        self._reader = gevent.spawn(self._read_loop)
+        self._namespace("/")
+
+    # --- publishing ----------------------------------------------------------------------
+
+    def _xadd(self, nsp: str, mtype: MT, data: Any) -> str | None:
+        fields = sw.encode_entry(self.uid, nsp, mtype, data)
+        try:
+            entry_id = self._client.xadd(self.stream, fields, maxlen=self.max_len, approximate=True)  # type: ignore[arg-type]
+        except LINK_ERRORS as exc:
+            self.log.warning("XADD to %s failed (%s): message dropped", self.stream, exc)
+            return None
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    def _publish(self, nsp: str, mtype: MT, data: dict[str, Any], channel: str | None = None,
+                 volatile: bool = False) -> None:  # fmt: skip
+        if mtype in sw.STREAM_TYPES and not (mtype is MT.BROADCAST and "requestId" in data):
+            self._xadd(nsp, mtype, data)
+            return
+        payload = sw.pack_envelope(mtype, data, self.uid, nsp)
+        self._outbox.put(self._main(nsp), payload, volatile=volatile)
+
+    def _publish_response(self, nsp: str, requester: str, mtype: MT, data: dict[str, Any]) -> None:
+        payload = sw.pack_envelope(mtype, data, self.uid, nsp)
+        self._outbox.put(f"{self._main(nsp)}{requester}#", payload)
+
+    def server_count(self, namespace: str) -> int:
+        main = self._ready(namespace)
+        try:
+            counts = self._client.pubsub_numsub(main)
+        except LINK_ERRORS as exc:
+            raise ClusterUnavailableError(f"Redis at {self.url} is unreachable: {exc}") from None
+        return max(1, int(counts[0][1])) if counts else 1
+
+    def broadcast(self, packet: Packet, opts: BroadcastOptions = EVERYONE) -> None:
+        """To the stream; local sockets get it from the reader (with the entry id as offset
+        when recovery is on). Local-only broadcasts and acks are delivered at once."""
+        if opts.flags.local or packet.id is not None:
+            self.local.broadcast(packet, opts)
+            return
+        self._namespace(packet.namespace)
+        data = cw.broadcast_data(
+            packet.data, sorted(opts.rooms), sorted(opts.except_rooms), wire_flags(opts.flags)
+        )
+        if self._xadd(packet.namespace, MT.BROADCAST, data) is None:
+            self.local.broadcast(packet, opts)  # Redis is down: this node's sockets still get it
+
+    # --- reading the stream --------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        client = self._reader_client
+        while True:
+            try:
+                if not self.ready.is_set():
+                    self._locate()
+                    if not self.ready.is_set():
+                        gevent.sleep(0.5)
+                        continue
+                reply: Any = client.xread(
+                    {self.stream: self._position},
+                    count=self.read_count,
+                    block=int(self.block_time * 1000),
+                )
+            except LINK_ERRORS as exc:
+                self.log.debug("XREAD on %s failed (%s); retrying", self.stream, exc)
+                gevent.sleep(0.5)
+                continue
+            for _stream, entries in reply or ():
+                for raw_id, fields in entries:
+                    entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                    self._on_entry(entry_id, fields)
+                    self._position = entry_id
+            moved, self._moved = self._moved, Event()
+            moved.set()
+
+    def _locate(self) -> None:
+        """Start reading after the stream's current last entry (Node starts at ``$``)."""
+        try:
+            last: Any = self._reader_client.xrevrange(self.stream, count=1)
+        except LINK_ERRORS:
+            return  # the reader retries
+        self._position = last[0][0].decode() if last else "0-0"
+        self.ready.set()
+
+    def _on_entry(self, entry_id: str, fields: dict[Any, Any]) -> None:
+        try:
+            msg = sw.decode_entry(fields, self.limits)
+            if msg.type is MT.BROADCAST:
+                packet, opts = self._broadcast_of(msg)
+                if self.recovers and packet.id is None and not opts.flags.volatile:
+                    packet.data = [*packet.data, entry_id]
+                self.local.broadcast(packet, opts)
+            elif msg.uid != self.uid:
+                self._on_request(msg.nsp, msg)
+        except AdapterMessageError as exc:
+            self._reject("stream entry", exc)
+        except Exception:
+            self.log.exception("error handling a stream entry (dropped)")
+
+    def _broadcast_of(self, msg: cw.ClusterMessage) -> tuple[Packet, BroadcastOptions]:
+        packet = msg.data.get("packet")
+        if not isinstance(packet, dict):
+            raise AdapterMessageError("a broadcast needs a packet object")
+        args = wire.event_data(packet.get("data"))
+        opts, _sel = self._selection(msg.data)
+        return Packet(PacketType.EVENT, msg.nsp, args), opts
+
+    # --- connection state recovery -------------------------------------------------------
+
+    def enable_recovery(self, options: RecoveryOptions) -> None:
+        self._session_ttl_ms = max(1, int(options.max_disconnection_duration * 1000))
+        self._max_missed = options.max_missed
+        self.recovers = True
+        if self.live_sessions and self._live is None:
+            self._live = LiveSessions(
+                self._client, self.session_key_prefix, self._session_ttl_ms,
+                self.local.rooms_of, self.log,
+            )  # fmt: skip
+
+    # live sessions: every change marks the socket dirty (streams_sessions.py)
+
+    def add_socket(self, namespace: str, sid: str, recipient: Recipient) -> None:
+        super().add_socket(namespace, sid, recipient)
+        if self._live is not None:
+            self._live.track(namespace, sid, recipient)
+
+    def remove_socket(self, namespace: str, sid: str) -> None:
+        if self._live is not None:
+            self._live.untrack(namespace, sid)
+        super().remove_socket(namespace, sid)
+
+    def enter_room(self, namespace: str, sid: str, room: str) -> None:
+        super().enter_room(namespace, sid, room)
+        self.touch_session(namespace, sid)
+
+    def leave_room(self, namespace: str, sid: str, room: str) -> None:
+        super().leave_room(namespace, sid, room)
+        self.touch_session(namespace, sid)
+
+    def _join_local(self, nsp: str, opts: BroadcastOptions, rooms: list[str], leave: bool) -> None:
+        live = self._live
+        sids = self.local.sockets(nsp, opts) if live is not None else ()
+        super()._join_local(nsp, opts, rooms, leave)
+        if live is not None:
+            for sid in sids:
+                live.touch(nsp, sid)
+
+    def touch_session(self, namespace: str, sid: str) -> None:
+        if self._live is not None:
+            self._live.touch(namespace, sid)
+
+    def forget_session(self, pid: str) -> None:
+        try:
+            self._client.delete(self.session_key_prefix + pid)
+        except LINK_ERRORS as exc:
+            self.log.warning("could not delete session key (%s)", exc)
+
+    def persist_session(self, session: Session) -> None:
+        value = sw.encode_session(session.sid, session.pid, session.rooms, session.data or {})
+        try:
+            self._client.set(self.session_key_prefix + session.pid, value, px=self._session_ttl_ms)
+        except LINK_ERRORS as exc:
+            self.log.warning("could not persist session %s (%s)", session.sid, exc)
+
+    def restore_session(self, auth: Any, namespace: str) -> Restored | None:
+        """Node's restore (single-use session, the offset must still be in the stream), then
+        the replay up to this node's reader position; returns without yielding after the
+        last read, so the caller registers the socket before the reader moves on."""
+        if not self.recovers or not isinstance(auth, dict):
+            return None
+        pid, offset = auth.get("pid"), auth.get("offset")
+        if not isinstance(pid, str) or not sw.is_offset(offset):
+            return None
+        assert isinstance(offset, str)
+        try:
+            return self._restore(pid, offset, namespace)
+        except LINK_ERRORS as exc:
+            self.log.warning("could not restore session (%s): a fresh one", exc)
+        except AdapterMessageError as exc:
+            self._reject("session", exc)
+        return None
+
+    def _restore(self, pid: str, offset: str, namespace: str) -> Restored | None:
+        pipe = self._client.pipeline(transaction=True)
+        pipe.get(self.session_key_prefix + pid)
+        pipe.delete(self.session_key_prefix + pid)
+        raw, _deleted = pipe.execute()
+        if raw is None or not self._client.xrange(self.stream, offset, offset):
+            return None
+        found = sw.decode_session(raw, self.limits)
+        rooms = set(found["rooms"])
+        target = sw.entry_key(offset)
+        with gevent.Timeout(CATCH_UP_WAIT, False):
+            while sw.entry_key(self._position) < target:
+                self._moved.wait()
+        if sw.entry_key(self._position) < target:
+            return None  # the reader lags too far: a replay could not hand over exactly
+        missed: list[list[Any]] = []
+        start = sw.next_offset(offset)
+        for _ in range(self.max_len // max(1, self.read_count) + 10):
+            end = self._position
+            if sw.entry_key(start) > sw.entry_key(end):  # caught up; no yield from here on
+                data = found.get("data")
+                session = Session(found["sid"], found["pid"], namespace, found["rooms"], data)
+                return Restored(session, missed)
+            batch: Any = self._client.xrange(self.stream, start, end, count=self.read_count)
+            for raw_id, fields in batch:
+                entry_id = raw_id.decode()
+                start = sw.next_offset(entry_id)
+                self._replay(entry_id, fields, namespace, rooms, missed)
+                if len(missed) > self._max_missed:
+                    return None
+            if len(batch) < self.read_count:
+                start = sw.next_offset(end)
+        return None
+
+    def _replay(
+        self, entry_id: str, fields: Any, nsp: str, rooms: set[str], missed: list[list[Any]]
+    ) -> None:
+        try:
+            msg = sw.decode_entry(fields, self.limits)
+            if msg.nsp != nsp or msg.type is not MT.BROADCAST:
+                return
+            packet, opts = self._broadcast_of(msg)
+        except AdapterMessageError:
+            return
+        if not opts.flags.volatile and matches(rooms, opts.rooms, opts.except_rooms):
+            missed.append([*packet.data, entry_id])
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.close()
+        self._reader.kill(block=False)
+        self._reader_client.close()
+        super().close()
