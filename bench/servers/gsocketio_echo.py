@@ -36,5 +36,6 @@ if __name__ == "__main__":
     metrics = "/metrics" if os.environ.get("GSOCKETIO_BENCH_METRICS") == "1" else None
     if os.environ.get("GSOCKETIO_BENCH_BLOCKING"):
         gsocketio.monitor_blocking(float(os.environ["GSOCKETIO_BENCH_BLOCKING"]))
-    app = sio.wsgi_app(metrics_path=metrics)
+    # only when asked: an older tree (--baseline) has no metrics_path keyword
+    app = sio.wsgi_app(metrics_path=metrics) if metrics else sio.wsgi_app()
     SocketIOServer(("127.0.0.1", int(sys.argv[1])), app, log=None).serve_forever()
