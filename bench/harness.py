@@ -319,7 +319,11 @@ def saturation_warning(name: str, cell: Cell, result: dict[str, Any]) -> str | N
 def gsocketio_origin(env: dict[str, str]) -> str:
     """Where a server started with ``env`` imports gsocketio from (baseline vs this tree)."""
     code = "import gsocketio, os; print(os.path.dirname(gsocketio.__file__))"
-    out = subprocess.run([PY, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    # cwd "/": ``-c`` puts the working directory first on sys.path, which would shadow env's
+    # PYTHONPATH with the tree bench/run.py was started from (the baseline reported as ours).
+    out = subprocess.run(
+        [PY, "-c", code], env=env, capture_output=True, text=True, timeout=60, cwd="/"
+    )
     return out.stdout.strip() or out.stderr.strip()[-200:]
 
 
