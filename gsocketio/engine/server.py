@@ -161,6 +161,16 @@ class EngineServer:
 
     __call__ = handle_request
 
+    def serves_without_environ(self, query_string: str) -> bool:
+        """Whether a GET/POST with this query may be answered from a lean environ (the request
+        method, query, body and headers; see :func:`gsocketio.http.environ.lean_environ`).
+
+        True only for a request naming a session (a non-empty ``sid``, read as
+        :meth:`handle_request` reads it): what answers it reads nothing else of the environ.
+        A handshake keeps the full one, which its session and ``allow_request`` receive.
+        """
+        return bool(_parse_query(query_string).get("sid"))
+
     # --- verification ---------------------------------------------------------------------------
 
     def _verify(self, req: Request) -> int | None:

@@ -27,7 +27,7 @@ import gevent.socket
 from gsocketio._logging import get_logger
 from gsocketio.exceptions import HTTPBodyError, HTTPRequestError
 from gsocketio.http.body import RequestBody
-from gsocketio.http.environ import build_environ
+from gsocketio.http.environ import build_environ, lean_environ, split_target
 from gsocketio.http.parser import HeadParser, RequestHead
 from gsocketio.http.response import Response, simple_response
 from gsocketio.websocket.connection import (
@@ -50,6 +50,7 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _YIELD_EVERY = 8  # receives of one body between two yields to the hub
 _LINGER_TIME = 1.0  # seconds, and bytes, a closing connection drains its unread input for
 _LINGER_BYTES = 1 << 20
+_DIRECT_METHODS = frozenset({"GET", "POST"})
 
 
 class _ClientGone(OSError):
@@ -210,9 +211,20 @@ class HTTPConnection:
             chunked=head.chunked,
             expect_continue=head.expect_continue,
         )
-        environ = build_environ(server.environ, head, self.address, body)
-        environ[SOCKET_KEY] = self.sock
-        environ[RFILE_KEY] = self._buffered
+        application = server.application
+        environ = None
+        route = server.direct_route
+        if route is not None and head.method in _DIRECT_METHODS and not head.upgrade:
+            path, query = split_target(head.target)
+            direct = route(path, query)
+            if direct is not None:
+                environ = lean_environ(server.lean_environ, head, path, query, body)
+                application = direct
+        if environ is None:
+            environ = build_environ(server.environ, head, self.address, body)
+            environ[SOCKET_KEY] = self.sock
+            environ[RFILE_KEY] = self._buffered
+            application = server.application
         close = last or not head.keep_alive or server.closed
         response = Response(
             self,
@@ -223,7 +235,7 @@ class HTTPConnection:
         )
         result: Any = None
         try:
-            result = server.application(environ, response.start_response)
+            result = application(environ, response.start_response)
             ws = environ.get(WEBSOCKET_KEY)
             if isinstance(ws, WebSocket):
                 self._close_result(result)
