@@ -324,9 +324,10 @@ class WSGIApp:
         engine = self.engine
         if not isinstance(engine, EngineServer) or current() is not None:
             return None
-        if not engine.serves_without_environ(query):
+        parsed = engine.direct_query(query)
+        if parsed is None:
             return None
-        return engine.handle_request
+        return partial(engine.handle_request, parsed_query=parsed)
 
     def _forwarding(self, identity: LocalIdentity) -> Forwarder:
         """The forwarder of this process's node, bounded by the engine's options: a

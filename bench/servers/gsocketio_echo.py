@@ -1,7 +1,9 @@
 """Echo-with-ack server on gsocketio (benchmark peer).
 
 ``GSOCKETIO_BENCH_METRICS=1`` serves it with the Prometheus endpoint on (``/metrics``);
-``GSOCKETIO_BENCH_BLOCKING=<seconds>`` runs the blocked-loop monitor with that threshold.
+``GSOCKETIO_BENCH_BLOCKING=<seconds>`` runs the blocked-loop monitor with that threshold;
+``GSOCKETIO_BENCH_DIRECT=0`` turns the HTTP server's direct route off (every request takes the
+general WSGI path), to measure what the route buys.
 """
 
 from gevent import monkey
@@ -38,4 +40,5 @@ if __name__ == "__main__":
         gsocketio.monitor_blocking(float(os.environ["GSOCKETIO_BENCH_BLOCKING"]))
     # only when asked: an older tree (--baseline) has no metrics_path keyword
     app = sio.wsgi_app(metrics_path=metrics) if metrics else sio.wsgi_app()
-    SocketIOServer(("127.0.0.1", int(sys.argv[1])), app, log=None).serve_forever()
+    options = {"direct": False} if os.environ.get("GSOCKETIO_BENCH_DIRECT") == "0" else {}
+    SocketIOServer(("127.0.0.1", int(sys.argv[1])), app, log=None, **options).serve_forever()

@@ -211,8 +211,8 @@ class HTTPConnection:
             chunked=head.chunked,
             expect_continue=head.expect_continue,
         )
-        application = server.application
         environ = None
+        application = server.application
         route = server.direct_route
         if route is not None and head.method in _DIRECT_METHODS and not head.upgrade:
             path, query = split_target(head.target)
@@ -235,7 +235,12 @@ class HTTPConnection:
         )
         result: Any = None
         try:
-            result = application(environ, response.start_response)
+            start = (
+                response.start_response
+                if application is server.application
+                else response.start_trusted  # the direct route: an answer of the engine's
+            )
+            result = application(environ, start)
             ws = environ.get(WEBSOCKET_KEY)
             if isinstance(ws, WebSocket):
                 self._close_result(result)
