@@ -281,10 +281,12 @@ class HTTPConnection:
                 server.log_request(self.address, head, 500, 0, time.monotonic() - started)
             return False
         finally:
-            self._close_result(result)
-        server.log_request(
-            self.address, head, response.code, response.sent, time.monotonic() - started
-        )
+            if result is not None and type(result) is not list:  # a list has no close()
+                self._close_result(result)
+        if server.log is not None:  # the access log is off in most deployments behind a proxy
+            server.log_request(
+                self.address, head, response.code, response.sent, time.monotonic() - started
+            )
         if response.close:
             return False
         return body.done or body.discard(limits.max_discard)
