@@ -53,6 +53,7 @@ FLOORS: dict[str, float] = {
     "gsocketio/engine/reaper.py": 92,  # 95.9%
     "gsocketio/engine/server.py": 90,  # 93.9%
     "gsocketio/exceptions.py": 93,  # 97.9%
+    "gsocketio/forwarding.py": 85,  # 89% from tests/cluster/test_forward_pool.py alone (in-process node)
     "gsocketio/greenlets.py": 92,  # 95.5%
     "gsocketio/http/__init__.py": 97,  # 100.0%
     "gsocketio/http/body.py": 87,  # 90.8%
@@ -96,9 +97,8 @@ FLOORS: dict[str, float] = {
     # Modules that run mostly inside subprocess servers (prefork workers, node listeners,
     # the CLI), which coverage does not trace: floors at today's measure until subprocess
     # coverage is on (CONTRIBUTING.md: floors only go up).
-    "gsocketio/forwarding.py": 17,  # 19.2%
     "gsocketio/logformat.py": 63,  # 65.3%
-    "gsocketio/nodes.py": 26,  # 28.3%
+    "gsocketio/nodes.py": 56,  # 61% from tests/cluster/test_forward_pool.py alone
     "gsocketio/prefork.py": 18,  # 20.5%
 }
 
