@@ -13,8 +13,9 @@ import gevent.event
 
 import gsocketio
 from tests.helpers.node import run_node
+from tests.helpers.sio_clients import V4
 
-CLIENT = 'const { io } = require("socket.io-client");\n'
+CLIENT = V4
 
 Serve = Callable[..., str]
 
