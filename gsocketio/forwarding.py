@@ -63,15 +63,6 @@ def _headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
     return headers
 
 
-class _Aborted(Exception):
-    """A forwarded exchange failed; ``answered`` when the owner had started its response."""
-
-    def __init__(self, cause: BaseException, answered: bool) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.answered = answered
-
-
 class Forwarder:
     """Forwards to the nodes of ``identity.directory``. ``timeout`` bounds a whole forwarded
     exchange (it must outlast a long-poll: ``ping_interval`` plus a margin), ``max_body``
@@ -191,20 +182,16 @@ class Forwarder:
             if sock is None:  # gone: the local endpoint answers "Session ID unknown"
                 self._drop(owner)
                 return None
-            try:
-                response = self._exchange(owner, sock, request)
+            response, unanswered = self._exchange(owner, sock, request)
+            if response is not None or not unanswered:
                 break
-            except _Aborted as exc:
-                sock.close()
-                if exc.answered or isinstance(exc.cause, gevent.Timeout):
-                    break
-                if reused and attempt == 0 and method in _IDEMPOTENT:
-                    self.retried += 1  # closed under us, unanswered: once more, on a new one
-                    self._drop(owner)
-                    continue
-                if not self._reachable(owner):  # died under the request: its sid is gone
-                    return None
-                break
+            if reused and attempt == 0 and method in _IDEMPOTENT:
+                self.retried += 1  # closed under us, unanswered: once more, on a new one
+                self._drop(owner)
+                continue
+            if not self._reachable(owner):  # died under the request: its sid is gone
+                return None
+            break
         if response is None:
             log.warning("forwarding to %s failed", owner)
             start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
@@ -235,31 +222,41 @@ class Forwarder:
             if len(data) > self.max_body:
                 raise ForwardError("request body above max_http_buffer_size")
 
-    def _exchange(self, owner: str, sock: Any, request: bytes) -> ForwardedResponse:
-        """Send ``request`` on ``sock`` and read the answer, bounded by ``timeout``; ``sock``
-        goes back to the pool when the answer left it reusable. Raises _Aborted."""
+    def _exchange(
+        self, owner: str, sock: Any, request: bytes
+    ) -> tuple[ForwardedResponse | None, bool]:
+        """Send ``request`` on ``sock`` and read the answer, bounded by ``timeout``: the
+        response (``sock`` back to the pool when it left it reusable, else closed), or None
+        and whether the connection failed before any byte of an answer (never on a timeout:
+        a long-poll that outlasts the bound is not sent again)."""
         reader = ResponseReader(self.max_body + _CHUNK)
+        response: ForwardedResponse | None = None
+        deadline = gevent.Timeout(self.timeout)
         try:
-            with gevent.Timeout(self.timeout):
+            with deadline:
                 sock.settimeout(None)
                 sock.sendall(request)
-                while True:
+                while response is None:
                     data = sock.recv(_CHUNK)
                     if not data:
                         response = reader.eof()
-                        sock.close()
-                        return response
-                    if reader.feed(data):
-                        break
-        except (OSError, ForwardError, gevent.Timeout) as exc:
-            log.info("forwarded exchange failed: %r", exc)
-            raise _Aborted(exc, reader.received > 0) from None
-        response = reader.result()
+                    elif reader.feed(data):
+                        response = reader.result()
+        except gevent.Timeout as exc:
+            sock.close()
+            if exc is not deadline:  # a caller's deadline: not ours to answer
+                raise
+            log.info("forwarded exchange with %s timed out", owner)
+            return None, False
+        except (OSError, ForwardError) as exc:
+            log.info("forwarded exchange with %s failed: %r", owner, exc)
+            sock.close()
+            return None, reader.received == 0
         if reader.reusable:
             self._release(owner, sock)
         else:
             sock.close()
-        return response
+        return response, False
 
     def _pipe(
         self, owner: str, environ: dict[str, Any], start_response: StartResponse

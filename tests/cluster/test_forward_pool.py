@@ -349,3 +349,14 @@ def test_gone_owner_and_oversized_bodies(front: Any) -> None:
     owner.close()
     assert _request(url + "/a") == (410, b"")  # gone: left to the local endpoint
     assert forwarder.idle("ownr0001") == 0
+
+
+def test_an_owner_that_outlasts_the_bound_gets_a_502_not_a_retry(front: Any) -> None:
+    forwarder, owner, url = front(timeout=0.5)
+    assert _request(url + "/a") == (200, b"ok")
+    status, _ = _request(url + "/wait")  # on the pooled connection, never answered in time
+    assert status == 502
+    assert (forwarder.retried, forwarder.connects) == (0, 1)  # no resend, no probe
+    assert forwarder.idle("ownr0001") == 0  # the timed-out connection is not kept
+    owner.gate.set()
+    assert _request(url + "/b") == (200, b"ok")
