@@ -92,6 +92,7 @@ class Client:
 
     __slots__ = (
         "_inflight",
+        "_inline",
         "_slot",
         "closed",
         "conn",
@@ -124,6 +125,8 @@ class Client:
         self.hold: Callable[[str | bytes | Packet], None] | None = None
         self.timer: Any = None  # connect-timeout loop timer until a namespace is joined
         self._inflight = 0
+        # The engine's connections may run handlers on their reader (EngineConnection.run_inline)
+        self._inline: Any = conn if hasattr(conn, "run_inline") else None
         self._slot: gevent.event.Event | None = None
 
     def __repr__(self) -> str:
@@ -221,7 +224,9 @@ class Client:
     # --- handler greenlets -------------------------------------------------------------------
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` in a new greenlet, waiting first while too many are running.
+        """Run ``fn(*args)`` as a handler of its own, waiting first while too many are running:
+        inline on a WebSocket reader that can hand its reading over should ``fn`` block, else
+        in a recycled greenlet. Either way the caller goes on reading while ``fn`` waits.
 
         Called from the connection's reader: waiting here stops reading from that client only.
         """
@@ -232,9 +237,13 @@ class Client:
             slot.clear()
             slot.wait()
         self._inflight += 1
-        # A recycled bare greenlet (gsocketio.greenlets): a fresh one costs several times more
-        # per message; fn never raises (the handler layer's runners log errors).
-        POOL.spawn(self._run, fn, args)
+        # On the WebSocket reader, fn runs right here (no switch) and the reading moves to
+        # another greenlet only if fn blocks (gsocketio.engine.websocket). Else a recycled
+        # bare greenlet (gsocketio.greenlets): a fresh one costs several times more per
+        # message. fn never raises (the handler layer's runners log errors).
+        inline = self._inline
+        if inline is None or not inline.run_inline(self._run, (fn, args)):
+            POOL.spawn(self._run, fn, args)
 
     def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
