@@ -116,6 +116,17 @@ class LegacyConnection:
         return self._opened
 
     @property
+    def congested(self) -> bool:
+        """Whether to drop a volatile packet (``Socket.deliver_volatile`` asks): the engine's
+        ``slow_consumer="drop_volatile"`` and half of either of this endpoint's outgoing
+        bounds queued, as for Engine.IO clients."""
+        if self._owner.options.slow_consumer != "drop_volatile":
+            return False
+        packets, size = self._session.backlog
+        config = self._session.config
+        return 2 * packets >= config.max_buffered_packets or 2 * size >= config.max_buffered_bytes
+
+    @property
     def wire(self) -> LegacyWire:
         """The wire format of this connection's sockets (for a Socket.IO layer that asks)."""
         return self._owner.wire
