@@ -138,6 +138,16 @@ class ServerCollector:
         for action, count in sorted(stats.slow_consumer.items()):
             slow.add_metric([action], count)
         yield slow
+        for direction, table in (("received", stats.bytes_in), ("sent", stats.bytes_out)):
+            family = CounterMetricFamily(
+                f"gsocketio_bytes_{direction}",
+                f"Bytes of Socket.IO packets {direction} (UTF-8 text and binary attachments; "
+                "Engine.IO, HTTP and WebSocket framing not included), by transport",
+                labels=["transport"],
+            )
+            for transport, count in sorted(table.items()):
+                family.add_metric([transport], count)
+            yield family
         yield CounterMetricFamily(
             "gsocketio_blocked_loops",
             "Stalls of the gevent hub longer than the blocked-loop threshold",
@@ -175,10 +185,27 @@ def instrument(server: Server) -> CollectorRegistry:
         return registry
     stats = Stats()
     server.metrics = stats
+    _count_received(server, stats)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServerCollector(server, stats))
     _REGISTRIES[server] = registry
     return registry
+
+
+def _count_received(server: Server, stats: Stats) -> None:
+    """Count the bytes of every message the engine hands the server: its ``engine_message``
+    becomes a counting one for this instance. Readers look the method up when a connection
+    opens, so uninstrumented servers keep the plain call with no test per message. (0.9
+    clients are counted by their connection, which asks for ``metrics.received`` when it
+    opens.)"""
+    plain = type(server).engine_message  # the class's: instrumenting twice wraps once
+    received = stats.received
+
+    def engine_message(conn: Any, data: str | bytes) -> None:
+        received(conn.transport, data)
+        plain(server, conn, data)
+
+    server.engine_message = engine_message  # type: ignore[method-assign]
 
 
 def _error_code(body: Iterable[bytes]) -> str:

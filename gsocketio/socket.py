@@ -129,9 +129,10 @@ class Socket:
         """Send encoded messages now, or hold them until the CONNECT is accepted."""
         state = self.state
         if state == CONNECTED:
+            conn = self.client.conn
             if (stats := self.client.stats) is not None:
-                stats.packets_out += 1
-            self.client.conn.send_many(items)
+                stats.delivered(conn.transport, items)
+            conn.send_many(items)
         elif state == CONNECTING:
             buffer = self._buffer
             if buffer is None:

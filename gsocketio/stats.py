@@ -2,17 +2,18 @@
 
 Plain integers and dicts, no locks and no calls on the hot path: the layers do
 ``if (m := self.metrics) is not None: m.events_in += 1``, and :mod:`gsocketio.metrics` reads
-them at scrape time beside the state it reads directly (connections, namespaces, rooms).
+them at scrape time beside the state it reads directly (connections, namespaces, rooms). Bytes
+are counted only while instrumented, through methods :mod:`gsocketio.metrics` puts in place.
 """
 
 from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-__all__ = ["ACK_BUCKETS", "AckTimer", "Stats"]
+__all__ = ["ACK_BUCKETS", "AckTimer", "Stats", "size_of"]
 
 ACK_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds (seconds) of the ack latency histogram; one more bucket holds the rest."""
@@ -26,6 +27,8 @@ class Stats:
         "ack_count",
         "ack_sum",
         "ack_timeouts",
+        "bytes_in",
+        "bytes_out",
         "disconnects",
         "engine_errors",
         "events_in",
@@ -43,6 +46,19 @@ class Stats:
         self.disconnects: dict[str, int] = {}  # connection close reason -> count
         self.engine_errors: dict[tuple[str, str], int] = {}  # (status, Engine.IO code) -> count
         self.slow_consumer: dict[str, int] = {}  # backpressure action -> count
+        self.bytes_in: dict[str, int] = {}  # transport -> bytes of messages received
+        self.bytes_out: dict[str, int] = {}  # transport -> bytes of packets delivered
+
+    def received(self, transport: str, data: str | bytes) -> None:
+        """A message (or a 0.9 frame/payload) arrived over ``transport``."""
+        key = transport or "pending"
+        self.bytes_in[key] = self.bytes_in.get(key, 0) + size_of(data)
+
+    def delivered(self, transport: str, items: Iterable[str | bytes]) -> None:
+        """One encoded packet (its messages: text and binary attachments) went to a socket."""
+        self.packets_out += 1
+        key = transport or "pending"
+        self.bytes_out[key] = self.bytes_out.get(key, 0) + sum(map(size_of, items))
 
     def disconnected(self, reason: str) -> None:
         """A connection closed (once per connection)."""
@@ -77,6 +93,14 @@ class Stats:
             return callback(*args)
 
         return acked
+
+
+def size_of(data: str | bytes) -> int:
+    """The UTF-8 size of a text message (its length when ASCII, the common case), or the
+    length of a binary one."""
+    if isinstance(data, str) and not data.isascii():
+        return len(data.encode("utf-8", "surrogatepass"))
+    return len(data)
 
 
 class AckTimer:
