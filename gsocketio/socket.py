@@ -19,6 +19,7 @@ from gsocketio.protocol.socketio import Packet
 
 if TYPE_CHECKING:
     from gsocketio.client import Client
+    from gsocketio.listeners import OwnHooks
     from gsocketio.socketio_server import Server
 
 __all__ = ["CLOSED", "CONNECTED", "CONNECTING", "Socket", "SocketIOWire"]
@@ -57,6 +58,7 @@ class Socket:
         "close_reason",
         "data",
         "issued",
+        "listeners",
         "namespace",
         "pid",
         "recovered",
@@ -83,6 +85,7 @@ class Socket:
         self._buffer: list[str | bytes] | None = None
         self.pid: str | None = None  # connection state recovery: the private session id
         self.recovered = False  # restored from a session (Node's socket.recovered)
+        self.listeners: OwnHooks | None = None  # its own listeners (gsocketio.listeners)
 
     def __repr__(self) -> str:
         return f"<Socket {self.sid} {self.namespace} state={self.state}>"
