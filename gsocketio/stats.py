@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 __all__ = ["ACK_BUCKETS", "AckTimer", "Stats", "size_of"]
@@ -51,14 +51,18 @@ class Stats:
 
     def received(self, transport: str, data: str | bytes) -> None:
         """A message (or a 0.9 frame/payload) arrived over ``transport``."""
-        key = transport or "pending"
-        self.bytes_in[key] = self.bytes_in.get(key, 0) + size_of(data)
+        size = len(data) if type(data) is bytes or data.isascii() else size_of(data)
+        table = self.bytes_in
+        table[transport] = table.get(transport, 0) + size
 
-    def delivered(self, transport: str, items: Iterable[str | bytes]) -> None:
+    def delivered(self, transport: str, items: Sequence[str | bytes]) -> None:
         """One encoded packet (its messages: text and binary attachments) went to a socket."""
         self.packets_out += 1
-        key = transport or "pending"
-        self.bytes_out[key] = self.bytes_out.get(key, 0) + sum(map(size_of, items))
+        size = 0
+        for item in items:  # inline: this runs once per recipient of every packet
+            size += len(item) if type(item) is bytes or item.isascii() else size_of(item)
+        table = self.bytes_out
+        table[transport] = table.get(transport, 0) + size
 
     def disconnected(self, reason: str) -> None:
         """A connection closed (once per connection)."""
