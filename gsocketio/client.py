@@ -158,6 +158,8 @@ class Client:
                     server.close_socket(sock, DisconnectReason.CLIENT_DISCONNECT, inline=False)
             elif type(event) is Refused:
                 server.logger.warning("refusing %s: %s", self.conn.sid, event.why)
+                if (stats := self.stats) is not None and event.bound:
+                    stats.bound(event.bound)
                 self.refuse(event.packet)
             elif type(event) is Violation:
                 server.logger.warning("closing %s: %s", self.conn.sid, event.why)
@@ -225,16 +227,23 @@ class Client:
 
         Called from the connection's reader: waiting here stops reading from that client only.
         """
+        if self._inflight >= MAX_HANDLERS_PER_CLIENT:
+            self._wait_for_slot()
+        self._inflight += 1
+        # A recycled bare greenlet (gsocketio.greenlets): a fresh one costs several times more
+        # per message; fn never raises (the handler layer's runners log errors).
+        POOL.spawn(self._run, fn, args)
+
+    def _wait_for_slot(self) -> None:
+        """The client has its bound of handlers running: wait (bounded by their end)."""
+        if (stats := self.stats) is not None:
+            stats.bound("handlers_per_client")
         while self._inflight >= MAX_HANDLERS_PER_CLIENT and not self.closed:
             slot = self._slot
             if slot is None:
                 slot = self._slot = gevent.event.Event()
             slot.clear()
             slot.wait()
-        self._inflight += 1
-        # A recycled bare greenlet (gsocketio.greenlets): a fresh one costs several times more
-        # per message; fn never raises (the handler layer's runners log errors).
-        POOL.spawn(self._run, fn, args)
 
     def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:

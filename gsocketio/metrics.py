@@ -138,6 +138,15 @@ class ServerCollector:
         for action, count in sorted(stats.slow_consumer.items()):
             slow.add_metric([action], count)
         yield slow
+        bounds = CounterMetricFamily(
+            "gsocketio_bounds_hit",
+            "Per-client bounds a client hit: outgoing_buffer, preconnect_buffer, ack_table, "
+            "handlers_per_client, namespaces_per_client, namespace_length",
+            labels=["bound"],
+        )
+        for name, count in sorted(stats.bounds.items()):
+            bounds.add_metric([name], count)
+        yield bounds
         for direction, table in (("received", stats.bytes_in), ("sent", stats.bytes_out)):
             family = CounterMetricFamily(
                 f"gsocketio_bytes_{direction}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from gsocketio._logging import get_logger
@@ -142,6 +143,8 @@ class Socket:
                 buffer = self._buffer = []
             if len(buffer) + len(items) > MAX_PRECONNECT_ITEMS:
                 log.warning("socket %s: pre-connect buffer full, dropping a packet", self.sid)
+                if (stats := self.client.stats) is not None:
+                    stats.bound("preconnect_buffer")
                 return
             buffer.extend(items)
 
@@ -168,5 +171,7 @@ class Socket:
     def add_ack(self, callback: Callable[..., object]) -> int:
         table = self.acks
         if table is None:
-            table = self.acks = AckTable(DEFAULT_ACK_LIMIT)
+            stats = self.client.stats
+            evicted = partial(stats.bound, "ack_table") if stats is not None else None
+            table = self.acks = AckTable(DEFAULT_ACK_LIMIT, evicted)
         return table.add(callback)

@@ -27,6 +27,7 @@ class Stats:
         "ack_count",
         "ack_sum",
         "ack_timeouts",
+        "bounds",
         "bytes_in",
         "bytes_out",
         "disconnects",
@@ -46,6 +47,7 @@ class Stats:
         self.disconnects: dict[str, int] = {}  # connection close reason -> count
         self.engine_errors: dict[tuple[str, str], int] = {}  # (status, Engine.IO code) -> count
         self.slow_consumer: dict[str, int] = {}  # backpressure action -> count
+        self.bounds: dict[str, int] = {}  # per-client bound -> times a client hit it
         self.bytes_in: dict[str, int] = {}  # transport -> bytes of messages received
         self.bytes_out: dict[str, int] = {}  # transport -> bytes of packets delivered
 
@@ -70,6 +72,11 @@ class Stats:
         self.disconnects[key] = self.disconnects.get(key, 0) + 1
         if key == "outgoing buffer full":
             self.slow("disconnected")
+            self.bound("outgoing_buffer")
+
+    def bound(self, name: str) -> None:
+        """A client hit a per-client bound (cold paths only: the bound's own branch)."""
+        self.bounds[name] = self.bounds.get(name, 0) + 1
 
     def slow(self, action: str) -> None:
         """The outgoing bound acted on a slow client (``dropped_volatile``, ``disconnected``)."""

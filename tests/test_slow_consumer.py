@@ -82,6 +82,7 @@ def test_past_the_bound_the_client_is_disconnected_and_counted(
     text = requests.get(url + "/metrics", timeout=5).text
     assert 'gsocketio_slow_consumer_total{action="disconnected"} 1.0' in text
     assert 'gsocketio_disconnects_total{reason="outgoing buffer full"} 1.0' in text
+    assert 'gsocketio_bounds_hit_total{bound="outgoing_buffer"} 1.0' in text
 
 
 def test_disconnect_policy_queues_volatile_packets_like_the_others(
