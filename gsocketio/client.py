@@ -161,6 +161,8 @@ class Client:
                     server.close_socket(sock, DisconnectReason.CLIENT_DISCONNECT, inline=False)
             elif type(event) is Refused:
                 server.logger.warning("refusing %s: %s", self.conn.sid, event.why)
+                if (stats := self.stats) is not None and event.bound:
+                    stats.bound(event.bound)
                 self.refuse(event.packet)
             elif type(event) is Violation:
                 server.logger.warning("closing %s: %s", self.conn.sid, event.why)
@@ -230,12 +232,8 @@ class Client:
 
         Called from the connection's reader: waiting here stops reading from that client only.
         """
-        while self._inflight >= MAX_HANDLERS_PER_CLIENT and not self.closed:
-            slot = self._slot
-            if slot is None:
-                slot = self._slot = gevent.event.Event()
-            slot.clear()
-            slot.wait()
+        if self._inflight >= MAX_HANDLERS_PER_CLIENT:
+            self._wait_for_slot()
         self._inflight += 1
         # On the WebSocket reader, fn runs right here (no switch) and the reading moves to
         # another greenlet only if fn blocks (gsocketio.engine.websocket). Else a recycled
@@ -244,6 +242,17 @@ class Client:
         inline = self._inline
         if inline is None or not inline.run_inline(self._run, (fn, args)):
             POOL.spawn(self._run, fn, args)
+
+    def _wait_for_slot(self) -> None:
+        """The client has its bound of handlers running: wait (bounded by their end)."""
+        if (stats := self.stats) is not None:
+            stats.bound("handlers_per_client")
+        while self._inflight >= MAX_HANDLERS_PER_CLIENT and not self.closed:
+            slot = self._slot
+            if slot is None:
+                slot = self._slot = gevent.event.Event()
+            slot.clear()
+            slot.wait()
 
     def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
