@@ -350,25 +350,10 @@ class Session:
     # --- outgoing --------------------------------------------------------------------------
 
     def send(self, packet: Packet) -> list[Event]:
-        """Queue any packet for the current transport (``_enqueue`` inline: the hot path)."""
-        if self._state is SessionState.CLOSED:
-            self._check_open()
-        size = len(packet.data) + 1
-        queue = self._queue
-        config = self._config
-        if (
-            len(queue) >= config.max_buffered_packets
-            or self._queued_bytes + size > config.max_buffered_bytes
-        ):
-            return self._overflow()
-        queue.append(packet)
-        self._queued_bytes += size
-        return []
-
-    def send_message(self, data: str | bytes) -> list[Event]:
-        """Queue one MESSAGE packet."""
-        self._check_open()
-        return self._enqueue(Packet(_MESSAGE, data))
+        """Queue any packet for the current transport."""
+        if self.closed:
+            self._check_open()  # raises
+        return self._enqueue(packet)
 
     def send_many(self, items: Sequence[str | bytes]) -> list[Event]:
         """Queue MESSAGE packets in order, all or none (the bound is checked for the batch)."""
@@ -419,9 +404,12 @@ class Session:
 
     def _enqueue(self, packet: Packet) -> list[Event]:
         size = len(packet.data) + 1
-        if self._over_bound(1, size):
+        queue, config = self._queue, self._config  # _over_bound(1, size) inline: the hot path
+        if len(queue) >= config.max_buffered_packets or (
+            self._queued_bytes + size > config.max_buffered_bytes
+        ):
             return self._overflow()
-        self._queue.append(packet)
+        queue.append(packet)
         self._queued_bytes += size
         return []
 

@@ -230,8 +230,7 @@ class WebSocket:
         self._aborted = False
         self._close_timer: gevent.Greenlet | None = None
         self._out: list[bytes | memoryview] = []  # framed, not yet written (the backlog)
-        self._plain = _gevent_io.is_plain(sock)
-        self._plain_io = _gevent_io.PlainIO(sock) if self._plain else None
+        self._plain_io = _gevent_io.PlainIO(sock) if _gevent_io.is_plain(sock) else None
         self._drained = False  # the last read found the socket's buffer empty
         self._burst_messages = 0  # messages and bytes since the reader last waited or yielded
         self._burst_bytes = 0
@@ -361,7 +360,7 @@ class WebSocket:
         else:
             for data in messages:
                 frame_message(out, data)
-        if not self._plain or self._write_lock.locked():
+        if self._plain_io is None or self._write_lock.locked():
             return False
         data_ = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
@@ -400,8 +399,7 @@ class WebSocket:
         timer = None
         try:
             # Usually the socket buffer takes it all at once: no timer, no wait.
-            plain = self._plain_io
-            sent = plain.send_some(data) if plain is not None else 0
+            sent = plain.send_some(data) if (plain := self._plain_io) is not None else 0
             if sent == len(data):
                 return True
             if not block:
