@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
-from typing import Any
 
-import gevent
 import pytest
 
 import gsocketio
@@ -21,6 +18,7 @@ from gsocketio.adapters.redis_streams import RedisStreamsAdapter
 from tests.cluster.conftest import REDIS_URL
 from tests.cluster.test_anyproc import Backend
 from tests.cluster.test_streams_kill import cleanup
+from tests.helpers.feed import SeqFeed, SeqReader
 from tests.helpers.node import NodeClient
 from tests.helpers.rrproxy import RoundRobinProxy
 
@@ -49,56 +47,35 @@ def test_owner_killed_clients_reconnect_and_recover_on_a_live_process(key: str) 
     )
     sender = gsocketio.Server(adapter=adapter)
     client = NodeClient(CLIENT, proxy.url, timeout=90)
-    sent = 0
-    running = True
-
-    def feed() -> None:
-        nonlocal sent
-        while running and sent < 5000:
-            sent += 1
-            sender.emit("seq", sent, to="feed")
-            gevent.sleep(0.01)
-
-    seqs: list[int] = []
-    events: list[dict[str, Any]] = []
-
-    def read_until(done: Callable[[], object], timeout: float = 20) -> None:
-        with gevent.Timeout(timeout, AssertionError(f"client stuck at {seqs[-3:]} {events}")):
-            while not done():
-                rec = client.expect("r", timeout=timeout)
-                if "seq" in rec:
-                    seqs.append(rec["seq"])
-                else:
-                    rec.pop("r")
-                    events.append(rec)
-
+    feed = SeqFeed(sender, interval=0.01, limit=5000)
+    reader = SeqReader(client)
+    seqs, events = reader.seqs, reader.events
     try:
-        read_until(lambda: events)
+        reader.until(lambda: events)
         first = events[0]
         assert first["recovered"] is False
         owner = next(b for b in backends if b.proc.pid == first["pid"])
-        feeder = gevent.spawn(feed)
-        read_until(lambda: len(seqs) >= 30)
+        feed.start()
+        reader.until(lambda: len(seqs) >= 30)
         owner.proc.kill()
         killed_at = time.monotonic()
         owner.proc.wait(timeout=5)
         proxy.remove(("127.0.0.1", owner.port))  # the balancer's health check
-        read_until(lambda: any("disconnected" in e for e in events), timeout=15)
+        reader.until(lambda: any("disconnected" in e for e in events), timeout=15)
         lost_after = time.monotonic() - killed_at
-        read_until(lambda: len([e for e in events if "connected" in e]) == 2)
+        reader.until(lambda: len(reader.connects) == 2)
         [gone] = [e for e in events if "disconnected" in e]
         assert gone["disconnected"] in ("transport error", "transport close")
         again = events[-1]
         assert again["connected"] == first["connected"] and again["recovered"] is True
         assert again["pid"] != first["pid"] and again["pid"] in {b.proc.pid for b in backends}
-        target = sent + 30
-        read_until(lambda: sent >= target)
-        running = False
-        feeder.join(timeout=5)
-        read_until(lambda: bool(seqs) and seqs[-1] >= sent)
+        target = feed.sent + 30
+        reader.until(lambda: feed.sent >= target)
+        feed.stop()
+        reader.until(lambda: bool(seqs) and seqs[-1] >= feed.sent)
         client.send({"quit": True})
     finally:
-        running = False
+        feed.stop()
         client.close()
         proxy.close()
         for backend in backends:
@@ -108,4 +85,4 @@ def test_owner_killed_clients_reconnect_and_recover_on_a_live_process(key: str) 
         tmp.cleanup()
     # prompt: the next poll failed, not a ping timeout (ping_interval 25 s + ping_timeout 20 s)
     assert lost_after < 15, lost_after
-    assert seqs == list(range(1, sent + 1))  # no gap, no duplicate, in order
+    assert seqs == list(range(1, feed.sent + 1))  # no gap, no duplicate, in order

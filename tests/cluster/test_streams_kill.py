@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import gevent
 import pytest
@@ -17,6 +17,7 @@ import pytest
 import gsocketio
 from gsocketio.adapters.redis_streams import RedisStreamsAdapter
 from tests.cluster.conftest import REDIS_URL, ROOT, redis_client
+from tests.helpers.feed import SeqFeed, SeqReader
 from tests.helpers.node import NodeClient
 
 pytestmark = pytest.mark.service
@@ -80,47 +81,28 @@ def test_recovers_on_a_survivor_without_gap_or_duplicate(streams_key: str, how: 
     )
     sender = gsocketio.Server(adapter=adapter)
     client = NodeClient(CLIENT, "", args={"urls": [a.url, b.url]}, timeout=60)
-    sent = 0
-    running = True
-
-    def feed() -> None:
-        nonlocal sent
-        while running and sent < 5000:
-            sent += 1
-            sender.emit("seq", sent, to="feed")
-            gevent.sleep(0.005)
-
-    seqs: list[int] = []
-    connects: list[dict[str, object]] = []
-
-    def read_until(done: Callable[[], object]) -> None:
-        with gevent.Timeout(20, AssertionError(f"client stuck at {seqs[-3:]} {connects}")):
-            while not done():
-                rec = client.expect("r")
-                if "seq" in rec:
-                    seqs.append(rec["seq"])
-                elif "connected" in rec:
-                    rec.pop("r")
-                    connects.append(rec)
-
+    feed = SeqFeed(sender, interval=0.005, limit=5000)
+    reader = SeqReader(client)
+    seqs = reader.seqs
     try:
-        read_until(lambda: connects)
-        assert connects[0]["recovered"] is False
-        feeder = gevent.spawn(feed)
-        read_until(lambda: len(seqs) >= 30)
+        reader.until(lambda: reader.connects)
+        assert reader.connects[0]["recovered"] is False
+        feed.start()
+        reader.until(lambda: len(seqs) >= 30)
         a.proc.send_signal(getattr(signal, how))
-        read_until(lambda: len(connects) == 2)
+        reader.until(lambda: len(reader.connects) == 2)
+        connects = reader.connects
         assert connects[1] == {"connected": connects[0]["connected"], "recovered": True}
-        target = sent + 30
-        read_until(lambda: sent >= target)
-        running = False
-        feeder.join(timeout=5)
-        read_until(lambda: seqs[-1] >= sent)
+        target = feed.sent + 30
+        reader.until(lambda: feed.sent >= target)
+        feed.stop()
+        reader.until(lambda: seqs[-1] >= feed.sent)
         client.send({"quit": True})
     finally:
-        running = False
+        feed.stop()
         client.close()
         a.close()
         b.close()
         adapter.close()
+    sent = feed.sent
     assert seqs == list(range(1, sent + 1))  # no gap, no duplicate, in order

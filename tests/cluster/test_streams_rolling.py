@@ -19,6 +19,7 @@ import gsocketio
 from gsocketio.adapters.redis_streams import RedisStreamsAdapter
 from tests.cluster.conftest import REDIS_URL
 from tests.cluster.test_streams_kill import StreamsNode, cleanup
+from tests.helpers.feed import SeqFeed
 from tests.helpers.node import NodeClient
 
 pytestmark = pytest.mark.service
@@ -69,20 +70,10 @@ def test_rolling_restart_loses_nothing(key: str) -> None:
     )
     sender = gsocketio.Server(adapter=adapter)
     clients = NodeClient(CLIENTS, "", args={"urls": [x.url for x in nodes], "n": n}, timeout=120)
-    sent = 0
-    running = True
-
-    def feed() -> None:
-        nonlocal sent
-        while running and sent < 100_000:
-            sent += 1
-            sender.emit("seq", sent, to="feed")
-            gevent.sleep(0.02)
-
-    feeder = None
+    feed = SeqFeed(sender, interval=0.02, limit=100_000)
     try:
         clients.expect("ready", timeout=60)
-        feeder = gevent.spawn(feed)
+        feed.start()
         gevent.sleep(0.3)
         drains: list[list[int]] = []
         for i in range(3):
@@ -98,19 +89,19 @@ def test_rolling_restart_loses_nothing(key: str) -> None:
                         times.append(rec["t"])
             drains.append(times)
         gevent.sleep(1.0)
-        running = False
-        feeder.join(timeout=5)
+        feed.stop()
         gevent.sleep(1.0)
         clients.send({"report": True})
         report = clients.expect("report", timeout=20)["report"]
         clients.send({"quit": True})
     finally:
-        running = False
+        feed.stop()
         clients.close()
         for node in nodes:
             node.close()
         adapter.close()
         cleanup(key)
+    sent = feed.sent
     assert len(report) == n
     for st in report:
         assert st["connected"] and st["fresh"] == 1 and st["ids"] == 1, st  # always recovered
