@@ -24,10 +24,12 @@ def main() -> None:
     parser.add_argument("--key", required=True)
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--stream-count", type=int, default=1)
     args = parser.parse_args()
     adapter = RedisStreamsAdapter(
         args.url, stream=f"{args.key}:stream", channel_prefix=args.key,
         session_key_prefix=f"{args.key}:session:", block_time=1.0,
+        stream_count=args.stream_count,
     )  # fmt: skip
     sio = gsocketio.Server(
         adapter=adapter,

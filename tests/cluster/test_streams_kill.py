@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 
 import gevent
@@ -36,31 +37,42 @@ onLine((cmd) => { if (cmd.quit) { s.close(); done(); } });
 
 
 class StreamsNode:
-    def __init__(self, key: str, port: int = 0) -> None:
+    """One ``tests.cluster.streams_app`` process. Its stderr goes to a file, not a pipe: a
+    node that logs many warnings (hundreds of clients) must not block on a full pipe."""
+
+    def __init__(self, key: str, port: int = 0, stream_count: int = 1) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.cluster.streams_app", "--key", key, "--port", str(port)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "tests.cluster.streams_app", "--key", key, "--port", str(port),
+             "--stream-count", str(stream_count)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
         )  # fmt: skip
         assert self.proc.stdout is not None
         with gevent.Timeout(20, AssertionError("streams node did not start")):
             line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise AssertionError(f"streams node failed: {line}{err}")
+            raise AssertionError(f"streams node failed: {line}{self.errors()}")
         self.port = int(line.split()[1])
         self.url = f"http://127.0.0.1:{self.port}"
+
+    def errors(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read()
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=5)
+        self.stderr.close()
 
 
 def cleanup(key: str) -> None:
-    """Delete a test's stream and session keys (its own prefix only)."""
+    """Delete a test's stream(s) and session keys (its own prefix only)."""
     r = redis_client()
     r.delete(f"{key}:stream")
+    for stream in r.scan_iter(match=f"{key}:stream-*", count=100):
+        r.delete(stream)
     for session_key in r.scan_iter(match=f"{key}:session:*", count=100):
         r.delete(session_key)
 
