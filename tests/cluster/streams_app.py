@@ -1,6 +1,7 @@
 """A gsocketio process with the Redis Streams adapter and recovery on, for the SIGKILL and
 drain tests: ``python -m tests.cluster.streams_app --key K`` prints ``PORT <n>`` once its
-stream reader is ready; every new socket joins ``feed``; SIGTERM drains, then exits.
+stream reader is ready; every new socket joins ``feed`` and gets ``data`` and a ``get_session`` dict (``state``
+answers both); SIGTERM drains, then exits.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ def main() -> None:
         if not sio.is_recovered(sid):
             sio.enter_room(sid, "feed")
             sio.get_data(sid)["joined"] = True
+            sio.save_session(sid, {"node": os.getpid()})
+
+    @sio.on("state")
+    def state(sid: str) -> dict[str, Any]:
+        """What a recovered socket came back with (the client asks after a recovery)."""
+        return {"data": sio.get_data(sid), "session": sio.get_session(sid)}
 
     server = SocketIOServer(("127.0.0.1", args.port), sio.wsgi_app(), log=None)
     server.start()

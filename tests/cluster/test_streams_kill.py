@@ -26,7 +26,10 @@ CLIENT = """
 const { io } = require("socket.io-client");
 const s = io(ARGS.urls[0], { transports: ["websocket"], reconnection: false });
 let moved = false;
-s.on("connect", () => out({ r: 1, connected: s.id, recovered: s.recovered }));
+s.on("connect", () => {
+  out({ r: 1, connected: s.id, recovered: s.recovered });
+  if (s.recovered) s.emitWithAck("state").then((state) => out({ r: 1, state }));
+});
 s.on("disconnect", (reason) => {
   out({ r: 1, disconnected: reason });
   if (!moved) { moved = true; s.io.uri = ARGS.urls[1]; setTimeout(() => s.connect(), 50); }
@@ -104,6 +107,7 @@ def test_recovers_on_a_survivor_without_gap_or_duplicate(streams_key: str, how: 
 
     seqs: list[int] = []
     connects: list[dict[str, object]] = []
+    states: list[dict[str, object]] = []
 
     def read_until(done: Callable[[], object]) -> None:
         with gevent.Timeout(20, AssertionError(f"client stuck at {seqs[-3:]} {connects}")):
@@ -114,6 +118,8 @@ def test_recovers_on_a_survivor_without_gap_or_duplicate(streams_key: str, how: 
                 elif "connected" in rec:
                     rec.pop("r")
                     connects.append(rec)
+                elif "state" in rec:
+                    states.append(rec["state"])
 
     try:
         read_until(lambda: connects)
@@ -127,7 +133,7 @@ def test_recovers_on_a_survivor_without_gap_or_duplicate(streams_key: str, how: 
         read_until(lambda: sent >= target)
         running = False
         feeder.join(timeout=5)
-        read_until(lambda: seqs[-1] >= sent)
+        read_until(lambda: seqs[-1] >= sent and states)
         client.send({"quit": True})
     finally:
         running = False
@@ -136,3 +142,5 @@ def test_recovers_on_a_survivor_without_gap_or_duplicate(streams_key: str, how: 
         b.close()
         adapter.close()
     assert seqs == list(range(1, sent + 1))  # no gap, no duplicate, in order
+    # socket.data and the get_session dict came from the dead node's live session key
+    assert states == [{"data": {"joined": True}, "session": {"node": a.proc.pid}}]
