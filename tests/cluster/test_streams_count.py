@@ -114,13 +114,13 @@ class Node:
 
 
 @pytest.fixture
-def nodes(key: str, serve: Callable[..., str]) -> Iterator[Callable[[str], Node]]:
+def nodes(key: str, serve: Callable[..., str]) -> Iterator[Callable[..., Node]]:
     """gsocketio nodes with ``stream_count=3``; fresh sockets of ``nsp`` join ``garden`` and
     get ``data`` and a ``get_session`` dict; each connect records (sid, recovered, rooms,
     data, session)."""
     adapters: list[RedisStreamsAdapter] = []
 
-    def start(nsp: str) -> Node:
+    def start(nsp: str, max_missed: int = 1000) -> Node:
         adapter = RedisStreamsAdapter(
             REDIS_URL, stream=f"{key}:stream", stream_count=COUNT, channel_prefix=key,
             session_key_prefix=f"{key}:session:", block_time=1.0,
@@ -128,7 +128,8 @@ def nodes(key: str, serve: Callable[..., str]) -> Iterator[Callable[[str], Node]
         adapters.append(adapter)
         assert adapter.ready.wait(5)
         sio = gsocketio.Server(
-            adapter=adapter, connection_state_recovery={"max_disconnection_duration": 60}
+            adapter=adapter,
+            connection_state_recovery={"max_disconnection_duration": 60, "max_missed": max_missed},
         )
         node = Node(sio)
 
@@ -206,7 +207,7 @@ def _namespaces_by_stream(key: str) -> dict[str, set[str]]:
 
 
 def test_stream_count_interop_and_recovery_through_node(
-    nodes: Callable[[str], Node], key: str
+    nodes: Callable[..., Node], key: str
 ) -> None:
     a, b = nodes(CHAT), nodes(CHAT)
     js = NodeClient(
@@ -267,7 +268,7 @@ def test_stream_count_interop_and_recovery_through_node(
 
 
 def test_negative_stream_index_and_session_between_gsocketio_nodes(
-    nodes: Callable[[str], Node], key: str
+    nodes: Callable[..., Node], key: str
 ) -> None:
     a, b = nodes(NEGATIVE), nodes(NEGATIVE)
     client = Client([a.url, b.url], NEGATIVE)
@@ -306,6 +307,35 @@ def test_negative_stream_index_and_session_between_gsocketio_nodes(
         )  # fmt: skip
         a.sio.emit("ev", 4, to="garden", namespace=NEGATIVE)
         assert client.evs(3) == [2, 3, 4]
+        client.send({"quit": True})
+        client.expect("disconnected")
+    finally:
+        client.close()
+
+
+def test_more_missed_than_max_missed_gives_a_fresh_session(
+    nodes: Callable[..., Node], key: str
+) -> None:
+    a, b = nodes(CHAT, max_missed=2), nodes(CHAT, max_missed=2)
+    client = Client([a.url, b.url], CHAT)
+    try:
+        client.expect("connected")
+        _wait(a.connected)
+        sid = a.connects[0][0]
+        a.sio.emit("ev", 0, to="garden", namespace=CHAT)
+        assert client.evs(1) == [0]  # the client has an offset now
+        client.send({"drop": True})
+        _wait(a.disconnected)
+        for n in (1, 2, 3):  # one more than a restore may replay
+            a.sio.emit("ev", n, to="garden", namespace=CHAT)
+        client.send({"move": 1})
+        fresh = client.expect("connected")
+        assert fresh["recovered"] is False and fresh["connected"] != sid  # all or nothing
+        _wait(b.connected)
+        assert b.connects[0][1:] == (False, sorted([fresh["connected"], "garden"]),
+                                     {"user": "ada"}, {"user": "ada"})  # fmt: skip
+        b.sio.emit("ev", 4, to="garden", namespace=CHAT)
+        assert client.evs(1) == [4]  # none of the missed three, no partial history
         client.send({"quit": True})
         client.expect("disconnected")
     finally:
