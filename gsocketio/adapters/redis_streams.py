@@ -280,9 +280,10 @@ class RedisStreamsAdapter(RedisShardedAdapter):
             self.log.warning("could not persist session %s (%s)", session.sid, exc)
 
     def restore_session(self, auth: Any, namespace: str) -> Restored | None:
-        """Node's restore (single-use session, the offset must still be in the stream), then
-        the replay up to this node's reader position; returns without yielding after the
-        last read, so the caller registers the socket before the reader moves on."""
+        """Node's restore (single-use session, unless live sessions keep it; the offset must
+        still be in the stream), then the replay up to this node's reader position; returns
+        without yielding after the last read, so the caller registers the socket before the
+        reader moves on."""
         if not self.recovers or not isinstance(auth, dict):
             return None
         pid, offset = auth.get("pid"), auth.get("offset")
@@ -299,10 +300,14 @@ class RedisStreamsAdapter(RedisShardedAdapter):
 
     def _restore(self, pid: str, offset: str, namespace: str) -> Restored | None:
         stream = self.stream_of(namespace)
+        key = self.session_key_prefix + pid
         pipe = self._client.pipeline(transaction=True)
-        pipe.get(self.session_key_prefix + pid)
-        pipe.delete(self.session_key_prefix + pid)
-        raw, _deleted = pipe.execute()
+        pipe.get(key)
+        if self._live is None:
+            pipe.delete(key)  # Node's single use
+        else:  # kept until the live writer rewrites it: a SIGKILL in between loses nothing
+            pipe.pexpire(key, self._session_ttl_ms)
+        raw, _ = pipe.execute()
         if raw is None:
             self.log.debug("restore of %s: no session (expired or used)", pid)
             return None

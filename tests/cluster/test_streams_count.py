@@ -120,10 +120,10 @@ def nodes(key: str, serve: Callable[..., str]) -> Iterator[Callable[..., Node]]:
     data, session)."""
     adapters: list[RedisStreamsAdapter] = []
 
-    def start(nsp: str, max_missed: int = 1000) -> Node:
+    def start(nsp: str, max_missed: int = 1000, live_sessions: bool = True) -> Node:
         adapter = RedisStreamsAdapter(
             REDIS_URL, stream=f"{key}:stream", stream_count=COUNT, channel_prefix=key,
-            session_key_prefix=f"{key}:session:", block_time=1.0,
+            session_key_prefix=f"{key}:session:", block_time=1.0, live_sessions=live_sessions,
         )  # fmt: skip
         adapters.append(adapter)
         assert adapter.ready.wait(5)
@@ -336,6 +336,39 @@ def test_more_missed_than_max_missed_gives_a_fresh_session(
                                      {"user": "ada"}, {"user": "ada"})  # fmt: skip
         b.sio.emit("ev", 4, to="garden", namespace=CHAT)
         assert client.evs(1) == [4]  # none of the missed three, no partial history
+        client.send({"quit": True})
+        client.expect("disconnected")
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_restored_session_key_is_kept_only_with_live_sessions(
+    nodes: Callable[..., Node], key: str, live: bool
+) -> None:
+    """With live sessions the key outlives the restore (a SIGKILL before the writer's next
+    flush loses nothing); without, it is single use as in Node."""
+    a, b = nodes(CHAT, live_sessions=live), nodes(CHAT, live_sessions=live)
+    if live:
+        b.sio.adapter._live._writer.kill()  # type: ignore[attr-defined]  # only the restore writes
+    client = Client([a.url, b.url], CHAT)
+    try:
+        client.expect("connected")
+        _wait(a.connected)
+        sid = a.connects[0][0]
+        pid = a.sio._socket(sid, CHAT).pid
+        a.sio.emit("ev", 0, to="garden", namespace=CHAT)
+        assert client.evs(1) == [0]
+        client.send({"drop": True})
+        _wait(a.disconnected)
+        client.send({"move": 1})
+        assert client.expect("connected") == {"connected": sid, "recovered": True}
+        _wait(b.connected)
+        raw = redis_client().get(f"{key}:session:{pid}")
+        if live:
+            assert sw.decode_session(raw)["sid"] == sid
+        else:
+            assert raw is None
         client.send({"quit": True})
         client.expect("disconnected")
     finally:
