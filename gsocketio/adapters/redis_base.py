@@ -111,6 +111,7 @@ class RedisAdapterBase(Adapter):
         }
         self._client = command_client(url, f"gsio:{key}:{self.uid}:pub", options)
         sub_options = {**options, "socket_timeout": None}
+        sub_options.pop("pool_timeout", None)  # the command client's blocking pool only
         sub_pool = redis.ConnectionPool.from_url(
             url, client_name=f"gsio:{key}:{self.uid}:sub", **sub_options
         )

@@ -97,6 +97,7 @@ class RedisStreamsAdapter(RedisShardedAdapter):
             "protocol": 2,
             **(redis_options or {}),
         }
+        read_options.pop("pool_timeout", None)  # the command client's blocking pool only
         self._reader_client = redis.Redis.from_url(
             url, client_name=f"gsio:{stream}:{self.uid}:xread", **read_options
         )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
 import pytest
 from gevent.event import Event
 
@@ -100,6 +101,27 @@ def test_stream_names_match_node_hashcode() -> None:
 def test_stream_count_must_be_positive() -> None:
     with pytest.raises(ValueError, match="stream_count"):
         RedisStreamsAdapter(REDIS_URL, stream_count=0)
+
+
+def test_command_pool_queues_callers_past_its_size(key: str) -> None:
+    """A burst of callers (a rolling restart's restores) waits for a connection instead of
+    failing with redis-py's "Too many connections"."""
+    adapter = RedisStreamsAdapter(
+        REDIS_URL, stream=f"{key}:stream", channel_prefix=key, block_time=1.0,
+        redis_options={"max_connections": 3, "pool_timeout": 10.0},
+    )  # fmt: skip
+    try:
+        assert adapter.ready.wait(5)
+        pool: Any = adapter._client.connection_pool
+        assert (pool.max_connections, pool.timeout) == (3, 10.0)
+        calls = [
+            gevent.spawn(adapter._client.execute_command, "BLPOP", f"{key}:none", "0.2")
+            for _ in range(9)
+        ]
+        gevent.joinall(calls, timeout=20, raise_error=True)
+        assert all(c.successful() for c in calls)
+    finally:
+        adapter.close()
 
 
 @dataclass
