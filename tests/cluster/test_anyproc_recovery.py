@@ -59,16 +59,17 @@ def test_owner_killed_clients_reconnect_and_recover_on_a_live_process(key: str) 
         reader.until(lambda: len(seqs) >= 30)
         owner.proc.kill()
         killed_at = time.monotonic()
-        owner.proc.wait(timeout=5)
         proxy.remove(("127.0.0.1", owner.port))  # the balancer's health check
+        owner.proc.wait(timeout=5)
         reader.until(lambda: any("disconnected" in e for e in events), timeout=15)
         lost_after = time.monotonic() - killed_at
         reader.until(lambda: len(reader.connects) == 2)
         [gone] = [e for e in events if "disconnected" in e]
-        assert gone["disconnected"] in ("transport error", "transport close")
+        assert gone["disconnected"] in ("transport error", "transport close"), events
         again = events[-1]
-        assert again["connected"] == first["connected"] and again["recovered"] is True
-        assert again["pid"] != first["pid"] and again["pid"] in {b.proc.pid for b in backends}
+        assert again["connected"] == first["connected"] and again["recovered"] is True, events
+        assert again["pid"] != first["pid"], events
+        assert again["pid"] in {b.proc.pid for b in backends}, events
         target = feed.sent + 30
         reader.until(lambda: feed.sent >= target)
         feed.stop()

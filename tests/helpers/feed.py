@@ -57,6 +57,10 @@ class SeqReader:
     def connects(self) -> list[dict[str, Any]]:
         return [e for e in self.events if "connected" in e]
 
+    def values(self, key: str) -> list[Any]:
+        """The ``key`` of each event that has one, in order (e.g. ``values("state")``)."""
+        return [e[key] for e in self.events if key in e]
+
     def until(self, done: Callable[[], object], timeout: float | None = None) -> None:
         """Read records until ``done()``; fails after ``timeout`` (default ``self.timeout``)."""
         wait = self.timeout if timeout is None else timeout
