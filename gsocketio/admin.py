@@ -377,7 +377,7 @@ def watch_rooms(local: MemoryAdapter, report: Callable[[str, str, str, bool], No
 
     def diff(namespace: str, before: dict[str, set[str]]) -> None:
         after = snapshot(namespace, before)
-        for sid, old in before.items():
+        for sid, old in sorted(before.items()):
             new = after.get(sid, set())
             for room in sorted(new - old):
                 report(namespace, room, sid, True)

@@ -40,8 +40,10 @@ def admin_client(url: str, auth: dict[str, Any] | None, nsp: str = "/admin") -> 
     return NodeClient(ADMIN, url, args={"auth": auth or {}, "nsp": nsp}, timeout=60)
 
 
-def app_client(url: str, nsp: str = "/") -> tuple[NodeClient, str]:
-    client = NodeClient(APP, url, args={"nsp": nsp}, timeout=60)
+def app_client(
+    url: str, nsp: str = "/", transports: tuple[str, ...] = ("websocket",)
+) -> tuple[NodeClient, str]:
+    client = NodeClient(APP, url, args={"nsp": nsp, "transports": list(transports)}, timeout=60)
     return client, str(client.expect("ready", timeout=15)["ready"])
 
 

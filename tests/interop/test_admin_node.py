@@ -144,3 +144,20 @@ def test_session_login_and_read_only(serve: Callable[..., str], nodes: list[Node
         assert bogus.expect("refused")["refused"] == "invalid credentials"
     finally:
         admin_state.stop()
+
+
+def test_transport_upgrade_is_reported(
+    instrumented: tuple[str, gsocketio.Server, Instrumentation], nodes: list[NodeClient]
+) -> None:
+    """A client that starts on long-polling and upgrades: the UI hears of the upgrade
+    (``socket_updated``), at the latest on the next stats tick."""
+    url, _, _ = instrumented
+    admin = admin_client(url, CREDENTIALS)
+    nodes.append(admin)
+    wait_event(admin, "config")
+    app, sid = app_client(url, transports=("polling", "websocket"))
+    nodes.append(app)
+    connected = wait_event(admin, "socket_connected", lambda a: a[0]["id"] == sid)[0]
+    if connected["transport"] == "polling":  # else it upgraded before it was accepted
+        updated = wait_event(admin, "socket_updated", lambda a: a[0]["id"] == sid)[0]
+        assert updated == {"id": sid, "nsp": "/", "transport": "websocket"}
