@@ -18,18 +18,18 @@ import secrets
 import socket as _socket
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import gevent
 
 from gsocketio._logging import get_logger
-from gsocketio.adapters.base import BroadcastOptions
+from gsocketio.adapters.base import EVERYONE, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.admin_ui import AdminUIApp, WSGIApplication
 from gsocketio.exceptions import ClusterError, ConnectionRefusedError
 from gsocketio.hooks import ALL_NAMESPACES, Observer
 from gsocketio.operator import RemoteSocket
+from gsocketio.protocol.socketio import Packet, PacketType
 from gsocketio.stats import Stats
 
 if TYPE_CHECKING:
@@ -48,9 +48,18 @@ COMMANDS: Final = ("EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MD
 Auth = bool | Mapping[str, Any] | list[Mapping[str, Any]] | Callable[[Any], bool]
 
 
+_second: list[Any] = [-1, ""]  # the last whole second formatted, and its text
+
+
 def _now() -> str:
-    """A timestamp as the UI reads it (python-socketio's form: ISO 8601, milliseconds)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A timestamp as the UI reads it (python-socketio's form: ISO 8601 with milliseconds,
+    UTC); the seconds part is formatted once per second, as every event carries one."""
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second[0] = whole
+        _second[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
 
 
 def _matches(expected: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
@@ -128,6 +137,7 @@ class Instrumentation:
         self.server_id = server_id or f"{_socket.gethostname()}#{os.getpid()}"
         self.interval = server_stats_interval
         self.started = time.time()
+        self._alone = type(server.adapter) is MemoryAdapter  # no other node to tell
         self._sessions: dict[str, float] = {}  # login session id -> expiry (this node's)
         features = [] if read_only else list(COMMANDS)
         features.append("AGGREGATED_EVENTS")
@@ -179,8 +189,16 @@ class Instrumentation:
     # --- notifications -----------------------------------------------------------------------
 
     def _emit(self, event: str, *args: Any) -> None:
+        """To every admin, on every node; straight to the adapter, as the application's
+        outgoing listeners have no business seeing it. A lone server (memory adapter) with
+        no admin connected skips it: the per-event cost of development mode with no UI open."""
+        sio = self.server
+        if self._alone and self.namespace not in sio._sockets:
+            return
         try:
-            self.server.emit(event, *args, namespace=self.namespace)
+            sio.adapter.broadcast(
+                Packet(PacketType.EVENT, self.namespace, [event, *args]), EVERYONE
+            )
         except (ClusterError, TypeError, ValueError) as exc:  # never break the caller's path
             log.warning("admin UI: %s not sent: %s", event, exc)
 
@@ -350,7 +368,7 @@ class Instrumentation:
         }
 
     def _emit_stats(self) -> None:
-        self.server.emit("server_stats", self.stats(), namespace=self.namespace)
+        self._emit("server_stats", self.stats())  # computed anyway: the next delta starts here
 
 
 def _remote(s: RemoteSocket) -> dict[str, Any]:

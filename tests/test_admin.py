@@ -20,7 +20,7 @@ import pytest
 import socketio
 
 import gsocketio
-from gsocketio.adapters.base import BroadcastOptions
+from gsocketio.adapters.base import EVERYONE, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.admin import Instrumentation, serialize, watch_rooms
 from gsocketio.admin_ui import NOT_INSTALLED, AdminUIApp, find_admin_ui
@@ -254,3 +254,33 @@ def test_admin_ui_route_without_files_says_why(
     assert (status, body) == (404, NOT_INSTALLED)
     (tmp_path / "index.html").write_text("ok")
     assert find_admin_ui() == tmp_path
+
+
+def test_lone_server_without_admin_broadcasts_nothing_per_event(
+    serve: Callable[..., str],
+    py_client: Callable[..., socketio.Client],
+    stop: list[Instrumentation],
+) -> None:
+    """Development mode on the memory adapter with no UI open: events are not turned into
+    admin broadcasts nobody would receive; once an admin is there, they are."""
+    sio = gsocketio.Server()
+    sio.on("work", lambda sid, n: n)
+    stop.append(sio.instrument(auth=False))
+    to_admin: list[str] = []
+    broadcast = sio.adapter.broadcast
+
+    def counting(packet: Any, opts: Any = EVERYONE) -> None:
+        if packet.namespace == "/admin":
+            to_admin.append(packet.data[0])
+        broadcast(packet, opts)
+
+    sio.adapter.broadcast = counting  # type: ignore[method-assign]
+    url = serve(sio.wsgi_app())
+    plain = py_client()
+    plain.connect(url, transports=["websocket"], wait_timeout=5)
+    assert [plain.call("work", i, timeout=5) for i in range(3)] == [0, 1, 2]
+    assert to_admin == []
+    admin = py_client()
+    admin.connect(url, namespaces=["/admin"], wait_timeout=5)
+    assert plain.call("work", 3, timeout=5) == 3
+    assert "event_received" in to_admin
