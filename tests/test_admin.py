@@ -26,6 +26,7 @@ from gsocketio.admin import Instrumentation, serialize, watch_rooms
 from gsocketio.admin_ui import NOT_INSTALLED, AdminUIApp, find_admin_ui
 from gsocketio.default_handlers import RegistryHandlers
 from gsocketio.metrics import metrics_app
+from gsocketio.stats import Stats
 
 
 @pytest.fixture
@@ -284,3 +285,80 @@ def test_lone_server_without_admin_broadcasts_nothing_per_event(
     admin.connect(url, namespaces=["/admin"], wait_timeout=5)
     assert plain.call("work", 3, timeout=5) == 3
     assert "event_received" in to_admin
+
+
+def test_failing_lifecycle_listener_is_logged_not_fatal(
+    serve: Callable[..., str],
+    py_client: Callable[..., socketio.Client],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sio = gsocketio.Server()
+    sio.on("work", lambda sid: "done")
+    closed = gevent.event.Event()
+
+    def broken(*args: Any) -> None:
+        if len(args) == 2:  # (sock, reason): the disconnection
+            closed.set()
+        raise RuntimeError("listener bug")
+
+    sio._hooks.connected.append(broken)
+    sio._hooks.disconnected.append(broken)
+    url = serve(sio.wsgi_app())
+    c = py_client()
+    with caplog.at_level(logging.ERROR, logger="gsocketio.server"):
+        c.connect(url, transports=["websocket"], wait_timeout=5)
+        assert c.call("work", timeout=5) == "done"
+        c.disconnect()
+        assert closed.wait(5)
+    assert "error in connection listener" in caplog.text
+    assert "error in disconnection listener" in caplog.text
+
+
+def test_reserved_event_from_the_ui_is_refused(
+    serve: Callable[..., str],
+    py_client: Callable[..., socketio.Client],
+    stop: list[Instrumentation],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sio = gsocketio.Server()
+    stop.append(sio.instrument(auth=False, mode="production"))
+    url = serve(sio.wsgi_app())
+    plain = py_client()
+    got: list[Any] = []
+    arrived = gevent.event.Event()
+
+    def fine(*args: Any) -> None:
+        got.append(args)
+        arrived.set()
+
+    plain.on("fine", fine)
+    plain.connect(url, transports=["websocket"], wait_timeout=5)
+    admin = py_client()
+    admin.connect(url, namespaces=["/admin"], wait_timeout=5)
+    with caplog.at_level(logging.INFO, logger="gsocketio.admin"):
+        admin.emit("emit", ("/", None, "connect", 1), namespace="/admin")
+        admin.emit("emit", ("/", None, "fine", 2), namespace="/admin")  # to everyone in "/"
+        assert arrived.wait(5)
+    assert got == [(2,)]
+    assert "emit refused" in caplog.text
+
+
+def test_aggregated_events_follow_the_counters(stop: list[Instrumentation]) -> None:
+    sio = gsocketio.Server()
+    admin = sio.instrument(auth=False, mode="production")
+    stop.append(admin)
+    assert sio.metrics is not None
+    sio.metrics.events_in += 3
+    sio.metrics.disconnected("ping timeout")
+    events = {(e["type"], e.get("subType")): e["count"] for e in admin.stats()["aggregatedEvents"]}
+    assert events == {
+        ("packetsIn", None): 3,
+        ("rawDisconnection", "ping timeout"): 1,
+        ("rawConnection", None): 1,  # one closed while the count of open ones stayed the same
+    }
+    assert admin.stats()["aggregatedEvents"] == []  # cleared by each send, as Node's buffer
+    sio.metrics = Stats()  # replaced: a new baseline, not a negative delta
+    sio.metrics.events_in += 1
+    assert [e["type"] for e in admin.stats()["aggregatedEvents"]] == ["packetsIn"]
+    sio.metrics = None
+    assert admin.stats()["aggregatedEvents"] == []

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.cluster.conftest import Clients, PyNode, eventually
 from tests.helpers.admin_ui import admin_client, wait_event
+
+pytestmark = pytest.mark.service
 
 
 def test_admin_sees_and_drives_the_other_node(
