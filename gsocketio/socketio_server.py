@@ -333,6 +333,8 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
         if not keep_rooms:
             self.adapter.remove_socket(namespace, sock.sid)
         sock.drop_buffer()
+        if sock.listeners is not None:
+            self._release_listeners(sock)
         if sock.acks is not None:
             sock.acks.abort_all(f"socket disconnected ({reason})")
 
@@ -378,7 +380,7 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
         nsp = namespace or "/"
         target = to if to is not None else room
         packet = Packet(_EVENT, nsp, [event, *args])
-        if self._hooks.outgoing:
+        if self._hooks.sending:
             self._notify_outgoing(nsp, target, skip_sid, packet.data)
         if callback is not None:
             if not isinstance(target, str):
@@ -427,7 +429,7 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
         sock = self._socket(to, namespace)
-        if self._hooks.outgoing:
+        if self._hooks.sending:
             self._notify_outgoing(sock.namespace, to, None, [event, *args])
         waiter = CallWaiter()
         ack_id = sock.add_ack(waiter)
