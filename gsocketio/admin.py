@@ -25,12 +25,13 @@ import gevent
 from gsocketio._logging import get_logger
 from gsocketio.adapters.base import EVERYONE, BroadcastOptions
 from gsocketio.adapters.memory import MemoryAdapter
-from gsocketio.admin_ui import AdminUIApp, WSGIApplication
+from gsocketio.admin_ui import AdminUIApp
 from gsocketio.exceptions import ClusterError, ConnectionRefusedError
 from gsocketio.hooks import ALL_NAMESPACES, Observer
 from gsocketio.operator import RemoteSocket
 from gsocketio.protocol.socketio import Packet, PacketType
 from gsocketio.stats import Stats
+from gsocketio.wsgi import WSGIApp
 
 if TYPE_CHECKING:
     from gsocketio.socket import Socket
@@ -481,7 +482,9 @@ class AdminAPI:
         )
         return self.admin
 
-    @staticmethod
-    def _admin_ui(app: WSGIApplication, path: str | None) -> Any:
-        """``app`` behind the Admin UI route when ``wsgi_app(admin_ui_path=...)`` asks for it."""
+    def _base_app(self, other_app: Any, socketio_path: str, kw: dict[str, Any]) -> Any:
+        """``wsgi_app()``'s :class:`WSGIApp`, behind the Admin UI route when ``kw`` has
+        ``admin_ui_path`` (taken out of ``kw``)."""
+        path: str | None = kw.pop("admin_ui_path", None)
+        app = WSGIApp(self, other_app, socketio_path, **kw)
         return app if path is None else AdminUIApp(app, path)

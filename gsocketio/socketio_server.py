@@ -220,8 +220,7 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
         """A WSGI app routing ``/<socketio_path>/`` here and everything else to ``other_app``;
         ``metrics_path=``: Prometheus metrics there; ``admin_ui_path=``: the Admin UI's files."""
         metrics_path: str | None = kw.pop("metrics_path", None)
-        ui_path: str | None = kw.pop("admin_ui_path", None)
-        app = self._admin_ui(WSGIApp(self, other_app, socketio_path, **kw), ui_path)
+        app = self._base_app(other_app, socketio_path, kw)  # admin_ui_path=: gsocketio.admin
         if metrics_path is None:
             return app
         from gsocketio.metrics import metrics_app
