@@ -1,13 +1,13 @@
 """Instrumentation for the Socket.IO Admin UI (``@socket.io/admin-ui`` 0.5): ``sio.instrument()``.
 
-It serves the UI's ``/admin`` namespace protocol (docs/shared SCALEOUT-PROTOCOL §7): login,
+It serves the UI's ``/admin`` namespace as the package's own Node server side does: login,
 ``config``, ``server_stats`` every few seconds, and in development mode ``all_sockets`` and the
 socket, room and event notifications; the UI's commands (``emit``, ``join``, ``leave``,
 ``_disconnect``) become cluster operations, so they reach sockets on any node, and every
 notification is an emit to the admin namespace, so admins on every node see every node. It
-plugs into the server's existing hooks (lifecycle listeners, catch-all :class:`Observer`\\ s,
-the hot-path counters of :mod:`gsocketio.stats`, wrappers on the local adapter's room
-methods) only when instrumented: a server that never calls ``instrument`` runs none of it.
+plugs into the server's existing hooks (lifecycle listeners, catch-all observers, the hot-path
+counters of :mod:`gsocketio.stats`, :mod:`gsocketio.adapters.room_events` on the
+local adapter) only when instrumented: a server that never calls ``instrument`` runs none of it.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import os
 import secrets
 import socket as _socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import gevent
 
 from gsocketio._logging import get_logger
-from gsocketio.adapters.base import EVERYONE, BroadcastOptions
+from gsocketio.adapters.base import EVERYONE
 from gsocketio.adapters.memory import MemoryAdapter
+from gsocketio.adapters.room_events import watch_rooms
 from gsocketio.admin_ui import AdminUIApp
 from gsocketio.exceptions import ClusterError, ConnectionRefusedError
 from gsocketio.hooks import ALL_NAMESPACES, Observer
@@ -147,7 +148,8 @@ class Instrumentation:
         self.features = features
         if server.metrics is None:  # the counters of gsocketio.stats, shared with /metrics
             server.metrics = Stats()
-        self._seen = (server.metrics, 0, 0, 0, dict(server.metrics.disconnects))
+        metrics = server.metrics
+        self._seen = (metrics, len(server._clients), _totals(metrics), dict(metrics.disconnects))
         self._register()
         self._greenlet: gevent.Greenlet[Any] | None = gevent.spawn(self._run_stats)
 
@@ -330,14 +332,15 @@ class Instrumentation:
         stats = self.server.metrics
         if stats is None:
             return []
-        seen_stats, clients, events_in, packets_out, closes = self._seen
-        if seen_stats is not stats:  # replaced (the metrics endpoint): a new baseline
-            clients, events_in, packets_out, closes = len(self.server._clients), 0, 0, {}
+        seen_stats, clients, before, closes = self._seen
+        if seen_stats is not stats:  # replaced by hand: a new baseline, not negative deltas
+            clients, before, closes = len(self.server._clients), {}, {}
         now_clients = len(self.server._clients)
+        totals = _totals(stats)
         disconnects = dict(stats.disconnects)
         closed = {r: n - closes.get(r, 0) for r, n in disconnects.items() if n > closes.get(r, 0)}
         opened = sum(closed.values()) + now_clients - clients
-        self._seen = (stats, now_clients, stats.events_in, stats.packets_out, disconnects)
+        self._seen = (stats, now_clients, totals, disconnects)
         stamp = int(time.time()) * 1000
         found: list[dict[str, Any]] = [
             {"timestamp": stamp, "type": "rawConnection", "count": opened},
@@ -345,8 +348,10 @@ class Instrumentation:
                 {"timestamp": stamp, "type": "rawDisconnection", "subType": r, "count": n}
                 for r, n in sorted(closed.items())
             ),
-            {"timestamp": stamp, "type": "packetsIn", "count": stats.events_in - events_in},
-            {"timestamp": stamp, "type": "packetsOut", "count": stats.packets_out - packets_out},
+            *(
+                {"timestamp": stamp, "type": kind, "count": n - before.get(kind, 0)}
+                for kind, n in totals.items()
+            ),
         ]
         return [e for e in found if e["count"] > 0]
 
@@ -372,73 +377,19 @@ class Instrumentation:
         self._emit("server_stats", self.stats())  # computed anyway: the next delta starts here
 
 
+def _totals(stats: Stats) -> dict[str, int]:
+    """The counters the UI charts, by its type names (Node counts Engine.IO packets; these
+    are Socket.IO events in and packets delivered, and their bytes)."""
+    return {
+        "packetsIn": stats.events_in,
+        "packetsOut": stats.packets_out,
+        "bytesIn": sum(stats.bytes_in.values()),
+        "bytesOut": sum(stats.bytes_out.values()),
+    }
+
+
 def _remote(s: RemoteSocket) -> dict[str, Any]:
     return {"id": s.id, "handshake": s.handshake, "rooms": list(s.rooms), "data": s.data}
-
-
-def watch_rooms(local: MemoryAdapter, report: Callable[[str, str, str, bool], None]) -> None:
-    """Wrap ``local``'s room methods (on the instance: nothing changes for other adapters)
-    to call ``report(namespace, room, sid, joined)`` for each explicit room a socket joins or
-    leaves; sid rooms are part of the socket's own listing. The Redis adapters apply every
-    change, local or from another node, through their ``local`` MemoryAdapter."""
-    enter, leave = local.enter_room, local.leave_room
-    add_many, del_many = local.add_sockets, local.del_sockets
-    remove, close = local.remove_socket, local.close_room
-
-    def snapshot(namespace: str, sids: Iterable[str]) -> dict[str, set[str]]:
-        found = {}
-        for sid in sids:
-            try:
-                found[sid] = local.rooms_of(namespace, sid) - {sid}
-            except KeyError:
-                continue
-        return found
-
-    def diff(namespace: str, before: dict[str, set[str]]) -> None:
-        after = snapshot(namespace, before)
-        for sid, old in sorted(before.items()):
-            new = after.get(sid, set())
-            for room in sorted(new - old):
-                report(namespace, room, sid, True)
-            for room in sorted(old - new):
-                report(namespace, room, sid, False)
-
-    def enter_room(namespace: str, sid: str, room: str) -> None:
-        before = snapshot(namespace, (sid,))
-        enter(namespace, sid, room)
-        diff(namespace, before)
-
-    def leave_room(namespace: str, sid: str, room: str) -> None:
-        before = snapshot(namespace, (sid,))
-        leave(namespace, sid, room)
-        diff(namespace, before)
-
-    def add_sockets(namespace: str, opts: BroadcastOptions, rooms: Iterable[str]) -> None:
-        before = snapshot(namespace, local.sockets(namespace, opts))
-        add_many(namespace, opts, rooms)
-        diff(namespace, before)
-
-    def del_sockets(namespace: str, opts: BroadcastOptions, rooms: Iterable[str]) -> None:
-        before = snapshot(namespace, local.sockets(namespace, opts))
-        del_many(namespace, opts, rooms)
-        diff(namespace, before)
-
-    def remove_socket(namespace: str, sid: str) -> None:
-        before = snapshot(namespace, (sid,))
-        remove(namespace, sid)
-        diff(namespace, before)
-
-    def close_room(namespace: str, room: str) -> None:
-        before = snapshot(namespace, local.sockets(namespace, BroadcastOptions(frozenset((room,)))))
-        close(namespace, room)
-        diff(namespace, before)
-
-    local.enter_room = enter_room  # type: ignore[method-assign]
-    local.leave_room = leave_room  # type: ignore[method-assign]
-    local.add_sockets = add_sockets  # type: ignore[method-assign]
-    local.del_sockets = del_sockets  # type: ignore[method-assign]
-    local.remove_socket = remove_socket  # type: ignore[method-assign]
-    local.close_room = close_room  # type: ignore[method-assign]
 
 
 class AdminAPI:

@@ -3,7 +3,7 @@
 python-socketio's client (an independent implementation) logs in on ``/admin``; the route is
 fetched over real HTTP. Also pinned: an uninstrumented server runs none of the admin code
 (no hooks, the plain event path, no counters), production mode adds no per-event work, and
-the room wrappers report what the adapter really changed.
+the aggregated events are deltas of the counters.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import pytest
 import socketio
 
 import gsocketio
-from gsocketio.adapters.base import EVERYONE, BroadcastOptions
-from gsocketio.adapters.memory import MemoryAdapter
-from gsocketio.admin import Instrumentation, serialize, watch_rooms
+from gsocketio.adapters.base import EVERYONE
+from gsocketio.admin import Instrumentation, serialize
 from gsocketio.admin_ui import NOT_INSTALLED, AdminUIApp, find_admin_ui
 from gsocketio.default_handlers import RegistryHandlers
 from gsocketio.metrics import metrics_app
@@ -168,38 +167,6 @@ def test_python_client_logs_in_and_gets_stats(
 
 
 # --- the room wrappers ---------------------------------------------------------------------
-
-
-class _Recipient:
-    wire: Any = None
-
-    def deliver(self, items: Any) -> None:
-        pass
-
-
-def test_room_wrappers_report_real_changes_only() -> None:
-    local = MemoryAdapter()
-    seen: list[tuple[str, str, str, bool]] = []
-    watch_rooms(local, lambda *event: seen.append(event))
-    for sid in ("a", "b"):
-        local.add_socket("/", sid, _Recipient())
-    local.enter_room("/", "a", "r1")
-    local.enter_room("/", "a", "r1")  # already in it: nothing to report
-    local.add_sockets("/", BroadcastOptions(), ["r2"])
-    local.del_sockets("/", BroadcastOptions(frozenset({"b"})), ["r2"])
-    local.close_room("/", "r1")
-    local.leave_room("/", "a", "nowhere")
-    local.remove_socket("/", "a")
-    with pytest.raises(KeyError):
-        local.enter_room("/", "ghost", "r3")
-    assert seen == [
-        ("/", "r1", "a", True),
-        ("/", "r2", "a", True),
-        ("/", "r2", "b", True),
-        ("/", "r2", "b", False),
-        ("/", "r1", "a", False),
-        ("/", "r2", "a", False),
-    ]
 
 
 def test_serialize_takes_nodes_socket_shape() -> None:
@@ -349,10 +316,15 @@ def test_aggregated_events_follow_the_counters(stop: list[Instrumentation]) -> N
     stop.append(admin)
     assert sio.metrics is not None
     sio.metrics.events_in += 3
+    sio.metrics.received("websocket", "42")
+    sio.metrics.delivered("polling", ["4x", "4yz"])
     sio.metrics.disconnected("ping timeout")
     events = {(e["type"], e.get("subType")): e["count"] for e in admin.stats()["aggregatedEvents"]}
     assert events == {
         ("packetsIn", None): 3,
+        ("bytesIn", None): 2,
+        ("packetsOut", None): 1,
+        ("bytesOut", None): 5,
         ("rawDisconnection", "ping timeout"): 1,
         ("rawConnection", None): 1,  # one closed while the count of open ones stayed the same
     }
