@@ -37,6 +37,11 @@ class RedisShardedAdapter(RedisAdapterBase):
     """``gsocketio.Server(adapter=RedisShardedAdapter(url, channel_prefix="socket.io"))``;
     ``subscription_mode`` as Node's (``dynamic`` by default)."""
 
+    _fetch_kind = MT.FETCH_SOCKETS
+    _sse_kind = MT.SERVER_SIDE_EMIT
+    _fetch_counts_self = False  # SHARDNUMSUB minus the requester answer
+    _new_ack_id = staticmethod(cw.new_uid)
+
     def __init__(
         self,
         url: str = "redis://127.0.0.1:6379/0",
@@ -189,59 +194,26 @@ class RedisShardedAdapter(RedisAdapterBase):
             )
         self.local.disconnect_sockets(namespace, opts, close)
 
-    def fetch_sockets(
-        self, namespace: str, opts: BroadcastOptions, timeout: float
-    ) -> list[dict[str, Any]]:
-        local = self.local.fetch_sockets(namespace, opts, timeout)
-        if opts.flags.local:
-            return local
-        expected = self.server_count(namespace) - 1
-        if expected <= 0:
-            return local
-        sel = self._sel(opts)
-        return self._request(
-            lambda rid: self._publish(namespace, MT.FETCH_SOCKETS, {"opts": sel, "requestId": rid}),
-            MT.FETCH_SOCKETS, False, expected, local, timeout, "fetchSockets",
-        )  # fmt: skip
+    def _publish_fetch(self, namespace: str, opts: BroadcastOptions, request_id: str) -> None:
+        self._publish(
+            namespace, MT.FETCH_SOCKETS, {"opts": self._sel(opts), "requestId": request_id}
+        )
 
-    def server_side_emit(
-        self, namespace: str, data: list[Any], *, ack: bool, timeout: float
-    ) -> list[Any]:
-        if not ack:
-            self._namespace(namespace)
-            self._publish(namespace, MT.SERVER_SIDE_EMIT, {"packet": data})
-            return []
-        expected = self.server_count(namespace) - 1
-        if expected <= 0:
-            return []
-        return self._request(
-            lambda rid: self._publish(
-                namespace, MT.SERVER_SIDE_EMIT, {"requestId": rid, "packet": data}
-            ),
-            MT.SERVER_SIDE_EMIT, False, expected, [], timeout, "serverSideEmit",
-        )  # fmt: skip
+    def _publish_server_side(self, namespace: str, data: list[Any], request_id: str | None) -> None:
+        self._namespace(namespace)
+        body: dict[str, Any] = {"packet": data} if request_id is None else {
+            "requestId": request_id, "packet": data
+        }  # fmt: skip
+        self._publish(namespace, MT.SERVER_SIDE_EMIT, body)
 
-    def broadcast_with_ack(
-        self,
-        packet: Packet,
-        opts: BroadcastOptions,
-        timeout: float,
-        on_count: Callable[[int], None],
-        on_ack: Callable[[Any], None],
-    ) -> int:
-        if opts.flags.local:
-            return self.local.broadcast_with_ack(packet, opts, timeout, on_count, on_ack)
-        servers = self.server_count(packet.namespace)
-        request_id = cw.new_uid()
-        self._acks[request_id] = (on_count, on_ack)
-        gevent.spawn_later(timeout, self._acks.pop, request_id, None)
+    def _publish_broadcast_ack(
+        self, packet: Packet, opts: BroadcastOptions, request_id: str, timeout: float
+    ) -> None:
         data = cw.broadcast_data(
             packet.data, sorted(opts.rooms), sorted(opts.except_rooms),
             wire_flags(opts.flags, int(timeout * 1000)), request_id,
         )  # fmt: skip
         self._publish(packet.namespace, MT.BROADCAST, data)
-        self.local.broadcast_with_ack(packet, opts, timeout, on_count, on_ack)
-        return servers
 
     # --- incoming ------------------------------------------------------------------------
 
@@ -327,15 +299,7 @@ class RedisShardedAdapter(RedisAdapterBase):
         if not isinstance(rid, str):
             raise AdapterMessageError("a response needs a string requestId")
         if msg.type in (MT.BROADCAST_CLIENT_COUNT, MT.BROADCAST_ACK):
-            callbacks = self._acks.get(rid)
-            if callbacks is None:
-                return
-            if msg.type is MT.BROADCAST_CLIENT_COUNT:
-                count = data.get("clientCount")
-                if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
-                    callbacks[0](count)
-            else:
-                callbacks[1](data.get("packet"))
+            self._on_ack_response(rid, msg.type is MT.BROADCAST_CLIENT_COUNT, data)
             return
         pending = self._pending.get(rid)
         if pending is None or pending.done.is_set():
@@ -348,6 +312,4 @@ class RedisShardedAdapter(RedisAdapterBase):
             pending.results.append(data.get("packet"))
         else:
             return
-        pending.count += 1
-        if pending.count >= pending.expected:
-            pending.done.set()
+        self._answered(pending)
