@@ -69,6 +69,7 @@ class RedisAdapterBase(Adapter):
     _sse_kind: Any
     _fetch_counts_self: bool
     _new_ack_id: Callable[[], str] = staticmethod(wire.new_uid)
+    clustered = True
 
     def __init__(
         self,
@@ -96,6 +97,7 @@ class RedisAdapterBase(Adapter):
         self._outage = False
         self._last_reject_log = 0.0
         self._pending: dict[str, Pending] = {}
+        self._closed = False
         self._acks: dict[str, tuple[Callable[[int], None], Callable[[Any], None]]] = {}
         options = {
             "socket_connect_timeout": 2.0,
@@ -305,7 +307,21 @@ class RedisAdapterBase(Adapter):
         if pending.count >= pending.expected:
             pending.done.set()
 
-    def close(self) -> None:
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self, flush_timeout: float = 1.0) -> None:
+        """Leave the cluster (``Server.close()`` calls it): send what is queued (at most
+        ``flush_timeout`` s, so a last emit or disconnect request still reaches the others),
+        then end the subscriptions, stop the greenlets and close every Redis connection.
+        Idempotent; outstanding requests are left to time out."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._outbox.flush(flush_timeout):
+            self.log.warning("closing with %d unsent messages to Redis", len(self._outbox))
         self._subscriber.close()
         self._outbox.close()
         self._client.close()
+        self._acks.clear()

@@ -320,9 +320,11 @@ class RedisStreamsAdapter(RedisShardedAdapter):
         if not opts.flags.volatile and matches(rooms, opts.rooms, opts.except_rooms):
             missed.append([*packet.data, entry_id])
 
-    def close(self) -> None:
+    def close(self, flush_timeout: float = 1.0) -> None:
+        if self.closed:
+            return
         if self._live is not None:
             self._live.close()
-        self._reader.kill(block=False)
+        self._reader.kill(block=True, timeout=1.0)
         self._reader_client.close()
-        super().close()
+        super().close(flush_timeout)

@@ -195,6 +195,12 @@ def three_nodes(request: pytest.FixtureRequest, key: str, tmp_path: Path) -> Ite
         yield list(cluster.workers)
     finally:
         cluster.close()
+    r = redis_client()  # stopped workers leave no adapter connection behind
+
+    def ours() -> list[str]:
+        return [c["name"] for c in r.client_list() if c.get("name", "").startswith(f"gsio:{key}:")]
+
+    assert eventually(ours, lambda names: names == []) == []
 
 
 CLIENT = """
