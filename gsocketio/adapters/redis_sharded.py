@@ -20,7 +20,7 @@ import gevent
 
 from gsocketio.adapters import cluster_wire as cw
 from gsocketio.adapters import redis_wire as wire
-from gsocketio.adapters.base import EVERYONE, BroadcastOptions
+from gsocketio.adapters.base import EVERYONE, BroadcastOptions, Recipient
 from gsocketio.adapters.redis_answers import read_flags, wire_flags
 from gsocketio.adapters.redis_base import RedisAdapterBase
 from gsocketio.adapters.redis_link import LINK_ERRORS
@@ -137,12 +137,29 @@ class RedisShardedAdapter(RedisAdapterBase):
     def leave_room(self, namespace: str, sid: str, room: str) -> None:
         self._tracked(namespace, (room,), lambda: self.local.leave_room(namespace, sid, room))
 
+    def _sid_channel(self, nsp: str, sid: str) -> str | None:
+        """The channel senders publish a broadcast to ``sid`` alone on, when it is not the
+        main one (Node's rule: always in ``dynamic-private``; in ``dynamic`` when the id is not
+        20 characters long, as a socket.io 2 client's ``/nsp#<engine sid>``)."""
+        if self.mode == "dynamic-private" or (self.mode == "dynamic" and len(sid) != 20):
+            return f"{self._main(nsp)}{sid}#"
+        return None
+
+    def add_socket(self, namespace: str, sid: str, recipient: Recipient) -> None:
+        super().add_socket(namespace, sid, recipient)
+        channel = self._sid_channel(namespace, sid)
+        if channel is not None:
+            self._sub(channel, "room", namespace)
+
     def remove_socket(self, namespace: str, sid: str) -> None:
         try:
             rooms = self.local.rooms_of(namespace, sid) - {sid}
         except KeyError:
             return
         self._tracked(namespace, rooms, lambda: self.local.remove_socket(namespace, sid))
+        channel = self._sid_channel(namespace, sid)
+        if channel is not None and self._by_channel.pop(channel.encode(), None) is not None:
+            self._subscriber.remove([channel])
 
     def _join_local(self, nsp: str, opts: BroadcastOptions, rooms: list[str], leave: bool) -> None:
         fn = self.local.del_sockets if leave else self.local.add_sockets

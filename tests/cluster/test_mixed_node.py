@@ -60,6 +60,8 @@ const { createClient } = require("redis");
     } else if (c.op === "emitter_join") { emitter.in(c.to).socketsJoin(c.rooms); reply(c.id, "ok"); }
     else if (c.op === "emitter_sse") { emitter.serverSideEmit(c.event, ...(c.args || [])); reply(c.id, "ok"); }
     else if (c.op === "emitter_disconnect") { emitter.in(c.to).disconnectSockets(); reply(c.id, "ok"); }
+    else if (c.op === "disconnect") { target.disconnectSockets(!!c.close); reply(c.id, "ok"); }
+    else if (c.op === "leave") { target.socketsLeave(c.rooms); reply(c.id, "ok"); }
     else if (c.op === "emit_bin") { io.emit("bin", Buffer.from([1, 2, 255])); reply(c.id, "ok"); }
     else if (c.op === "quit") { io.close(); await pub.quit(); await sub.quit(); done(); }
   });
