@@ -1,4 +1,6 @@
-"""The cluster under gunicorn: three GeventSocketIOWorker processes, WebSocket clients."""
+"""The cluster under gunicorn through its one shared port: three GeventSocketIOWorker processes,
+WebSocket clients landing wherever the kernel puts them (room broadcasts, acks, fetch). The
+three-node suite runs under gunicorn too (tests/cluster/test_three_nodes.py, `[gunicorn]`)."""
 
 from __future__ import annotations
 
