@@ -138,7 +138,8 @@ class GunicornCluster:
         self.log_path = log_path
         self._log = log_path.open("w")
         self.proc = subprocess.Popen(
-            [gunicorn, "-k", "gsocketio.sgunicorn.GeventSocketIOWorker", "-w", str(workers),
+            [gunicorn, "-c", "tests/cluster/gunicorn_conf.py",
+             "-k", "gsocketio.sgunicorn.GeventSocketIOWorker", "-w", str(workers),
              "-b", "127.0.0.1:0", "--graceful-timeout", "2",
              "tests.cluster.gunicorn_cluster_app:app"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, text=True,
@@ -201,6 +202,8 @@ def three_nodes(request: pytest.FixtureRequest, key: str, tmp_path: Path) -> Ite
         return [c["name"] for c in r.client_list() if c.get("name", "").startswith(f"gsio:{key}:")]
 
     assert eventually(ours, lambda names: names == []) == []
+    closed = cluster.log_path.read_text().count("adapter closed=True")
+    assert closed == 3, cluster.log_path.read_text()[-3000:]  # the worker_exit hook ran
 
 
 CLIENT = """
