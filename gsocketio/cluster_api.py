@@ -54,7 +54,7 @@ class ClusterAPI:
 
     def _operator(self) -> BroadcastOperator:
         hooks = self._hooks
-        if hooks.outgoing:  # on_any_outgoing listeners see the operator's emits too
+        if hooks.sending:  # on_any_outgoing listeners see the operator's emits too
             return BroadcastOperator(self.adapter, outgoing=self._notify_selected)
         return BroadcastOperator(self.adapter)
 

@@ -85,17 +85,35 @@ class Hooks:
         self.incoming: dict[str, list[AnyListener]] = {}
         self.outgoing: dict[str, list[AnyListener]] = {}
         self.middlewares: dict[str, list[PacketMiddleware]] = {}
+        self.local_inbound = 0  # sockets with listeners of their own (gsocketio.listeners)
+        self.local_outgoing = 0  # sockets with outgoing catch-all listeners of their own
+        self.sending = False  # whether emits must tell any outgoing listener (one test)
 
     @property
     def inbound(self) -> bool:
-        """Whether incoming events need the hooked path."""
+        """Whether incoming events need the hooked path (for some socket at least)."""
+        return bool(self.incoming or self.middlewares or self.local_inbound)
+
+    @property
+    def shared_inbound(self) -> bool:
+        """Whether every socket's incoming events need the hooked path."""
         return bool(self.incoming or self.middlewares)
+
+    def count_local(self, inbound: int, outgoing: int) -> None:
+        """A socket started (+1) or stopped (-1) having listeners of its own."""
+        self.local_inbound += inbound
+        self.local_outgoing += outgoing
+        self._sending()
+
+    def _sending(self) -> None:
+        self.sending = bool(self.outgoing or self.local_outgoing)
 
     def add_incoming(self, fn: AnyListener, namespace: str, first: bool) -> None:
         _add(self.incoming, namespace, fn, first)
 
     def add_outgoing(self, fn: AnyListener, namespace: str, first: bool) -> None:
         _add(self.outgoing, namespace, fn, first)
+        self._sending()
 
     def add_middleware(self, fn: PacketMiddleware, namespace: str) -> None:
         _add(self.middlewares, namespace, fn, False)
@@ -107,6 +125,7 @@ class Hooks:
             table[key] = [] if fn is None else [f for f in table[key] if f is not fn]
             if not table[key]:
                 del table[key]
+        self._sending()
 
     @staticmethod
     def _for(table: dict[str, list[Any]], namespace: str) -> list[Any]:

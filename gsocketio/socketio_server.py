@@ -331,6 +331,8 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
         if not keep_rooms:
             self.adapter.remove_socket(namespace, sock.sid)
         sock.drop_buffer()
+        if sock.listeners is not None:
+            self._release_listeners(sock)
         if sock.acks is not None:
             sock.acks.abort_all(f"socket disconnected ({reason})")
 
@@ -374,7 +376,7 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
         nsp = namespace or "/"
         target = to if to is not None else room
         packet = Packet(_EVENT, nsp, [event, *args])
-        if self._hooks.outgoing:
+        if self._hooks.sending:
             self._notify_outgoing(nsp, target, skip_sid, packet.data)
         if callback is not None:
             if not isinstance(target, str):
@@ -427,7 +429,7 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
         nsp = namespace or "/"
-        if self._hooks.outgoing:
+        if self._hooks.sending:
             self._notify_outgoing(nsp, to, None, [event, *args])
         sock = self._sockets.get(nsp, _NO_SOCKETS).get(to)
         if sock is None:  # another node's socket (UnknownSocketError without a cluster)

@@ -27,7 +27,25 @@ from gsocketio.adapters.redis_link import LinkStats, Outbox, Subscriber
 from gsocketio.exceptions import ClusterTimeoutError
 from gsocketio.protocol.socketio import Packet
 
-__all__ = ["AdapterHealth", "RedisAdapterBase"]
+__all__ = ["POOL_SIZE", "AdapterHealth", "RedisAdapterBase", "command_client"]
+
+POOL_SIZE = 32
+"""Connections of an adapter's command client. More greenlets than that wait for one (up to
+``socket_timeout``) instead of failing: redis-py's default pool raises "Too many connections"
+past 100, which a burst of reconnects (a rolling restart's recoveries) reaches."""
+
+
+def command_client(url: str, client_name: str, options: dict[str, Any]) -> redis.Redis:
+    """A client on a blocking pool of ``max_connections`` (default :data:`POOL_SIZE`)
+    connections, waiting up to ``pool_timeout`` (default ``socket_timeout``) for one."""
+    opts = dict(options)
+    opts.setdefault("max_connections", POOL_SIZE)
+    wait = opts.pop("pool_timeout", None)
+    opts["timeout"] = wait if wait is not None else opts.get("socket_timeout") or 5.0
+    pool = redis.BlockingConnectionPool.from_url(url, client_name=client_name, **opts)
+    client = redis.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True
+    return client
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +124,9 @@ class RedisAdapterBase(Adapter):
             "protocol": 2,  # RESP2: pub/sub messages are plain replies, read by Subscriber
             **(redis_options or {}),
         }
-        self._client = redis.Redis.from_url(
-            url, client_name=f"gsio:{key}:{self.uid}:pub", **options
-        )
+        self._client = command_client(url, f"gsio:{key}:{self.uid}:pub", options)
         sub_options = {**options, "socket_timeout": None}
+        sub_options.pop("pool_timeout", None)  # the command client's blocking pool only
         sub_pool = redis.ConnectionPool.from_url(
             url, client_name=f"gsio:{key}:{self.uid}:sub", **sub_options
         )
