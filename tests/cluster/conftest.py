@@ -180,9 +180,11 @@ class GunicornCluster:
 
 
 @pytest.fixture(params=["processes", "gunicorn"])
-def three_nodes(request: pytest.FixtureRequest, key: str, tmp_path: Path) -> Iterator[list[PyNode]]:
+def three_nodes(
+    request: pytest.FixtureRequest, key: str, tmp_path: Path, clients: Clients
+) -> Iterator[list[PyNode]]:
     """Three nodes on one Redis: three ``tests.cluster.app`` processes, or three gunicorn
-    workers (the same app) behind one port."""
+    workers (the same app) behind one port, where clients then connect (at least one did)."""
     if request.param == "processes":
         nodes = [PyNode(key, f"py{i}") for i in range(3)]
         try:
@@ -195,7 +197,10 @@ def three_nodes(request: pytest.FixtureRequest, key: str, tmp_path: Path) -> Ite
     try:
         yield list(cluster.workers)
     finally:
+        for client in clients.started:  # first: an open WebSocket holds a stopping worker
+            client.close()  # until gunicorn kills it, and worker_exit would not run
         cluster.close()
+    assert not clients.via or "shared" in clients.via, clients.via  # gunicorn's port was used
     r = redis_client()  # stopped workers leave no adapter connection behind
 
     def ours() -> list[str]:
@@ -216,14 +221,16 @@ const connected = (s) => new Promise((resolve, reject) => {
 });
 // ARGS.want: land on that node through a shared port (gunicorn's: whichever worker accepts),
 // reconnecting a bounded number of times, else connect to ARGS.fallback (that node's own port)
+let via = "url";  // reported with ready: "shared" (steered), "fallback" or "url"
 async function place() {
   if (!ARGS.want) return open(URL);
   for (let i = 0; i < 20; i++) {
     const s = open(URL);
     await connected(s);
-    if ((await s.emitWithAck("whoami")) === ARGS.want) return s;
+    if ((await s.emitWithAck("whoami")) === ARGS.want) { via = "shared"; return s; }
     s.close();
   }
+  via = "fallback";
   return open(ARGS.fallback);
 }
 place().then((s) => {
@@ -233,7 +240,7 @@ place().then((s) => {
   const ready = async () => {
     for (const room of ARGS.rooms || []) await s.emitWithAck("join", room);
     if (ARGS.data) await s.emitWithAck("setdata", ARGS.data);
-    out({ ready: s.id });
+    out({ ready: s.id, via });
   };
   if (s.connected) ready(); else s.on("connect", ready);
   s.on("connect_error", (e) => fail("connect_error " + e.message));
@@ -245,6 +252,7 @@ onLine((cmd) => { if (cmd.quit) done(); });
 class Clients:
     def __init__(self) -> None:
         self.started: list[NodeClient] = []
+        self.via: list[str] = []  # how each client reached its node (see CLIENT's place())
 
     def start(
         self,
@@ -264,7 +272,9 @@ class Clients:
             args.update(want=node.name, fallback=node.url)
         client = NodeClient(CLIENT, url, args=args, timeout=60)
         self.started.append(client)
-        sid = client.expect("ready", timeout=15)["ready"]
+        ready = client.expect("ready", timeout=15)
+        sid = ready["ready"]
+        self.via.append(ready.get("via", "url"))
         return client, sid
 
 
