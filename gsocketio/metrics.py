@@ -192,7 +192,7 @@ def instrument(server: Server) -> CollectorRegistry:
     registry = _REGISTRIES.get(server)
     if registry is not None and server.metrics is not None:
         return registry
-    stats = Stats()
+    stats = server.metrics if server.metrics is not None else Stats()  # instrument() may share
     server.metrics = stats
     _count_received(server, stats)
     registry = CollectorRegistry(auto_describe=False)

@@ -113,6 +113,9 @@ class Socket:
         client.cancel_timer()
         if buffer and not client.closed:
             client.conn.send_many(buffer)
+        hooks = self.server._hooks
+        if hooks.connected:  # instrumentation (the admin UI) is on
+            hooks.socket_connected(self)
 
     def refuse(self, error_args: Any = None) -> None:
         """Refuse the CONNECT (CONNECT_ERROR with ``error_args``, the application's refusal

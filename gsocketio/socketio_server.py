@@ -23,6 +23,7 @@ from gsocketio.acks import CallWaiter, unwrap_call_result
 from gsocketio.adapters.base import Adapter, BroadcastOptions, WireFormat
 from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.adapters.recovery import RecoveryOptions, persist_socket, replay, restore_socket
+from gsocketio.admin import AdminAPI
 from gsocketio.client import Client, Connection, OwnWire
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
@@ -68,7 +69,7 @@ def _room_set(rooms: Rooms | None) -> frozenset[str]:
     return frozenset(rooms)
 
 
-class Server(ClusterAPI, HookAPI, SessionAPI):
+class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
     """A Socket.IO server for gevent; serve it with :meth:`wsgi_app` or :meth:`handle_request`.
 
     Engine settings (:class:`gsocketio.engine.EngineOptions`: ``ping_interval``, ``allow_request``
@@ -217,9 +218,9 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
 
     def wsgi_app(self, other_app: Any = None, socketio_path: str = "socket.io", **kw: Any) -> Any:
         """A WSGI app routing ``/<socketio_path>/`` here and everything else to ``other_app``;
-        ``metrics_path=`` serves Prometheus metrics on that path (:mod:`gsocketio.metrics`)."""
+        ``metrics_path=``: Prometheus metrics there; ``admin_ui_path=``: the Admin UI's files."""
         metrics_path: str | None = kw.pop("metrics_path", None)
-        app = WSGIApp(self, other_app, socketio_path, **kw)
+        app = self._base_app(other_app, socketio_path, kw)  # admin_ui_path=: gsocketio.admin
         if metrics_path is None:
             return app
         from gsocketio.metrics import metrics_app
@@ -346,6 +347,8 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
             persist_socket(self.adapter, sock, reason)
         self.discard(sock, reason, keep_rooms=accepted and keeps is not None and keeps(sock))
         self.handlers.on_disconnect(sock, reason, accepted=accepted, inline=inline)
+        if accepted and self._hooks.disconnected:  # instrumentation (the admin UI) is on
+            self._hooks.socket_closed(sock, reason)
         if self.cleanup_empty_child_namespaces and sock.namespace not in self._sockets:
             forget_child(self.dynamic_parents, self._registry, sock.namespace)
 

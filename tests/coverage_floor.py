@@ -28,6 +28,8 @@ FLOORS: dict[str, float] = {
     "gsocketio/__main__.py": 0,  # 0.0%
     "gsocketio/_logging.py": 96,  # 100.0%
     "gsocketio/acks.py": 94,  # 98.2%
+    "gsocketio/admin.py": 94,  # 96.9% (its own tests, 2026-12-01; the cluster ones run in subprocesses)
+    "gsocketio/admin_ui.py": 92,  # 95.5%
     "gsocketio/adapters/base.py": 92,  # 95.8%
     "gsocketio/adapters/cluster_wire.py": 90,  # 93.6%
     "gsocketio/adapters/memory.py": 92,  # 95.9%

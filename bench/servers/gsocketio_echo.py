@@ -2,6 +2,8 @@
 
 ``GSOCKETIO_BENCH_METRICS=1`` serves it with the Prometheus endpoint on (``/metrics``);
 ``GSOCKETIO_BENCH_BLOCKING=<seconds>`` runs the blocked-loop monitor with that threshold.
+``GSOCKETIO_BENCH_ADMIN=production|development`` instruments it for the Admin UI
+(``sio.instrument(auth=False, mode=...)``, no admin connected).
 """
 
 from gevent import monkey
@@ -36,6 +38,8 @@ if __name__ == "__main__":
     metrics = "/metrics" if os.environ.get("GSOCKETIO_BENCH_METRICS") == "1" else None
     if os.environ.get("GSOCKETIO_BENCH_BLOCKING"):
         gsocketio.monitor_blocking(float(os.environ["GSOCKETIO_BENCH_BLOCKING"]))
+    if os.environ.get("GSOCKETIO_BENCH_ADMIN"):
+        sio.instrument(auth=False, mode=os.environ["GSOCKETIO_BENCH_ADMIN"])
     # only when asked: an older tree (--baseline) has no metrics_path keyword
     app = sio.wsgi_app(metrics_path=metrics) if metrics else sio.wsgi_app()
     SocketIOServer(("127.0.0.1", int(sys.argv[1])), app, log=None).serve_forever()

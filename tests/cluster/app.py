@@ -32,7 +32,7 @@ from gsocketio.serve import SocketIOServer  # noqa: E402
 
 
 def build(
-    key: str, name: str, url: str, sharded: bool = False
+    key: str, name: str, url: str, sharded: bool = False, admin: bool = False
 ) -> tuple[gsocketio.Server, RedisAdapter | RedisShardedAdapter, Any]:
     adapter: RedisAdapter | RedisShardedAdapter
     if sharded:
@@ -42,6 +42,8 @@ def build(
     sio = gsocketio.Server(adapter=adapter, cors_allowed_origins="*", namespaces="*")
     server_events: list[Any] = []
     acked: list[Any] = []  # what emit(to=sid, callback=) callbacks received
+    if admin:  # the Admin UI's namespace, reporting as this node (tests/cluster/test_admin.py)
+        sio.instrument(auth=False, server_id=name, server_stats_interval=0.3)
 
     @sio.on("join", namespace="*")
     def join(nsp: str, sid: str, room: str) -> str:
@@ -208,13 +210,14 @@ def main() -> None:
     parser.add_argument("--name", default="py")
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--sharded", action="store_true")
+    parser.add_argument("--admin", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.WARNING,
         stream=sys.stderr,
         format=f"[{args.name}] %(levelname)s %(name)s: %(message)s",
     )
-    sio, adapter, ctl = build(args.key, args.name, args.url, args.sharded)
+    sio, adapter, ctl = build(args.key, args.name, args.url, args.sharded, args.admin)
     server = SocketIOServer(("127.0.0.1", 0), sio.wsgi_app(ctl), log=None)
     server.start()
     # Ready means subscribed: a request another node publishes right after our PORT line

@@ -50,12 +50,13 @@ def key(redis_up: None) -> str:
 class PyNode:
     """One ``tests.cluster.app`` process."""
 
-    def __init__(self, key: str, name: str, sharded: bool = False) -> None:
+    def __init__(self, key: str, name: str, sharded: bool = False, admin: bool = False) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.name = name
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.cluster.app", "--key", key, "--name", name]
-            + (["--sharded"] if sharded else []),
+            + (["--sharded"] if sharded else [])
+            + (["--admin"] if admin else []),
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -98,8 +99,8 @@ class PyNode:
 def py_nodes(key: str) -> Iterator[Callable[..., list[PyNode]]]:
     started: list[PyNode] = []
 
-    def start(n: int, sharded: bool = False) -> list[PyNode]:
-        nodes = [PyNode(key, f"py{len(started) + i}", sharded) for i in range(n)]
+    def start(n: int, sharded: bool = False, admin: bool = False) -> list[PyNode]:
+        nodes = [PyNode(key, f"py{len(started) + i}", sharded, admin) for i in range(n)]
         started.extend(nodes)
         return nodes
 
