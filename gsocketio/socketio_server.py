@@ -384,6 +384,9 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
         if callback is not None:
             if not isinstance(target, str):
                 raise ValueError("an emit with a callback must address a single sid (to=sid)")
+            if target not in self._sockets.get(nsp, _NO_SOCKETS):  # another node's socket?
+                self._remote_emit_with_callback(event, args, target, nsp, callback)
+                return
             sock = self._socket(target, nsp)
             if self.metrics is not None:
                 callback = self.metrics.timed_callback(callback)
@@ -423,13 +426,17 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
         self, event: str, *args: Any, to: str, namespace: str | None = None, timeout: float = 60
     ) -> Any:
         """Emit to one sid and wait for its ack; returns the ack's argument (None for none, a
-        tuple for several). Raises :class:`gsocketio.CallTimeoutError` after ``timeout``
-        seconds, :class:`gsocketio.CallAbortedError` at once if the socket goes away."""
+        tuple for several; for a socket of another node its first argument). Raises
+        :class:`gsocketio.CallTimeoutError` after ``timeout`` seconds,
+        :class:`gsocketio.CallAbortedError` at once if a local socket goes away."""
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
-        sock = self._socket(to, namespace)
+        nsp = namespace or "/"
         if self._hooks.sending:
-            self._notify_outgoing(sock.namespace, to, None, [event, *args])
+            self._notify_outgoing(nsp, to, None, [event, *args])
+        sock = self._sockets.get(nsp, _NO_SOCKETS).get(to)
+        if sock is None:  # another node's socket (UnknownSocketError without a cluster)
+            return self._remote_call(event, args, to, nsp, timeout)
         waiter = CallWaiter()
         ack_id = sock.add_ack(waiter)
         timer = self.metrics.timer() if self.metrics is not None else None
@@ -446,28 +453,6 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
             timer.done()
         return unwrap_call_result(result)
 
-    def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        sock = self._socket(sid, namespace)
-        self.adapter.enter_room(sock.namespace, sid, room)
-
-    def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        self.adapter.leave_room(namespace or "/", sid, room)
-
-    def close_room(self, room: str, namespace: str | None = None) -> None:
-        """Remove every socket from ``room``."""
-        self.adapter.close_room(namespace or "/", room)
-
-    def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
-        """The rooms ``sid`` is in, its own sid room included (in its ``disconnecting``
-        handler too: the socket is closed but still in its rooms there)."""
-        nsp = namespace or "/"
-        if sid not in self._sockets.get(nsp, _NO_SOCKETS):
-            try:
-                return list(self.adapter.rooms_of(nsp, sid))
-            except KeyError:
-                raise UnknownSocketError(f"no socket {sid!r} in namespace {nsp!r}") from None
-        return list(self.adapter.rooms_of(nsp, sid))
-
     def drain(self, batch_size: int = 50, interval: float = 0.2) -> int:
         """Stop accepting and close every client in staggered batches (sessions persisted
         when recovery is on); see :mod:`gsocketio.drain`. Returns how many were closed."""
@@ -475,10 +460,11 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
 
     def disconnect(self, sid: str, namespace: str | None = None) -> None:
         """Disconnect ``sid`` from the namespace (the connection may stay for others); runs the
-        disconnect handler with reason ``"server namespace disconnect"``. Unknown sids: no-op."""
+        disconnect handler with reason ``"server namespace disconnect"``. Another node's sid: its
+        owner does it; unknown sids: no-op."""
         sock = self._sockets.get(namespace or "/", _NO_SOCKETS).get(sid)
         if sock is None:
-            return
+            return self._remote_disconnect(sid, namespace or "/")
         if sock.state == CONNECTED:
             sock.client.disconnect(sock.namespace)
         self.close_socket(sock, DisconnectReason.SERVER_DISCONNECT, inline=True)
@@ -493,7 +479,9 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
 
     def close(self) -> None:
         """Node's ``io.close()``: every disconnect handler gets ``"server shutting down"``,
-        then the engine closes every connection."""
+        the engine closes every connection, then the adapter leaves the cluster (a Redis
+        adapter unsubscribes and closes its connections)."""
         for client in list(self._clients.values()):
             self.close_client(client, DisconnectReason.SERVER_SHUTTING_DOWN)
         self.engine.close()
+        self.adapter.close()

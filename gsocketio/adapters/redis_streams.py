@@ -339,12 +339,14 @@ class RedisStreamsAdapter(RedisShardedAdapter):
                           session=found.get(sw.SESSION_FIELD))  # fmt: skip
         return Restored(session, replay.missed)  # no yield since the last read
 
-    def close(self) -> None:
+    def close(self, flush_timeout: float = 1.0) -> None:
+        if self.closed:
+            return
         if self._live is not None:
             self._live.close()
-        self._reader.kill(block=False)
+        self._reader.kill(block=True, timeout=1.0)
         self._reader_client.close()
-        super().close()
+        super().close(flush_timeout)
 
 
 class _Replay:

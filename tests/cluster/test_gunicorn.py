@@ -1,4 +1,6 @@
-"""The cluster under gunicorn: three GeventSocketIOWorker processes, WebSocket clients."""
+"""The cluster under gunicorn through its one shared port: three GeventSocketIOWorker processes,
+WebSocket clients landing wherever the kernel puts them (room broadcasts, acks, fetch). The
+three-node suite runs under gunicorn too (tests/cluster/test_three_nodes.py, `[gunicorn]`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cluster.conftest import eventually, redis_client
 from tests.compat.test_examples import start, stop
 from tests.helpers.node import run_node
 
@@ -63,6 +66,13 @@ def test_three_gunicorn_workers_share_rooms(key: str) -> None:
     finally:
         del os.environ["GSIO_KEY"]
     try:
+        # gunicorn announces its port before the workers have booted: the first worker up
+        # would take every connection. Ready means all three adapters subscribed (bounded).
+        r = redis_client()
+        subscribed = eventually(
+            lambda: r.pubsub_numsub(f"{key}-request#/#")[0][1], lambda n: n == 3, tries=400
+        )
+        assert subscribed == 3, "the workers did not all start"
         (rec,) = run_node(CLIENTS, url, timeout=40)
     finally:
         stop(proc)
