@@ -28,7 +28,7 @@ from gsocketio.client import Client, Connection, OwnWire
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
 from gsocketio.default_handlers import RegistryHandlers
-from gsocketio.drain import drain
+from gsocketio.drain import drain, track
 from gsocketio.dynamic import ParentNamespace, forget_child
 from gsocketio.engine import EngineOptions, EngineServer
 from gsocketio.engine.hooks import EngineHooks
@@ -112,6 +112,7 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
         self.adapter.bind(self._cluster_host)
         self.recovery = RecoveryOptions.parse(connection_state_recovery)  # docs/recovery.md
         self.draining = False  # drain(): new connections are closed at once
+        track(self)  # a stopping worker drains and closes it (gsocketio.drain.shut_down)
         if self.recovery is not None:
             self.adapter.enable_recovery(self.recovery)
         self.always_connect = always_connect

@@ -129,7 +129,7 @@ class GunicornCluster:
     ready when every worker is registered and subscribed. Logs go to a file (read on
     failure), so a full pipe can never block a worker."""
 
-    def __init__(self, key: str, workers: int, log_path: Path) -> None:
+    def __init__(self, key: str, workers: int, log_path: Path, graceful_timeout: int = 2) -> None:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         env = dict(
             os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", GSIO_KEY=key,
@@ -141,7 +141,7 @@ class GunicornCluster:
         self.proc = subprocess.Popen(
             [gunicorn, "-c", "tests/cluster/gunicorn_conf.py",
              "-k", "gsocketio.sgunicorn.GeventSocketIOWorker", "-w", str(workers),
-             "-b", "127.0.0.1:0", "--graceful-timeout", "2",
+             "-b", "127.0.0.1:0", "--graceful-timeout", str(graceful_timeout),
              "tests.cluster.gunicorn_cluster_app:app"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
