@@ -1,10 +1,12 @@
 """Forwarded polling vs local polling (issue 12): what a request for another process's session costs.
 
 Two gsocketio echo nodes share a node directory, both pinned to core 0 (the load generator,
-bench/load/forward_load.js, to core 1). ``local``: clients handshake with node A and send
-every request to A. ``forwarded``: the handshake goes to A and every later request to B, which
-forwards it to A over A's unix socket (the worst case: 100 % of requests forwarded). Reported per
-cell: acks/s, p50/p99 round trip of one echo (POST + GET), and the CPU of both servers per ack.
+bench/load/forward_load.js, to core 1). ``local`` (one worker): clients handshake with node A
+and send every request to A. ``forwarded``: the handshake goes to A and every later request to
+B, which forwards it to A over A's unix socket (the worst case: 100 % of requests forwarded).
+``roundrobin`` (two workers behind a round-robin balancer): handshakes alternate between A and
+B and each client's requests too, so half of them are forwarded. Reported per cell: acks/s,
+p50/p99 round trip of one echo (POST + GET), and the CPU of both servers per ack.
 
     .venv/bin/python bench/forwarding.py [--seconds 4] [--clients 1,50]
 """
@@ -81,11 +83,13 @@ def main() -> None:
         try:
             rows = []
             for clients in (int(c) for c in args.clients.split(",")):
-                for mode, entry in (("local", url_a), ("forwarded", url_b)):
-                    r = cell(url_a, entry, [a.pid, b.pid], clients, args.seconds)
+                both = f"{url_a},{url_b}"
+                modes = (("local", url_a, url_a), ("forwarded", url_a, url_b))
+                for mode, owner, entry in (*modes, ("roundrobin", both, both)):
+                    r = cell(owner, entry, [a.pid, b.pid], clients, args.seconds)
                     rows.append((clients, mode, r))
                     print(
-                        f"{clients:>4} clients {mode:>9}: {r['acks_per_s']:8.0f} acks/s  "
+                        f"{clients:>4} clients {mode:>10}: {r['acks_per_s']:8.0f} acks/s  "
                         f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
                         f"servers {r['server_cpu_us_per_ack']:.0f} µs CPU/ack "
                         f"({r['server_cpu_pct']:.0f}% of core 0)  load {r['self_cpu_pct']:.0f}%",

@@ -8,6 +8,10 @@ keep-alive connection (POST ``42<id>["echo",32 B]``, GET the ``43<id>`` ack); th
 the two totals over the difference of the counts is the cost of one round trip (two requests
 and one event), start-up and the handshake cancel out.
 
+``bench/instructions.py`` counts the WebSocket echo and broadcast the same way with the lean
+load generator (instrumentation toggled around its measured window); this script drives one
+plain client over long-polling, so it needs no toggling.
+
 Caveat: under valgrind the server runs ~50x slower than the client, so the next request has
 always arrived when the server reads; code whose cost depends on that (waiting for
 readability before ``recv``) is not measured as it runs. Counts move by ~1 % between runs.

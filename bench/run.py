@@ -29,6 +29,8 @@ window is reported next to every figure and a loud warning is printed above 85% 
 ``--load client`` uses socket.io-client 4.x instead (the older generators, kept to compare).
 
 ``--repeat N`` runs every server N times, interleaved (A B C A B C ...), and reports medians.
+``--admin`` adds "gsocketio (admin production)" and "gsocketio (admin development)": the same
+server with ``sio.instrument(auth=False, mode=...)`` and no admin connected.
 ``--baseline DIR`` adds "gsocketio (baseline)": the same server script importing the
 ``gsocketio`` package found in DIR (a copy of another revision's source tree), for
 before/after figures from one interleaved run. Every run, wait and loop is bounded in time.
@@ -160,6 +162,11 @@ def parse_args() -> argparse.Namespace:
         metavar="DIR",
         help="also run gsocketio from the source tree in DIR (before/after)",
     )
+    parser.add_argument(
+        "--admin",
+        action="store_true",
+        help="also run gsocketio instrumented for the Admin UI (production, development)",
+    )
     group = parser.add_argument_group("scaling matrix (--matrix)")
     group.add_argument("--matrix", action="store_true", help="run the scaling matrix")
     group.add_argument(
@@ -188,7 +195,15 @@ def main() -> int:
     if args.baseline:
         tree = str(Path(args.baseline).resolve())
         servers["gsocketio (baseline)"] = (SERVERS["gsocketio"], dict(ENV, PYTHONPATH=tree))
-    chosen = {n: s for n, s in servers.items() if not args.only or n in args.only}
+    if args.admin:  # sio.instrument(mode=...) with no admin connected: what it costs per event
+        for mode in ("production", "development"):
+            env = dict(ENV, GSOCKETIO_BENCH_ADMIN=mode)
+            servers[f"gsocketio (admin {mode})"] = (SERVERS["gsocketio"], env)
+    chosen = {
+        n: s
+        for n, s in servers.items()
+        if not args.only or n in args.only or (args.admin and n.startswith("gsocketio (admin"))
+    }
     found = tool_versions()
     found["python-socketio TCP_NODELAY"] = "off" if args.pysio_as_shipped else "on"
     for name, (_, env) in chosen.items():

@@ -49,10 +49,13 @@ class CallWaiter:
 class AckTable:
     """Pending ack callbacks of one socket, keyed by the ack id sent to the client."""
 
-    __slots__ = ("_limit", "_next_id", "_pending")
+    __slots__ = ("_evicted", "_limit", "_next_id", "_pending")
 
-    def __init__(self, limit: int = DEFAULT_ACK_LIMIT) -> None:
+    def __init__(
+        self, limit: int = DEFAULT_ACK_LIMIT, evicted: Callable[[], object] | None = None
+    ) -> None:
         self._limit = limit
+        self._evicted = evicted  # told when the limit drops the oldest (metrics)
         self._next_id = 0
         self._pending: dict[Any, AckCallback] = {}
 
@@ -92,6 +95,8 @@ class AckTable:
         oldest = next(iter(pending))
         evicted = pending.pop(oldest)
         log.warning("pending ack limit (%d) reached: dropped ack %s", self._limit, oldest)
+        if self._evicted is not None:
+            self._evicted()
         if isinstance(evicted, CallWaiter):
             evicted.abort("too many pending acks")
 

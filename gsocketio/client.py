@@ -92,6 +92,7 @@ class Client:
 
     __slots__ = (
         "_inflight",
+        "_inline",
         "_slot",
         "closed",
         "conn",
@@ -124,6 +125,8 @@ class Client:
         self.hold: Callable[[str | bytes | Packet], None] | None = None
         self.timer: Any = None  # connect-timeout loop timer until a namespace is joined
         self._inflight = 0
+        # The engine's connections may run handlers on their reader (EngineConnection.run_inline)
+        self._inline: Any = conn if hasattr(conn, "run_inline") else None
         self._slot: gevent.event.Event | None = None
 
     def __repr__(self) -> str:
@@ -158,6 +161,8 @@ class Client:
                     server.close_socket(sock, DisconnectReason.CLIENT_DISCONNECT, inline=False)
             elif type(event) is Refused:
                 server.logger.warning("refusing %s: %s", self.conn.sid, event.why)
+                if (stats := self.stats) is not None and event.bound:
+                    stats.bound(event.bound)
                 self.refuse(event.packet)
             elif type(event) is Violation:
                 server.logger.warning("closing %s: %s", self.conn.sid, event.why)
@@ -221,20 +226,33 @@ class Client:
     # --- handler greenlets -------------------------------------------------------------------
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` in a new greenlet, waiting first while too many are running.
+        """Run ``fn(*args)`` as a handler of its own, waiting first while too many are running:
+        inline on a WebSocket reader that can hand its reading over should ``fn`` block, else
+        in a recycled greenlet. Either way the caller goes on reading while ``fn`` waits.
 
         Called from the connection's reader: waiting here stops reading from that client only.
         """
+        if self._inflight >= MAX_HANDLERS_PER_CLIENT:
+            self._wait_for_slot()
+        self._inflight += 1
+        # On the WebSocket reader, fn runs right here (no switch) and the reading moves to
+        # another greenlet only if fn blocks (gsocketio.engine.websocket). Else a recycled
+        # bare greenlet (gsocketio.greenlets): a fresh one costs several times more per
+        # message. fn never raises (the handler layer's runners log errors).
+        inline = self._inline
+        if inline is None or not inline.run_inline(self._run, (fn, args)):
+            POOL.spawn(self._run, fn, args)
+
+    def _wait_for_slot(self) -> None:
+        """The client has its bound of handlers running: wait (bounded by their end)."""
+        if (stats := self.stats) is not None:
+            stats.bound("handlers_per_client")
         while self._inflight >= MAX_HANDLERS_PER_CLIENT and not self.closed:
             slot = self._slot
             if slot is None:
                 slot = self._slot = gevent.event.Event()
             slot.clear()
             slot.wait()
-        self._inflight += 1
-        # A recycled bare greenlet (gsocketio.greenlets): a fresh one costs several times more
-        # per message; fn never raises (the handler layer's runners log errors).
-        POOL.spawn(self._run, fn, args)
 
     def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:

@@ -17,6 +17,7 @@ from gsocketio.acks import CallWaiter
 from gsocketio.dynamic import adopt
 from gsocketio.exceptions import ConnectionRefusedError
 from gsocketio.hooks import AckResponder, Hooks
+from gsocketio.listeners import filter_packet, notify_own, run_lifecycle, run_listeners
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import Packet, PacketType
 from gsocketio.protocol.socketio_session import DEFAULT_REFUSAL
@@ -30,6 +31,7 @@ from gsocketio.registry import (
     Entry,
     HandlerRegistry,
     Middleware,
+    call_prefix,
 )
 from gsocketio.socket import CLOSED, CONNECTED
 
@@ -41,16 +43,6 @@ if TYPE_CHECKING:
     from gsocketio.socketio_server import Server
 
 __all__ = ["RegistryHandlers"]
-
-
-def _prefix(convention: int, event: str, sock: Socket) -> tuple[Any, ...]:
-    if convention == ARGS:
-        return (sock.sid,)
-    if convention == EVENT_ARGS:
-        return (event, sock.sid)
-    if convention == NSP_ARGS:
-        return (sock.namespace, sock.sid)
-    return (event, sock.namespace, sock.sid)
 
 
 class RegistryHandlers:
@@ -177,38 +169,54 @@ class RegistryHandlers:
             self.__dict__.pop("on_event", None)
 
     def _on_event_hooked(self, sock: Socket, data: list[Any], ack_id: int | None) -> None:
+        if sock.listeners is None and not self.hooks.shared_inbound:
+            RegistryHandlers.on_event(self, sock, data, ack_id)  # only other sockets have hooks
+            return
         sock.client.spawn(self._run_hooked, sock, data, ack_id)
 
     def _run_hooked(self, sock: Socket, data: list[Any], ack_id: int | None) -> None:
         """Node's order: catch-all listeners (every event, handled or not), then the packet
-        middlewares, then the handler. A refused packet goes to the ``error`` handler."""
+        middlewares, then the handler; the server-wide ones, then the socket's own
+        (:mod:`gsocketio.listeners`). A refused packet goes to the ``error`` handlers."""
         hooks = self.hooks
+        own = sock.listeners
         if hooks.incoming:
             hooks.notify(hooks.incoming, sock.sid, sock.namespace, data)
+        if own is not None and own.incoming:
+            notify_own(own.incoming, sock, data)
         table = self.registry.get(sock.namespace)
-        if hooks.middlewares:
+        if hooks.middlewares or (own is not None and own.middlewares):
             try:
                 data = hooks.filter(sock.sid, sock.namespace, data)
+                if own is not None:
+                    data = filter_packet(own.middlewares, sock, data)
             except Exception as exc:  # noqa: BLE001  # any error refuses (Node: next(err))
                 self._refused(sock, table, exc)
                 return
+        mine = own.events.get(data[0]) if own is not None else None
+        if mine:  # the socket's listeners, after the namespace's handler (not its catch-all)
+            run_listeners(sock, table.events.get(data[0]), mine, data, ack_id)
+            return
         entry = table.events.get(data[0]) or table.fallback
         if entry is not None:
             self._run_event(sock, entry, data, ack_id)
 
     def _refused(self, sock: Socket, table: Dispatch, exc: Exception) -> None:
-        handler = table.events.get("error")
-        if handler is None:
+        """Node's ``error`` event: the namespace's handler, then the socket's own listeners."""
+        handlers = [entry[0] for entry in (table.events.get("error"),) if entry is not None]
+        if sock.listeners is not None:
+            handlers += [fn for fn, _ in sock.listeners.events.get("error", ())]
+        if not handlers:
             self.logger.info(
                 "event refused (sid %s, namespace %s): %s", sock.sid, sock.namespace, exc
             )
-            return
-        try:
-            handler[0](sock.sid, exc)
-        except Exception:
-            self.logger.exception(
-                "error in error handler (sid %s, namespace %s)", sock.sid, sock.namespace
-            )
+        for fn in handlers:
+            try:
+                fn(sock.sid, exc)
+            except Exception:
+                self.logger.exception(
+                    "error in error handler (sid %s, namespace %s)", sock.sid, sock.namespace
+                )
 
     def _run_event(self, sock: Socket, entry: Entry, data: list[Any], ack_id: int | None) -> None:
         fn, convention = entry
@@ -225,7 +233,7 @@ class RegistryHandlers:
                 result = fn(event, sock.namespace, sock.sid, *data[1:])
             else:  # the handler answers (or not) through ``ack``; a returned value still acks
                 responder = AckResponder(sock, ack_id)
-                prefix = _prefix(convention - MANUAL_ACK, event, sock)
+                prefix = call_prefix(convention - MANUAL_ACK, event, sock.sid, sock.namespace)
                 result = fn(*prefix, *data[1:], ack=responder)
                 if result is None or not responder.pending:
                     return
@@ -282,31 +290,38 @@ class RegistryHandlers:
             gevent.spawn(self._run_disconnect, sock, reason, table)
 
     def keeps_rooms(self, sock: Socket) -> bool:
-        """Whether ``sock`` stays in its rooms until its ``disconnecting`` handler ran."""
-        return self.registry.get(sock.namespace).disconnecting is not None
+        """Whether ``sock`` stays in its rooms until its ``disconnecting`` handlers ran."""
+        own = sock.listeners
+        return self.registry.get(sock.namespace).disconnecting is not None or (
+            own is not None and "disconnecting" in own.events
+        )
 
     def _run_disconnect(self, sock: Socket, reason: str, table: Dispatch | None = None) -> None:
         if table is None:
             table = self.registry.get(sock.namespace)
-        if table.disconnecting is not None:
-            try:  # Node's order: still in its rooms here, then it leaves them, then disconnect
-                table.disconnecting(sock.namespace, sock.sid, reason)
-            except Exception:
-                self.logger.exception(
-                    "error in disconnecting handler (sid %s, namespace %s)",
-                    sock.sid,
-                    sock.namespace,
-                )
+        own = sock.listeners
+        if table.disconnecting is not None or (own is not None and "disconnecting" in own.events):
+            if table.disconnecting is not None:
+                try:  # Node's order: still in its rooms here, then it leaves them, then disconnect
+                    table.disconnecting(sock.namespace, sock.sid, reason)
+                except Exception:
+                    self.logger.exception(
+                        "error in disconnecting handler (sid %s, namespace %s)",
+                        sock.sid,
+                        sock.namespace,
+                    )
+            run_lifecycle(sock, "disconnecting", reason)
             self.server.adapter.remove_socket(sock.namespace, sock.sid)
         handler = table.disconnect
-        if handler is None:
-            return
-        try:
-            handler(sock.namespace, sock.sid, reason)
-        except Exception:
-            self.logger.exception(
-                "error in disconnect handler (sid %s, namespace %s)", sock.sid, sock.namespace
-            )
+        if handler is not None:
+            try:
+                handler(sock.namespace, sock.sid, reason)
+            except Exception:
+                self.logger.exception(
+                    "error in disconnect handler (sid %s, namespace %s)", sock.sid, sock.namespace
+                )
+        if own is not None:
+            run_lifecycle(sock, "disconnect", reason)
 
     def on_client_closed(self, client: Client, reason: str) -> None:
         client.cancel_timer()

@@ -9,6 +9,7 @@ docs/recovery.md.
 from __future__ import annotations
 
 import signal
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,26 @@ from gsocketio.protocol.reasons import DisconnectReason
 if TYPE_CHECKING:
     from gsocketio.socketio_server import Server
 
-__all__ = ["drain", "drain_on_sigterm"]
+__all__ = ["drain", "drain_on_sigterm", "shut_down", "track"]
+
+_LIVE: weakref.WeakSet[Server] = weakref.WeakSet()  # every Server of this process
+
+
+def track(server: Server) -> None:
+    """Remember ``server`` (weakly) for :func:`shut_down`; ``Server.__init__`` calls it."""
+    _LIVE.add(server)
+
+
+def shut_down(batch_size: int = 50, interval: float = 0.2) -> int:
+    """Drain, then close, every Server of this process: what a stopping worker process does
+    (gunicorn's, :mod:`gsocketio.sgunicorn`), so that its WebSocket clients do not hold it
+    until it is killed. They reconnect elsewhere (and recover there, with recovery on), and
+    each adapter flushes what it queued and leaves the cluster. Returns the clients closed."""
+    closed = 0
+    for server in list(_LIVE):
+        closed += drain(server, batch_size, interval)
+        server.close()
+    return closed
 
 
 def drain(server: Server, batch_size: int = 50, interval: float = 0.2) -> int:

@@ -20,7 +20,14 @@ from gsocketio.socket import CONNECTED
 if TYPE_CHECKING:
     from gsocketio.socket import Socket
 
-__all__ = ["ALL_NAMESPACES", "AckResponder", "Hooks", "PacketRefusedError", "wants_ack"]
+__all__ = [
+    "ALL_NAMESPACES",
+    "AckResponder",
+    "Hooks",
+    "Observer",
+    "PacketRefusedError",
+    "wants_ack",
+]
 
 log = get_logger("gsocketio.server")
 
@@ -28,6 +35,19 @@ ALL_NAMESPACES: Final = "*"
 
 AnyListener = Callable[..., Any]  # (event, sid, *args)
 PacketMiddleware = Callable[[str, list[Any], str], Any]  # (sid, [event, *args], namespace)
+SocketListener = Callable[["Socket"], None]
+CloseListener = Callable[["Socket", str], None]
+
+
+class Observer:
+    """A catch-all listener for instrumentation (the admin UI's): called with
+    ``(namespace, sid, [event, *args])``, as a ``"*"`` listener cannot tell the namespace.
+    Kept by ``off_any(None)``, which removes the application's listeners only."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[str, str, list[Any]], None]) -> None:
+        self.fn = fn
 
 
 class PacketRefusedError(Exception):
@@ -82,20 +102,41 @@ class Hooks:
     """Registered packet middlewares and catch-all listeners, by namespace (``"*"``: all)."""
 
     def __init__(self) -> None:
-        self.incoming: dict[str, list[AnyListener]] = {}
-        self.outgoing: dict[str, list[AnyListener]] = {}
+        self.incoming: dict[str, list[AnyListener | Observer]] = {}
+        self.outgoing: dict[str, list[AnyListener | Observer]] = {}
         self.middlewares: dict[str, list[PacketMiddleware]] = {}
+        self.local_inbound = 0  # sockets with listeners of their own (gsocketio.listeners)
+        self.local_outgoing = 0  # sockets with outgoing catch-all listeners of their own
+        self.sending = False  # whether emits must tell any outgoing listener (one test)
+        # Socket lifecycle listeners (instrumentation): checked once per socket, not per event.
+        self.connected: list[SocketListener] = []
+        self.disconnected: list[CloseListener] = []
 
     @property
     def inbound(self) -> bool:
-        """Whether incoming events need the hooked path."""
+        """Whether incoming events need the hooked path (for some socket at least)."""
+        return bool(self.incoming or self.middlewares or self.local_inbound)
+
+    @property
+    def shared_inbound(self) -> bool:
+        """Whether every socket's incoming events need the hooked path."""
         return bool(self.incoming or self.middlewares)
 
-    def add_incoming(self, fn: AnyListener, namespace: str, first: bool) -> None:
+    def count_local(self, inbound: int, outgoing: int) -> None:
+        """A socket started (+1) or stopped (-1) having listeners of its own."""
+        self.local_inbound += inbound
+        self.local_outgoing += outgoing
+        self._sending()
+
+    def _sending(self) -> None:
+        self.sending = bool(self.outgoing or self.local_outgoing)
+
+    def add_incoming(self, fn: AnyListener | Observer, namespace: str, first: bool) -> None:
         _add(self.incoming, namespace, fn, first)
 
-    def add_outgoing(self, fn: AnyListener, namespace: str, first: bool) -> None:
+    def add_outgoing(self, fn: AnyListener | Observer, namespace: str, first: bool) -> None:
         _add(self.outgoing, namespace, fn, first)
+        self._sending()
 
     def add_middleware(self, fn: PacketMiddleware, namespace: str) -> None:
         _add(self.middlewares, namespace, fn, False)
@@ -104,22 +145,49 @@ class Hooks:
         """Remove ``fn`` (None: every listener) from the incoming or outgoing listeners."""
         table = self.outgoing if outgoing else self.incoming
         for key in list(table):
-            table[key] = [] if fn is None else [f for f in table[key] if f is not fn]
+            if fn is None:  # the application's listeners; instrumentation's Observers stay
+                table[key] = [f for f in table[key] if type(f) is Observer]
+            else:
+                table[key] = [f for f in table[key] if f is not fn]
             if not table[key]:
                 del table[key]
+        self._sending()
 
     @staticmethod
     def _for(table: dict[str, list[Any]], namespace: str) -> list[Any]:
         return [*table.get(ALL_NAMESPACES, ()), *table.get(namespace, ())]
 
     def notify(
-        self, table: dict[str, list[AnyListener]], sid: str, namespace: str, data: list[Any]
+        self,
+        table: dict[str, list[AnyListener | Observer]],
+        sid: str,
+        namespace: str,
+        data: list[Any],
     ) -> None:
         for fn in self._for(table, namespace):
             try:
-                fn(data[0], sid, *data[1:])
+                if type(fn) is Observer:
+                    fn.fn(namespace, sid, data)
+                else:
+                    fn(data[0], sid, *data[1:])
             except Exception:
                 log.exception("error in catch-all listener (sid %s, namespace %s)", sid, namespace)
+
+    def socket_connected(self, sock: Socket) -> None:
+        """A socket was accepted: tell the lifecycle listeners (only called when there are)."""
+        for fn in self.connected:
+            try:
+                fn(sock)
+            except Exception:
+                log.exception("error in connection listener (sid %s)", sock.sid)
+
+    def socket_closed(self, sock: Socket, reason: str) -> None:
+        """An accepted socket closed with ``reason``: tell the lifecycle listeners."""
+        for fn in self.disconnected:
+            try:
+                fn(sock, reason)
+            except Exception:
+                log.exception("error in disconnection listener (sid %s)", sock.sid)
 
     def filter(self, sid: str, namespace: str, data: list[Any]) -> list[Any]:
         """Run the packet middlewares; returns the (possibly replaced) ``[event, *args]``.

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from gsocketio.adapters.base import BroadcastOptions
 from gsocketio.engine.hooks import EngineHooks
 from gsocketio.hooks import Hooks
+from gsocketio.listeners import SocketListeners, notify_own
 
 if TYPE_CHECKING:
     from gsocketio.adapters.base import Adapter
+    from gsocketio.socket import Socket
 
 __all__ = ["HookAPI"]
 
@@ -35,6 +37,8 @@ class HookAPI:
     engine_hooks: EngineHooks
     adapter: Adapter
     handlers: Any
+    _sockets: dict[str, dict[str, Socket]]
+    _socket: Callable[[str, str | None], Socket]
 
     def _hooks_changed(self) -> None:
         refresh = getattr(self.handlers, "refresh", None)
@@ -117,6 +121,30 @@ class HookAPI:
         )
 
     def _notify_selected(self, namespace: str, opts: BroadcastOptions, data: list[Any]) -> None:
-        """As :meth:`_notify_outgoing`, for a broadcast operator's selection."""
+        """As :meth:`_notify_outgoing`, for a broadcast operator's selection: the server-wide
+        listeners, then the recipient's own (:meth:`socket`)."""
+        hooks = self._hooks
+        local = self._sockets.get(namespace, {}) if hooks.local_outgoing else {}
         for sid in sorted(self.adapter.sockets(namespace, opts)):
-            self._hooks.notify(self._hooks.outgoing, sid, namespace, data)
+            hooks.notify(hooks.outgoing, sid, namespace, data)
+            sock = local.get(sid)
+            if sock is not None and sock.listeners is not None and sock.listeners.outgoing:
+                notify_own(sock.listeners.outgoing, sock, data)
+
+    # --- one socket's listeners ----------------------------------------------------------------
+
+    def socket(self, sid: str, namespace: str | None = None) -> SocketListeners:
+        """The listeners of one socket of this process, Node's ``socket.on``/``socket.use``/
+        ``socket.onAny``/``socket.onAnyOutgoing`` (see :class:`gsocketio.listeners.
+        SocketListeners`); usable from its connect handler on. Raises
+        :class:`gsocketio.exceptions.UnknownSocketError` for a sid that is not connected here."""
+        return SocketListeners(self._socket(sid, namespace), self._hooks, self._hooks_changed)
+
+    def _release_listeners(self, sock: Socket) -> None:
+        """``sock`` closed: the server stops counting it among sockets with listeners (its
+        ``disconnect`` listeners still run, from the list it keeps)."""
+        own = sock.listeners
+        if own is not None and (own.inbound or own.outgoing_on):
+            self._hooks.count_local(-own.inbound, -own.outgoing_on)
+            own.inbound = own.outgoing_on = False
+            self._hooks_changed()

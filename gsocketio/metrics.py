@@ -27,7 +27,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from gsocketio import blocking
 from gsocketio.adapters.memory import MemoryAdapter
-from gsocketio.stats import ACK_BUCKETS, Stats
+from gsocketio.stats import ACK_BUCKETS, Stats, size_of
 
 if TYPE_CHECKING:
     from gsocketio.server import Server
@@ -138,6 +138,25 @@ class ServerCollector:
         for action, count in sorted(stats.slow_consumer.items()):
             slow.add_metric([action], count)
         yield slow
+        bounds = CounterMetricFamily(
+            "gsocketio_bounds_hit",
+            "Per-client bounds a client hit: outgoing_buffer, preconnect_buffer, ack_table, "
+            "handlers_per_client, namespaces_per_client, namespace_length",
+            labels=["bound"],
+        )
+        for name, count in sorted(stats.bounds.items()):
+            bounds.add_metric([name], count)
+        yield bounds
+        for direction, table in (("received", stats.bytes_in), ("sent", stats.bytes_out)):
+            family = CounterMetricFamily(
+                f"gsocketio_bytes_{direction}",
+                f"Bytes of Socket.IO packets {direction} (UTF-8 text and binary attachments; "
+                "Engine.IO, HTTP and WebSocket framing not included), by transport",
+                labels=["transport"],
+            )
+            for transport, count in sorted(table.items()):
+                family.add_metric([transport or "pending"], count)
+            yield family
         yield CounterMetricFamily(
             "gsocketio_blocked_loops",
             "Stalls of the gevent hub longer than the blocked-loop threshold",
@@ -173,12 +192,32 @@ def instrument(server: Server) -> CollectorRegistry:
     registry = _REGISTRIES.get(server)
     if registry is not None and server.metrics is not None:
         return registry
-    stats = Stats()
+    stats = server.metrics if server.metrics is not None else Stats()  # instrument() may share
     server.metrics = stats
+    _count_received(server, stats)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServerCollector(server, stats))
     _REGISTRIES[server] = registry
     return registry
+
+
+def _count_received(server: Server, stats: Stats) -> None:
+    """Count the bytes of every message the engine hands the server: its ``engine_message``
+    becomes a counting one for this instance. Readers look the method up when a connection
+    opens, so uninstrumented servers keep the plain call with no test per message. (0.9
+    clients are counted by their connection, which asks for ``metrics.received`` when it
+    opens.)"""
+    plain = type(server).engine_message  # the class's: instrumenting twice wraps once
+    table = stats.bytes_in
+
+    def engine_message(conn: Any, data: str | bytes) -> None:
+        # Stats.received inlined: this runs for every message of every client.
+        size = len(data) if type(data) is bytes or data.isascii() else size_of(data)
+        transport = conn.transport
+        table[transport] = table.get(transport, 0) + size
+        plain(server, conn, data)
+
+    server.engine_message = engine_message  # type: ignore[method-assign]
 
 
 def _error_code(body: Iterable[bytes]) -> str:

@@ -49,6 +49,7 @@ __all__ = [
     "HandlerRegistry",
     "Middleware",
     "accepts",
+    "call_prefix",
     "fit",
     "positional_capacity",
 ]
@@ -67,6 +68,18 @@ ConnectHandler = Callable[[str, str, dict[str, Any], Any], Any]  # (nsp, sid, en
 DisconnectHandler = Callable[[str, str, str], Any]  # (nsp, sid, reason)
 
 SPECIAL_EVENTS: Final = frozenset({"connect", "disconnect", "disconnecting"})
+
+
+def call_prefix(convention: int, event: str, sid: str, namespace: str) -> tuple[Any, ...]:
+    """What precedes the event's arguments in a call under ``convention`` (without
+    :data:`MANUAL_ACK`)."""
+    if convention == ARGS:
+        return (sid,)
+    if convention == EVENT_ARGS:
+        return (event, sid)
+    if convention == NSP_ARGS:
+        return (namespace, sid)
+    return (event, namespace, sid)
 
 
 def positional_capacity(fn: Handler) -> int | None:

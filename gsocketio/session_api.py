@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 
 if TYPE_CHECKING:
+    from gsocketio.adapters.base import Adapter
     from gsocketio.registry import HandlerLayer
     from gsocketio.socket import Socket
 
@@ -20,20 +21,28 @@ __all__ = ["SessionAPI"]
 
 
 class SessionAPI:
-    """Mixed into :class:`gsocketio.Server`; needs its ``_socket`` lookup and ``handlers``."""
+    """Mixed into :class:`gsocketio.Server`; needs its ``_socket`` lookup, ``handlers`` and
+    ``adapter``."""
 
+    adapter: Adapter
     handlers: HandlerLayer
     _socket: Callable[[str, str | None], Socket]
 
     def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
-        """The socket's session dict (kept in this process, like python-socketio's)."""
+        """The socket's session dict (kept in this process, like python-socketio's; with
+        connection state recovery it travels with the recovered socket, docs/recovery.md)."""
         sock = self._socket(sid, namespace)
         if sock.session is None:
             sock.session = {}
+        if self.adapter.recovers:
+            self.adapter.touch_session(sock.namespace, sock.sid)  # the caller may change it now
         return sock.session
 
     def save_session(self, sid: str, session: dict[str, Any], namespace: str | None = None) -> None:
-        self.handlers.save_session(self._socket(sid, namespace), session)
+        sock = self._socket(sid, namespace)
+        self.handlers.save_session(sock, session)
+        if self.adapter.recovers:
+            self.adapter.touch_session(sock.namespace, sock.sid)
 
     @contextmanager
     def session(self, sid: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:

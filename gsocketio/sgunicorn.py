@@ -19,9 +19,11 @@ import datetime
 import os
 from typing import Any, ClassVar
 
+import gevent
 from gunicorn.workers.ggevent import GeventPyWSGIWorker
 
 from gsocketio.compat.retired import Retired
+from gsocketio.drain import shut_down
 from gsocketio.handler import SocketIOHandler
 from gsocketio.http.environ import split_target
 from gsocketio.http.parser import RequestHead
@@ -53,7 +55,19 @@ class _AccessResponse:
 
 
 class GunicornSocketIOServer(SocketIOServer):
-    """:class:`SocketIOServer` whose access lines go through gunicorn's access log."""
+    """:class:`SocketIOServer` whose access lines go through gunicorn's access log.
+
+    On a graceful stop gunicorn closes the listener, then waits up to ``--graceful-timeout``
+    for the open requests to end; an open WebSocket never would, and the worker would be
+    killed (its adapter's outbox lost, its ``worker_exit`` hook not run). So closing the
+    listener also drains and closes the worker's Socket.IO servers (:func:`shut_down`)."""
+
+    _shutting_down: ClassVar[gevent.Greenlet[..., Any] | None] = None
+
+    def close(self) -> None:
+        super().close()
+        if GunicornSocketIOServer._shutting_down is None:  # once per worker, for every listener
+            GunicornSocketIOServer._shutting_down = gevent.spawn(shut_down)
 
     def log_request(
         self, address: Any, head: RequestHead | None, status: int, length: int, duration: float

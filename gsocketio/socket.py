@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from gsocketio._logging import get_logger
@@ -19,6 +20,7 @@ from gsocketio.protocol.socketio import Packet
 
 if TYPE_CHECKING:
     from gsocketio.client import Client
+    from gsocketio.listeners import OwnHooks
     from gsocketio.socketio_server import Server
 
 __all__ = ["CLOSED", "CONNECTED", "CONNECTING", "Socket", "SocketIOWire"]
@@ -57,6 +59,7 @@ class Socket:
         "close_reason",
         "data",
         "issued",
+        "listeners",
         "namespace",
         "pid",
         "recovered",
@@ -83,6 +86,7 @@ class Socket:
         self._buffer: list[str | bytes] | None = None
         self.pid: str | None = None  # connection state recovery: the private session id
         self.recovered = False  # restored from a session (Node's socket.recovered)
+        self.listeners: OwnHooks | None = None  # its own listeners (gsocketio.listeners)
 
     def __repr__(self) -> str:
         return f"<Socket {self.sid} {self.namespace} state={self.state}>"
@@ -109,6 +113,9 @@ class Socket:
         client.cancel_timer()
         if buffer and not client.closed:
             client.conn.send_many(buffer)
+        hooks = self.server._hooks
+        if hooks.connected:  # instrumentation (the admin UI) is on
+            hooks.socket_connected(self)
 
     def refuse(self, error_args: Any = None) -> None:
         """Refuse the CONNECT (CONNECT_ERROR with ``error_args``, the application's refusal
@@ -129,15 +136,18 @@ class Socket:
         """Send encoded messages now, or hold them until the CONNECT is accepted."""
         state = self.state
         if state == CONNECTED:
+            conn = self.client.conn
             if (stats := self.client.stats) is not None:
-                stats.packets_out += 1
-            self.client.conn.send_many(items)
+                stats.delivered(conn.transport, items)
+            conn.send_many(items)
         elif state == CONNECTING:
             buffer = self._buffer
             if buffer is None:
                 buffer = self._buffer = []
             if len(buffer) + len(items) > MAX_PRECONNECT_ITEMS:
                 log.warning("socket %s: pre-connect buffer full, dropping a packet", self.sid)
+                if (stats := self.client.stats) is not None:
+                    stats.bound("preconnect_buffer")
                 return
             buffer.extend(items)
 
@@ -164,5 +174,7 @@ class Socket:
     def add_ack(self, callback: Callable[..., object]) -> int:
         table = self.acks
         if table is None:
-            table = self.acks = AckTable(DEFAULT_ACK_LIMIT)
+            stats = self.client.stats
+            evicted = partial(stats.bound, "ack_table") if stats is not None else None
+            table = self.acks = AckTable(DEFAULT_ACK_LIMIT, evicted)
         return table.add(callback)

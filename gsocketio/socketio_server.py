@@ -23,11 +23,12 @@ from gsocketio.acks import CallWaiter, unwrap_call_result
 from gsocketio.adapters.base import Adapter, BroadcastOptions, WireFormat
 from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.adapters.recovery import RecoveryOptions, persist_socket, replay, restore_socket
+from gsocketio.admin import AdminAPI
 from gsocketio.client import Client, Connection, OwnWire
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
 from gsocketio.default_handlers import RegistryHandlers
-from gsocketio.drain import drain
+from gsocketio.drain import drain, track
 from gsocketio.dynamic import ParentNamespace, forget_child
 from gsocketio.engine import EngineOptions, EngineServer
 from gsocketio.engine.hooks import EngineHooks
@@ -68,7 +69,7 @@ def _room_set(rooms: Rooms | None) -> frozenset[str]:
     return frozenset(rooms)
 
 
-class Server(ClusterAPI, HookAPI, SessionAPI):
+class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
     """A Socket.IO server for gevent; serve it with :meth:`wsgi_app` or :meth:`handle_request`.
 
     Engine settings (:class:`gsocketio.engine.EngineOptions`: ``ping_interval``, ``allow_request``
@@ -111,6 +112,7 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
         self.adapter.bind(self._cluster_host)
         self.recovery = RecoveryOptions.parse(connection_state_recovery)  # docs/recovery.md
         self.draining = False  # drain(): new connections are closed at once
+        track(self)  # a stopping worker drains and closes it (gsocketio.drain.shut_down)
         if self.recovery is not None:
             self.adapter.enable_recovery(self.recovery)
         self.always_connect = always_connect
@@ -217,9 +219,9 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
 
     def wsgi_app(self, other_app: Any = None, socketio_path: str = "socket.io", **kw: Any) -> Any:
         """A WSGI app routing ``/<socketio_path>/`` here and everything else to ``other_app``;
-        ``metrics_path=`` serves Prometheus metrics on that path (:mod:`gsocketio.metrics`)."""
+        ``metrics_path=``: Prometheus metrics there; ``admin_ui_path=``: the Admin UI's files."""
         metrics_path: str | None = kw.pop("metrics_path", None)
-        app = WSGIApp(self, other_app, socketio_path, **kw)
+        app = self._base_app(other_app, socketio_path, kw)  # admin_ui_path=: gsocketio.admin
         if metrics_path is None:
             return app
         from gsocketio.metrics import metrics_app
@@ -331,6 +333,8 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
         if not keep_rooms:
             self.adapter.remove_socket(namespace, sock.sid)
         sock.drop_buffer()
+        if sock.listeners is not None:
+            self._release_listeners(sock)
         if sock.acks is not None:
             sock.acks.abort_all(f"socket disconnected ({reason})")
 
@@ -344,6 +348,8 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
             persist_socket(self.adapter, sock, reason)
         self.discard(sock, reason, keep_rooms=accepted and keeps is not None and keeps(sock))
         self.handlers.on_disconnect(sock, reason, accepted=accepted, inline=inline)
+        if accepted and self._hooks.disconnected:  # instrumentation (the admin UI) is on
+            self._hooks.socket_closed(sock, reason)
         if self.cleanup_empty_child_namespaces and sock.namespace not in self._sockets:
             forget_child(self.dynamic_parents, self._registry, sock.namespace)
 
@@ -374,11 +380,14 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
         nsp = namespace or "/"
         target = to if to is not None else room
         packet = Packet(_EVENT, nsp, [event, *args])
-        if self._hooks.outgoing:
+        if self._hooks.sending:
             self._notify_outgoing(nsp, target, skip_sid, packet.data)
         if callback is not None:
             if not isinstance(target, str):
                 raise ValueError("an emit with a callback must address a single sid (to=sid)")
+            if target not in self._sockets.get(nsp, _NO_SOCKETS):  # another node's socket?
+                self._remote_emit_with_callback(event, args, target, nsp, callback)
+                return
             sock = self._socket(target, nsp)
             if self.metrics is not None:
                 callback = self.metrics.timed_callback(callback)
@@ -418,13 +427,17 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
         self, event: str, *args: Any, to: str, namespace: str | None = None, timeout: float = 60
     ) -> Any:
         """Emit to one sid and wait for its ack; returns the ack's argument (None for none, a
-        tuple for several). Raises :class:`gsocketio.CallTimeoutError` after ``timeout``
-        seconds, :class:`gsocketio.CallAbortedError` at once if the socket goes away."""
+        tuple for several; for a socket of another node its first argument). Raises
+        :class:`gsocketio.CallTimeoutError` after ``timeout`` seconds,
+        :class:`gsocketio.CallAbortedError` at once if a local socket goes away."""
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
-        sock = self._socket(to, namespace)
-        if self._hooks.outgoing:
-            self._notify_outgoing(sock.namespace, to, None, [event, *args])
+        nsp = namespace or "/"
+        if self._hooks.sending:
+            self._notify_outgoing(nsp, to, None, [event, *args])
+        sock = self._sockets.get(nsp, _NO_SOCKETS).get(to)
+        if sock is None:  # another node's socket (UnknownSocketError without a cluster)
+            return self._remote_call(event, args, to, nsp, timeout)
         waiter = CallWaiter()
         ack_id = sock.add_ack(waiter)
         timer = self.metrics.timer() if self.metrics is not None else None
@@ -441,28 +454,6 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
             timer.done()
         return unwrap_call_result(result)
 
-    def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        sock = self._socket(sid, namespace)
-        self.adapter.enter_room(sock.namespace, sid, room)
-
-    def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        self.adapter.leave_room(namespace or "/", sid, room)
-
-    def close_room(self, room: str, namespace: str | None = None) -> None:
-        """Remove every socket from ``room``."""
-        self.adapter.close_room(namespace or "/", room)
-
-    def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
-        """The rooms ``sid`` is in, its own sid room included (in its ``disconnecting``
-        handler too: the socket is closed but still in its rooms there)."""
-        nsp = namespace or "/"
-        if sid not in self._sockets.get(nsp, _NO_SOCKETS):
-            try:
-                return list(self.adapter.rooms_of(nsp, sid))
-            except KeyError:
-                raise UnknownSocketError(f"no socket {sid!r} in namespace {nsp!r}") from None
-        return list(self.adapter.rooms_of(nsp, sid))
-
     def drain(self, batch_size: int = 50, interval: float = 0.2) -> int:
         """Stop accepting and close every client in staggered batches (sessions persisted
         when recovery is on); see :mod:`gsocketio.drain`. Returns how many were closed."""
@@ -470,10 +461,11 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
 
     def disconnect(self, sid: str, namespace: str | None = None) -> None:
         """Disconnect ``sid`` from the namespace (the connection may stay for others); runs the
-        disconnect handler with reason ``"server namespace disconnect"``. Unknown sids: no-op."""
+        disconnect handler with reason ``"server namespace disconnect"``. Another node's sid: its
+        owner does it; unknown sids: no-op."""
         sock = self._sockets.get(namespace or "/", _NO_SOCKETS).get(sid)
         if sock is None:
-            return
+            return self._remote_disconnect(sid, namespace or "/")
         if sock.state == CONNECTED:
             sock.client.disconnect(sock.namespace)
         self.close_socket(sock, DisconnectReason.SERVER_DISCONNECT, inline=True)
@@ -488,7 +480,9 @@ class Server(ClusterAPI, HookAPI, SessionAPI):
 
     def close(self) -> None:
         """Node's ``io.close()``: every disconnect handler gets ``"server shutting down"``,
-        then the engine closes every connection."""
+        the engine closes every connection, then the adapter leaves the cluster (a Redis
+        adapter unsubscribes and closes its connections)."""
         for client in list(self._clients.values()):
             self.close_client(client, DisconnectReason.SERVER_SHUTTING_DOWN)
         self.engine.close()
+        self.adapter.close()

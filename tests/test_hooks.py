@@ -70,3 +70,57 @@ def test_dynamic_child_shares_the_parents_dispatch() -> None:
     assert "late" in registry.get("/team-a").events
     forget_child(sio.dynamic_parents, registry, "/team-a")
     assert not registry.known("/team-a") and parent.children == set()
+
+
+def test_socket_listeners_switch_the_path_only_while_such_a_socket_is_open() -> None:
+    import gevent
+    import pytest
+
+    from tests.helpers.sio_fakes import FakeConn
+
+    sio = gsocketio.Server()
+    layer = _layer(sio)
+    hooks = sio._hooks
+    conns = [FakeConn(sid=f"EIO{n}") for n in range(2)]
+    for conn in conns:
+        sio.engine_connect(conn)
+        sio.engine_message(conn, "0")
+    with gevent.Timeout(2):
+        while len(sio.sockets()) < 2:
+            gevent.sleep(0.01)
+    first = sio._clients["EIO0"].sockets["/"].sid
+    s = sio.socket(first)
+    assert (s.sid, s.namespace, s.connected) == (first, "/", True)
+    assert repr(s) == f"<SocketListeners {first} />"
+    with pytest.raises(ValueError, match="connect"):
+        s.on("connect", lambda sid: None)
+
+    s.on("disconnect", lambda sid, reason: None)  # lifecycle only: the event path is unchanged
+    assert "on_event" not in vars(layer) and hooks.local_inbound == 0
+
+    def listener(event: str, sid: str, *args: Any) -> None:
+        return None
+
+    s.prepend_any(listener)
+    assert vars(layer)["on_event"] == layer._on_event_hooked and hooks.local_inbound == 1
+    s.on_any(listener)
+    assert hooks.local_inbound == 1  # counted once per socket
+    s.off_any()
+    assert "on_event" not in vars(layer) and hooks.local_inbound == 0
+    s.prepend_any_outgoing(listener)
+    s.on_any_outgoing(listener)
+    assert hooks.sending and hooks.local_outgoing == 1 and "on_event" not in vars(layer)
+    s.off_any_outgoing(listener)
+    assert not hooks.sending and hooks.local_outgoing == 0
+    s.on("x", listener)
+    s.on_any_outgoing(listener)
+    assert (hooks.local_inbound, hooks.local_outgoing, hooks.sending) == (1, 1, True)
+
+    sio.engine_disconnect(conns[0], "transport close")  # the socket goes: so do its counts
+    assert (hooks.local_inbound, hooks.local_outgoing, hooks.sending) == (0, 0, False)
+    assert "on_event" not in vars(layer) and not s.connected
+    s.on("y", listener)  # ignored on a closed socket
+    s.use_packet(lambda sid, packet, namespace: None)
+    s.off("x")
+    assert hooks.local_inbound == 0 and "on_event" not in vars(layer)
+    sio.engine_disconnect(conns[1], "transport close")

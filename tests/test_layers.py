@@ -321,7 +321,7 @@ LAYER_OF: list[tuple[str, str]] = [
     (
         r"gsocketio\.(socketio_server|socket|client|registry|acks|namespace|mixins|lifecycle"
         r"|cluster_api|cluster_host|operator|emitter|stats|metrics|default_handlers|hooks|hooks_api"
-        r"|dynamic|drain|session_api)",
+        r"|dynamic|drain|session_api|listeners|admin|admin_ui)",
         "socketio",
     ),
     (r"gsocketio\.compat(\..*)?", "compat"),

@@ -76,7 +76,9 @@ def metered(serve: Callable[..., str]) -> Iterator[tuple[str, gsocketio.Server, 
         sio.enter_room(sid, f"room-{name}")
         return "ok"
 
-    legacy = LegacyServer(sio)
+    # jsonp on: the handshake then lists all five transports, and only then does the 0.9.16
+    # client given ["xhr-polling"] pick it (see tests/interop/test_legacy_node.py).
+    legacy = LegacyServer(sio, jsonp=True)
     url = serve(sio.wsgi_app(None, legacy_app=legacy, metrics_path="/metrics"))
     yield url, sio, sids
     legacy.close()
@@ -87,6 +89,24 @@ def test_metrics_off_by_default() -> None:
     assert sio.metrics is None
     app = sio.wsgi_app()
     assert not hasattr(app, "registry")
+
+
+def test_byte_counting_is_installed_only_when_instrumented() -> None:
+    from gsocketio.metrics import instrument
+    from gsocketio.stats import size_of
+
+    sio = gsocketio.Server()
+    sio.wsgi_app()
+    assert "engine_message" not in vars(sio)  # off: the class's method, no wrapper
+    registry = instrument(sio)
+    counting = vars(sio)["engine_message"]
+    assert instrument(sio) is registry and vars(sio)["engine_message"] is counting
+    assert (size_of("abc"), size_of("\u00e9"), size_of("\ud800"), size_of(b"\x00\xff")) == (
+        3,
+        2,
+        3,  # a lone surrogate (JSON allows it) still has a size
+        2,
+    )
 
 
 def test_scrape_with_every_client_generation(
@@ -152,6 +172,74 @@ def test_scrape_with_every_client_generation(
     finally:
         for client in clients:
             client.close()
+
+
+BIG = """
+const { io } = require("socket.io-client");
+const s = io(URL, { transports: ARGS.transports, reconnection: false, forceNew: true });
+s.on("connect", () => s.emit("hello", ARGS.name, (reply) => out({ acked: reply })));
+onLine((m) => {
+  if (m.payload) s.emit("big", m.payload, (back) => out({ echoed: back.length }));
+  if (m.quit) { s.close(); setTimeout(done, 300); }
+});
+"""
+
+BIG_V09 = """
+const lio = require("socket.io-client-legacy");
+const s = lio.connect(URL, { transports: ARGS.transports, "force new connection": true,
+                             reconnect: false });
+s.on("connect", () => s.emit("hello", ARGS.name, (reply) => out({ acked: reply })));
+onLine((m) => {
+  if (m.payload) s.emit("big", m.payload, (back) => out({ echoed: back.length }));
+  if (m.quit) { s.disconnect(); done(); }
+});
+"""
+
+
+def byte_counts(url: str) -> dict[tuple[str, str], float]:
+    """``gsocketio_bytes_{received,sent}_total`` by (direction, transport)."""
+    return {
+        (name.split("_")[2], dict(labels)["transport"]): value
+        for (name, labels), value in scrape(url).items()
+        if name.startswith("gsocketio_bytes_")
+    }
+
+
+@pytest.mark.parametrize(
+    ("script", "transport", "label"),
+    [
+        (BIG, "websocket", "websocket"),
+        (BIG, "polling", "polling"),
+        (BIG_V09, "websocket", "websocket"),
+        (BIG_V09, "xhr-polling", "xhr-polling"),
+    ],
+    ids=["v4-websocket", "v4-polling", "v09-websocket", "v09-xhr-polling"],
+)
+def test_bytes_in_and_out_by_transport(
+    metered: tuple[str, gsocketio.Server, dict[str, str]], script: str, transport: str, label: str
+) -> None:
+    url, sio, _sids = metered
+    sio.on("big", lambda sid, data: data)  # echoed in the ack
+    # Non-ASCII on purpose: 5 000 bytes of UTF-8 in 4 000 characters.
+    payload = "x" * 3000 + "\u00e9" * 1000
+    size = len(payload.encode())
+    client = NodeClient(script, url, args={"transports": [transport], "name": label})
+    try:
+        assert client.expect("acked")["acked"] == "ok"
+        before = byte_counts(url)
+        assert before[("received", label)] > 0 and before[("sent", label)] > 0  # the hello
+        client.send({"payload": payload})
+        assert client.expect("echoed")["echoed"] == len(payload)
+        after = byte_counts(url)
+        received = after[("received", label)] - before[("received", label)]
+        sent = after[("sent", label)] - before[("sent", label)]
+        # The payload plus its packet's few bytes of framing (type, ack id, event name, JSON).
+        assert size <= received <= size + 80, received
+        assert size <= sent <= size + 80, sent
+        client.send({"quit": True})
+        client.expect("done")
+    finally:
+        client.close()
 
 
 def test_emit_with_callback_is_timed(

@@ -20,7 +20,7 @@ import gevent
 import pytest
 import requests
 
-from tests.helpers.node import run_node
+from tests.helpers.browser import chromium_path, run_browser
 
 pytestmark = [pytest.mark.slow, pytest.mark.service, pytest.mark.timeout(600)]
 
@@ -185,53 +185,28 @@ def test_installed_demo_serves_the_bundles(demo: tuple[str, Demo]) -> None:
 
 
 CHAT_SCRIPT = r"""
-const { chromium } = require("playwright-core");
-(async () => {
-  const browser = await chromium.launch({
-    executablePath: ARGS.chromium,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  try {
-    const open = async (path, nick) => {
-      const page = await browser.newPage();
-      page.on("pageerror", (e) => out({pageerror: String(e)}));
-      await page.goto(URL + path);
-      await page.waitForSelector("body[data-connected='1']", {timeout: 10000});
-      await page.fill("#nick", nick);
-      await page.fill("#room", "packaged");
-      await page.click("#join");
-      await page.waitForSelector("body[data-joined='packaged']", {timeout: 10000});
-      return page;
-    };
-    const seen = (page, line) => page.waitForFunction(
-      (line) => [...document.querySelectorAll("#messages li.chat")].some((li) => li.textContent === line),
-      line, {timeout: 10000});
-    const alice = await open("/", "alice");
-    const old = await open("/legacy", "old");
-    await alice.waitForFunction(() => document.querySelectorAll("#members li").length === 2, null, {timeout: 10000});
-    await alice.fill("#text", "hello from the wheel");
-    await alice.click("#send");
-    await seen(alice, "alice: hello from the wheel");
-    await seen(old, "alice: hello from the wheel");
-    await old.fill("#text", "0.9 answers");
-    await old.click("#send");
-    await seen(alice, "old: 0.9 answers");
-    out({members: await alice.$$eval("#members li", (lis) => lis.map((li) => li.textContent)),
-         transport: await alice.evaluate(() => socket.io.engine.transport.name)});
-    done();
-  } finally {
-    await browser.close();
-  }
-})().catch((e) => fail(e && e.stack || e));
+withBrowser(async (browser) => {
+  const open = (path, nick) => openChat(browser, path, nick, "packaged", 10000);
+  const alice = await open("/", "alice");
+  const old = await open("/legacy", "old");
+  await waitMembers(alice, 2, 10000);
+  await alice.fill("#text", "hello from the wheel");
+  await alice.click("#send");
+  await seenLine(alice, "alice: hello from the wheel", 10000);
+  await seenLine(old, "alice: hello from the wheel", 10000);
+  await old.fill("#text", "0.9 answers");
+  await old.click("#send");
+  await seenLine(alice, "old: 0.9 answers", 10000);
+  out({members: await alice.$$eval("#members li", (lis) => lis.map((li) => li.textContent)),
+       transport: await alice.evaluate(() => socket.io.engine.transport.name)});
+  done();
+});
 """
 
 
 def test_installed_demo_chats_in_chromium(demo: tuple[str, Demo]) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("missing: Debian chromium (make test installs it)")
+    chromium_path()
     url, _server = demo
-    records = run_node(CHAT_SCRIPT, url, args={"chromium": chromium}, timeout=60)
+    records = run_browser(CHAT_SCRIPT, url, timeout=60)
     assert not [r for r in records if "pageerror" in r]
     assert records[-1] == {"members": ["alice", "old"], "transport": "websocket"}

@@ -739,3 +739,15 @@ def test_unencodable_ack_reply_is_logged_with_the_event(
                 gevent.sleep(0.01)
     assert "'odd'" in caplog.text
     assert not conn.closed  # the connection is still served
+
+
+def test_shut_down_drains_and_closes_every_server_of_the_process() -> None:
+    from gsocketio.drain import shut_down
+
+    servers = [Server(), Server()]
+    conns = [FakeConn(), FakeConn()]
+    for s, conn in zip(servers, conns, strict=True):
+        connect_v5(s, conn)
+    assert shut_down(batch_size=1, interval=0) >= 2  # (other tests' servers may be alive too)
+    for s, conn in zip(servers, conns, strict=True):
+        assert s.sockets() == [] and conn.closed

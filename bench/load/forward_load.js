@@ -1,15 +1,18 @@
 // Polling echo where the handshake goes to one process (the owner) and every later request to
 // another (ENTRY): each one is then forwarded to the owner (issue 12). With ENTRY = OWNER it is
-// the local baseline. One keep-alive connection per client, one request in flight, closed loop.
+// the local baseline. One keep-alive connection per client and entry, one request in flight,
+// closed loop. Comma-separated lists act as a round-robin balancer: client i handshakes with
+// OWNER i mod n, and its requests take the ENTRY URLs in turn.
 //
-//   node forward_load.js OWNER_URL ENTRY_URL CLIENTS SECONDS
+//   node forward_load.js OWNER_URL[,...] ENTRY_URL[,...] CLIENTS SECONDS
 //
 // Prints {"phase":"start"} when all clients are connected, then one JSON result line.
 "use strict";
 const net = require("net");
 
 const [ownerUrl, entryUrl, clientsArg, secondsArg] = process.argv.slice(2);
-const owner = new URL(ownerUrl), entry = new URL(entryUrl);
+const owners = ownerUrl.split(",").map((u) => new URL(u));
+const entries = entryUrl.split(",").map((u) => new URL(u));
 const PATH = "/socket.io/?EIO=4&transport=polling";
 const fail = (error) => { console.log(JSON.stringify({ error })); process.exit(3); };
 setTimeout(() => fail("hard stop"), (Number(secondsArg) + 60) * 1000);
@@ -48,11 +51,18 @@ class Conn {
   }
 }
 
-async function client() {
-  const hs = new Conn(owner); await hs.ready;
+class Turns {  // the entries' connections in turn, one request at a time
+  constructor(conns) { this.conns = conns; this.turn = 0; }
+  request(method, q, body) { return this.conns[this.turn++ % this.conns.length].request(method, q, body); }
+}
+
+async function client(_, i) {
+  const hs = new Conn(owners[i % owners.length]); await hs.ready;
   const sid = JSON.parse((await hs.request("GET", PATH, "")).slice(1)).sid;
   hs.sock.destroy();
-  const c = new Conn(entry); await c.ready;
+  const conns = entries.map((u) => new Conn(u));
+  for (const conn of conns) await conn.ready;
+  const c = new Turns(conns);
   const q = `${PATH}&sid=${sid}`;
   await c.request("POST", q, "40");
   for (let i = 0; i < 10; i++) if ((await c.request("GET", q, "")).includes("40")) break;

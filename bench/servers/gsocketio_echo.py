@@ -1,7 +1,9 @@
 """Echo-with-ack server on gsocketio (benchmark peer).
 
 ``GSOCKETIO_BENCH_METRICS=1`` serves it with the Prometheus endpoint on (``/metrics``);
-``GSOCKETIO_BENCH_BLOCKING=<seconds>`` runs the blocked-loop monitor with that threshold;
+``GSOCKETIO_BENCH_BLOCKING=<seconds>`` runs the blocked-loop monitor with that threshold.
+``GSOCKETIO_BENCH_ADMIN=production|development`` instruments it for the Admin UI
+(``sio.instrument(auth=False, mode=...)``, no admin connected).
 ``GSOCKETIO_BENCH_DIRECT=0`` turns the HTTP server's direct route off (every request takes the
 general WSGI path), to measure what the route buys.
 """
@@ -38,6 +40,8 @@ if __name__ == "__main__":
     metrics = "/metrics" if os.environ.get("GSOCKETIO_BENCH_METRICS") == "1" else None
     if os.environ.get("GSOCKETIO_BENCH_BLOCKING"):
         gsocketio.monitor_blocking(float(os.environ["GSOCKETIO_BENCH_BLOCKING"]))
+    if os.environ.get("GSOCKETIO_BENCH_ADMIN"):
+        sio.instrument(auth=False, mode=os.environ["GSOCKETIO_BENCH_ADMIN"])
     # only when asked: an older tree (--baseline) has no metrics_path keyword
     app = sio.wsgi_app(metrics_path=metrics) if metrics else sio.wsgi_app()
     options = {"direct": False} if os.environ.get("GSOCKETIO_BENCH_DIRECT") == "0" else {}

@@ -112,6 +112,10 @@ class Adapter(ABC):
     ones a multi-node adapter extends to reach the other nodes.
     """
 
+    clustered: bool = False
+    """Whether other nodes' sockets are reachable: the server then addresses a sid it does not
+    own through the selection methods (``sio.call(to=sid)`` on another node's socket)."""
+
     @abstractmethod
     def add_socket(self, namespace: str, sid: str, recipient: Recipient) -> None:
         """Register a connected socket (it joins its own sid room)."""

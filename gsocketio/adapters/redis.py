@@ -11,10 +11,8 @@ and every malformed message logged (rate-limited), counted and dropped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
-
-import gevent
 
 from gsocketio.adapters import redis_requests as rq
 from gsocketio.adapters import redis_wire as wire
@@ -42,6 +40,10 @@ class RedisAdapter(RequestAnswers, RedisAdapterBase):
     is unreachable. ``redis_options`` go to ``redis.Redis`` / its connection pool.
     Needs gevent's monkey patching of ``socket`` (redis-py does its own I/O).
     """
+
+    _fetch_kind = RT.REMOTE_FETCH
+    _sse_kind = RT.SERVER_SIDE_EMIT
+    _fetch_counts_self = True  # numsub answers, the requester's own local part included
 
     def __init__(
         self,
@@ -142,23 +144,11 @@ class RedisAdapter(RequestAnswers, RedisAdapterBase):
             self._outbox.put(self._namespace(namespace).request, payload)
         self.local.disconnect_sockets(namespace, opts, close)
 
-    def fetch_sockets(
-        self, namespace: str, opts: BroadcastOptions, timeout: float
-    ) -> list[dict[str, Any]]:
-        local = self.local.fetch_sockets(namespace, opts, timeout)
-        if opts.flags.local:
-            return local
-        ch = self._ready(namespace)
-        servers = self._server_count(ch)
-        if servers <= 1:
-            return local
-        rooms, excluded = sorted(opts.rooms), sorted(opts.except_rooms)
-        return self._request(
-            lambda rid: self._outbox.put(
-                ch.request, rq.encode_fetch_request(self.uid, rid, rooms, excluded)
-            ),
-            RT.REMOTE_FETCH, True, servers, local, timeout, "fetchSockets",
-        )  # fmt: skip
+    def _publish_fetch(self, namespace: str, opts: BroadcastOptions, request_id: str) -> None:
+        payload = rq.encode_fetch_request(
+            self.uid, request_id, sorted(opts.rooms), sorted(opts.except_rooms)
+        )
+        self._outbox.put(self._namespace(namespace).request, payload)
 
     def cluster_rooms(self, namespace: str, timeout: float) -> set[str]:
         local = super().cluster_rooms(namespace, timeout)
@@ -172,46 +162,18 @@ class RedisAdapter(RequestAnswers, RedisAdapterBase):
         )  # fmt: skip
         return {str(r) for r in found}
 
-    def server_side_emit(
-        self, namespace: str, data: list[Any], *, ack: bool, timeout: float
-    ) -> list[Any]:
-        if not ack:
-            ch = self._namespace(namespace)
-            self._outbox.put(ch.request, rq.encode_server_side_emit(self.uid, data))
-            return []
-        ch = self._ready(namespace)
-        expected = self._server_count(ch) - 1
-        if expected <= 0:
-            return []
-        return self._request(
-            lambda rid: self._outbox.put(
-                ch.request, rq.encode_server_side_emit(self.uid, data, rid)
-            ),
-            RT.SERVER_SIDE_EMIT, False, expected, [], timeout, "serverSideEmit",
-        )  # fmt: skip
+    def _publish_server_side(self, namespace: str, data: list[Any], request_id: str | None) -> None:
+        ch = self._namespace(namespace)
+        self._outbox.put(ch.request, rq.encode_server_side_emit(self.uid, data, request_id))
 
-    def broadcast_with_ack(
-        self,
-        packet: Packet,
-        opts: BroadcastOptions,
-        timeout: float,
-        on_count: Callable[[int], None],
-        on_ack: Callable[[Any], None],
-    ) -> int:
-        if opts.flags.local:
-            return self.local.broadcast_with_ack(packet, opts, timeout, on_count, on_ack)
-        ch = self._ready(packet.namespace)
-        servers = self._server_count(ch)
-        request_id = wire.new_uid()
-        self._acks[request_id] = (on_count, on_ack)
-        gevent.spawn_later(timeout, self._acks.pop, request_id, None)
+    def _publish_broadcast_ack(
+        self, packet: Packet, opts: BroadcastOptions, request_id: str, timeout: float
+    ) -> None:
         payload = rq.encode_broadcast_request(
             self.uid, request_id, packet.namespace, packet.data, sorted(opts.rooms),
             sorted(opts.except_rooms), wire_flags(opts.flags, int(timeout * 1000)),
         )  # fmt: skip
-        self._outbox.put(ch.request, payload)
-        self.local.broadcast_with_ack(packet, opts, timeout, on_count, on_ack)
-        return servers
+        self._outbox.put(self._namespace(packet.namespace).request, payload)
 
     # --- incoming --------------------------------------------------------------------------
 
@@ -254,32 +216,19 @@ class RedisAdapter(RequestAnswers, RedisAdapterBase):
         resp = rq.decode_response(payload, self.limits)
         rid, body = resp.request_id, resp.body
         if resp.type in (RT.BROADCAST_CLIENT_COUNT, RT.BROADCAST_ACK):
-            callbacks = self._acks.get(rid)
-            if callbacks is None:
-                return
-            if resp.type == RT.BROADCAST_CLIENT_COUNT:
-                count = body.get("clientCount")
-                if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
-                    callbacks[0](count)
-            else:
-                callbacks[1](body.get("packet"))
+            self._on_ack_response(rid, resp.type == RT.BROADCAST_CLIENT_COUNT, body)
             return
         pending = self._pending.get(rid)
         if pending is None or pending.done.is_set():
             return
         if pending.kind is RT.SERVER_SIDE_EMIT:
             pending.results.append(body.get("data"))
-            pending.count += 1
-            if pending.count >= pending.expected:
-                pending.done.set()
-            return
-        pending.count += 1
-        field_name = "sockets" if pending.kind is RT.REMOTE_FETCH else "rooms"
-        items = body.get(field_name)
-        if isinstance(items, list):
-            if pending.kind is RT.REMOTE_FETCH:
-                pending.results.extend(i for i in items if isinstance(i, dict) and "id" in i)
-            else:
-                pending.results.extend(items)
-        if pending.count >= pending.expected:
-            pending.done.set()
+        else:
+            field_name = "sockets" if pending.kind is RT.REMOTE_FETCH else "rooms"
+            items = body.get(field_name)
+            if isinstance(items, list):
+                if pending.kind is RT.REMOTE_FETCH:
+                    pending.results.extend(i for i in items if isinstance(i, dict) and "id" in i)
+                else:
+                    pending.results.extend(items)
+        self._answered(pending)

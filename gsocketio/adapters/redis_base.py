@@ -1,6 +1,7 @@
 """What the classic and the sharded Redis adapters share: the local rooms (a wrapped
 :class:`MemoryAdapter`), the outbox and subscriber links, health and outage logging, rejected
-message accounting, and waiting for the answers of a cluster request.
+message accounting, the prologues of the cluster requests (local part, server count, pending
+answers, ack callbacks; each subclass only publishes its own wire format) and closing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import gevent
 import redis
 from gevent.event import Event
 from redis.backoff import NoBackoff
@@ -23,8 +25,27 @@ from gsocketio.adapters.base import EVERYONE, Adapter, AdapterHost, BroadcastOpt
 from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.adapters.redis_link import LinkStats, Outbox, Subscriber
 from gsocketio.exceptions import ClusterTimeoutError
+from gsocketio.protocol.socketio import Packet
 
-__all__ = ["AdapterHealth", "RedisAdapterBase"]
+__all__ = ["POOL_SIZE", "AdapterHealth", "RedisAdapterBase", "command_client"]
+
+POOL_SIZE = 32
+"""Connections of an adapter's command client. More greenlets than that wait for one (up to
+``socket_timeout``) instead of failing: redis-py's default pool raises "Too many connections"
+past 100, which a burst of reconnects (a rolling restart's recoveries) reaches."""
+
+
+def command_client(url: str, client_name: str, options: dict[str, Any]) -> redis.Redis:
+    """A client on a blocking pool of ``max_connections`` (default :data:`POOL_SIZE`)
+    connections, waiting up to ``pool_timeout`` (default ``socket_timeout``) for one."""
+    opts = dict(options)
+    opts.setdefault("max_connections", POOL_SIZE)
+    wait = opts.pop("pool_timeout", None)
+    opts["timeout"] = wait if wait is not None else opts.get("socket_timeout") or 5.0
+    pool = redis.BlockingConnectionPool.from_url(url, client_name=client_name, **opts)
+    client = redis.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True
+    return client
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +76,18 @@ class Pending:
 
 
 class RedisAdapterBase(Adapter):
-    """The common machinery; subclasses speak one wire protocol."""
+    """The common machinery; subclasses speak one wire protocol.
+
+    Class attributes name the subclass's request kinds (kept in :class:`Pending` for its
+    response handler) and whether its fetch answers count the requester (the classic
+    protocol's rule: ``numsub`` answers, the requester's own included).
+    """
+
+    _fetch_kind: Any
+    _sse_kind: Any
+    _fetch_counts_self: bool
+    _new_ack_id: Callable[[], str] = staticmethod(wire.new_uid)
+    clustered = True
 
     def __init__(
         self,
@@ -83,6 +115,7 @@ class RedisAdapterBase(Adapter):
         self._outage = False
         self._last_reject_log = 0.0
         self._pending: dict[str, Pending] = {}
+        self._closed = False
         self._acks: dict[str, tuple[Callable[[int], None], Callable[[Any], None]]] = {}
         options = {
             "socket_connect_timeout": 2.0,
@@ -91,10 +124,9 @@ class RedisAdapterBase(Adapter):
             "protocol": 2,  # RESP2: pub/sub messages are plain replies, read by Subscriber
             **(redis_options or {}),
         }
-        self._client = redis.Redis.from_url(
-            url, client_name=f"gsio:{key}:{self.uid}:pub", **options
-        )
+        self._client = command_client(url, f"gsio:{key}:{self.uid}:pub", options)
         sub_options = {**options, "socket_timeout": None}
+        sub_options.pop("pool_timeout", None)  # the command client's blocking pool only
         sub_pool = redis.ConnectionPool.from_url(
             url, client_name=f"gsio:{key}:{self.uid}:sub", **sub_options
         )
@@ -112,6 +144,20 @@ class RedisAdapterBase(Adapter):
     @abstractmethod
     def _on_message(self, reply: list[Any]) -> None:
         """Handle one message from the subscriber greenlet; must never raise."""
+
+    @abstractmethod
+    def _publish_fetch(self, namespace: str, opts: BroadcastOptions, request_id: str) -> None:
+        """Queue a fetchSockets request for ``opts``' sockets."""
+
+    @abstractmethod
+    def _publish_server_side(self, namespace: str, data: list[Any], request_id: str | None) -> None:
+        """Queue a serverSideEmit (with a request id when answers are awaited)."""
+
+    @abstractmethod
+    def _publish_broadcast_ack(
+        self, packet: Packet, opts: BroadcastOptions, request_id: str, timeout: float
+    ) -> None:
+        """Queue a broadcast whose receivers answer a client count, then each ack."""
 
     # --- link state ------------------------------------------------------------------------
 
@@ -211,7 +257,88 @@ class RedisAdapterBase(Adapter):
         finally:
             self._pending.pop(request_id, None)
 
-    def close(self) -> None:
+    # --- cluster requests: the shared prologues ---------------------------------------------
+
+    def fetch_sockets(
+        self, namespace: str, opts: BroadcastOptions, timeout: float
+    ) -> list[dict[str, Any]]:
+        local = self.local.fetch_sockets(namespace, opts, timeout)
+        if opts.flags.local:
+            return local
+        servers = self.server_count(namespace)
+        if servers <= 1:
+            return local
+        counts_self = self._fetch_counts_self
+        return self._request(
+            lambda rid: self._publish_fetch(namespace, opts, rid), self._fetch_kind,
+            counts_self, servers if counts_self else servers - 1, local, timeout, "fetchSockets",
+        )  # fmt: skip
+
+    def server_side_emit(
+        self, namespace: str, data: list[Any], *, ack: bool, timeout: float
+    ) -> list[Any]:
+        if not ack:
+            self._publish_server_side(namespace, data, None)
+            return []
+        expected = self.server_count(namespace) - 1
+        if expected <= 0:
+            return []
+        return self._request(
+            lambda rid: self._publish_server_side(namespace, data, rid),
+            self._sse_kind, False, expected, [], timeout, "serverSideEmit",
+        )  # fmt: skip
+
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: float,
+        on_count: Callable[[int], None],
+        on_ack: Callable[[Any], None],
+    ) -> int:
+        if opts.flags.local:
+            return self.local.broadcast_with_ack(packet, opts, timeout, on_count, on_ack)
+        servers = self.server_count(packet.namespace)
+        request_id = self._new_ack_id()
+        self._acks[request_id] = (on_count, on_ack)
+        gevent.spawn_later(timeout, self._acks.pop, request_id, None)
+        self._publish_broadcast_ack(packet, opts, request_id, timeout)
+        self.local.broadcast_with_ack(packet, opts, timeout, on_count, on_ack)
+        return servers
+
+    def _on_ack_response(self, request_id: str, is_count: bool, body: dict[str, Any]) -> None:
+        """A BROADCAST_CLIENT_COUNT (``is_count``) or BROADCAST_ACK answer of our request."""
+        callbacks = self._acks.get(request_id)
+        if callbacks is None:
+            return
+        if is_count:
+            count = body.get("clientCount")
+            if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                callbacks[0](count)
+        else:
+            callbacks[1](body.get("packet"))
+
+    @staticmethod
+    def _answered(pending: Pending) -> None:
+        pending.count += 1
+        if pending.count >= pending.expected:
+            pending.done.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self, flush_timeout: float = 1.0) -> None:
+        """Leave the cluster (``Server.close()`` calls it): send what is queued (at most
+        ``flush_timeout`` s, so a last emit or disconnect request still reaches the others),
+        then end the subscriptions, stop the greenlets and close every Redis connection.
+        Idempotent; outstanding requests are left to time out."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._outbox.flush(flush_timeout):
+            self.log.warning("closing with %d unsent messages to Redis", len(self._outbox))
         self._subscriber.close()
         self._outbox.close()
         self._client.close()
+        self._acks.clear()

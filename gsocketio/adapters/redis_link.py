@@ -62,6 +62,7 @@ class Outbox:
         self._on_state = on_state
         self._queue: deque[tuple[str, bytes]] = deque()
         self._wake = Event()
+        self._idle = Event()  # set while the writer has nothing left to send
         self.up = True
         self._closed = False
         self._greenlet = gevent.spawn(self._run)
@@ -87,8 +88,10 @@ class Outbox:
         while not self._closed:
             if not queue:
                 self._wake.clear()
+                self._idle.set()
                 self._wake.wait()
                 continue
+            self._idle.clear()
             batch = [queue.popleft() for _ in range(min(len(queue), BATCH))]
             try:
                 results = self._send(batch)
@@ -135,11 +138,22 @@ class Outbox:
                 results.append(exc)
         return results
 
+    def flush(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until what is queued has been sent; False when Redis
+        is away or the time ran out (what is left is then lost at :meth:`close`)."""
+        if not self._queue or not self.up:
+            return not self._queue
+        self._idle.clear()
+        self._wake.set()
+        return bool(self._idle.wait(timeout)) and not self._queue
+
     def close(self) -> None:
+        """Stop the writer greenlet (and wait for it, bounded) and close its connection."""
         self._closed = True
-        self._greenlet.kill(block=False)
+        self._greenlet.kill(block=True, timeout=1.0)
         if self._conn is not None:
             self._conn.disconnect()
+            self._conn = None
 
 
 class Subscriber:
@@ -279,8 +293,13 @@ class Subscriber:
                     waiter.set()
 
     def close(self) -> None:
+        """Stop the reader greenlet and close the pub/sub connection (which ends every
+        subscription of this node at once, as far as Redis and ``PUBSUB NUMSUB`` see)."""
         self._closed = True
-        self._greenlet.kill(block=False)
         with self._lock:
             if self._conn is not None:
                 self._conn.disconnect()
+        self._greenlet.kill(block=True, timeout=1.0)
+        for waiter in self._waiters.values():
+            waiter.set()  # nobody waits for a confirmation that can no longer come
+        self._waiters.clear()

@@ -20,7 +20,7 @@ import gevent
 
 from gsocketio.adapters import cluster_wire as cw
 from gsocketio.adapters import redis_wire as wire
-from gsocketio.adapters.base import EVERYONE, BroadcastOptions
+from gsocketio.adapters.base import EVERYONE, BroadcastOptions, Recipient
 from gsocketio.adapters.redis_answers import read_flags, wire_flags
 from gsocketio.adapters.redis_base import RedisAdapterBase
 from gsocketio.adapters.redis_link import LINK_ERRORS
@@ -36,6 +36,11 @@ Mode = Literal["static", "dynamic", "dynamic-private"]
 class RedisShardedAdapter(RedisAdapterBase):
     """``gsocketio.Server(adapter=RedisShardedAdapter(url, channel_prefix="socket.io"))``;
     ``subscription_mode`` as Node's (``dynamic`` by default)."""
+
+    _fetch_kind = MT.FETCH_SOCKETS
+    _sse_kind = MT.SERVER_SIDE_EMIT
+    _fetch_counts_self = False  # SHARDNUMSUB minus the requester answer
+    _new_ack_id = staticmethod(cw.new_uid)
 
     def __init__(
         self,
@@ -132,12 +137,29 @@ class RedisShardedAdapter(RedisAdapterBase):
     def leave_room(self, namespace: str, sid: str, room: str) -> None:
         self._tracked(namespace, (room,), lambda: self.local.leave_room(namespace, sid, room))
 
+    def _sid_channel(self, nsp: str, sid: str) -> str | None:
+        """The channel senders publish a broadcast to ``sid`` alone on, when it is not the
+        main one (Node's rule: always in ``dynamic-private``; in ``dynamic`` when the id is not
+        20 characters long, as a socket.io 2 client's ``/nsp#<engine sid>``)."""
+        if self.mode == "dynamic-private" or (self.mode == "dynamic" and len(sid) != 20):
+            return f"{self._main(nsp)}{sid}#"
+        return None
+
+    def add_socket(self, namespace: str, sid: str, recipient: Recipient) -> None:
+        super().add_socket(namespace, sid, recipient)
+        channel = self._sid_channel(namespace, sid)
+        if channel is not None:
+            self._sub(channel, "room", namespace)
+
     def remove_socket(self, namespace: str, sid: str) -> None:
         try:
             rooms = self.local.rooms_of(namespace, sid) - {sid}
         except KeyError:
             return
         self._tracked(namespace, rooms, lambda: self.local.remove_socket(namespace, sid))
+        channel = self._sid_channel(namespace, sid)
+        if channel is not None and self._by_channel.pop(channel.encode(), None) is not None:
+            self._subscriber.remove([channel])
 
     def _join_local(self, nsp: str, opts: BroadcastOptions, rooms: list[str], leave: bool) -> None:
         fn = self.local.del_sockets if leave else self.local.add_sockets
@@ -189,59 +211,26 @@ class RedisShardedAdapter(RedisAdapterBase):
             )
         self.local.disconnect_sockets(namespace, opts, close)
 
-    def fetch_sockets(
-        self, namespace: str, opts: BroadcastOptions, timeout: float
-    ) -> list[dict[str, Any]]:
-        local = self.local.fetch_sockets(namespace, opts, timeout)
-        if opts.flags.local:
-            return local
-        expected = self.server_count(namespace) - 1
-        if expected <= 0:
-            return local
-        sel = self._sel(opts)
-        return self._request(
-            lambda rid: self._publish(namespace, MT.FETCH_SOCKETS, {"opts": sel, "requestId": rid}),
-            MT.FETCH_SOCKETS, False, expected, local, timeout, "fetchSockets",
-        )  # fmt: skip
+    def _publish_fetch(self, namespace: str, opts: BroadcastOptions, request_id: str) -> None:
+        self._publish(
+            namespace, MT.FETCH_SOCKETS, {"opts": self._sel(opts), "requestId": request_id}
+        )
 
-    def server_side_emit(
-        self, namespace: str, data: list[Any], *, ack: bool, timeout: float
-    ) -> list[Any]:
-        if not ack:
-            self._namespace(namespace)
-            self._publish(namespace, MT.SERVER_SIDE_EMIT, {"packet": data})
-            return []
-        expected = self.server_count(namespace) - 1
-        if expected <= 0:
-            return []
-        return self._request(
-            lambda rid: self._publish(
-                namespace, MT.SERVER_SIDE_EMIT, {"requestId": rid, "packet": data}
-            ),
-            MT.SERVER_SIDE_EMIT, False, expected, [], timeout, "serverSideEmit",
-        )  # fmt: skip
+    def _publish_server_side(self, namespace: str, data: list[Any], request_id: str | None) -> None:
+        self._namespace(namespace)
+        body: dict[str, Any] = {"packet": data} if request_id is None else {
+            "requestId": request_id, "packet": data
+        }  # fmt: skip
+        self._publish(namespace, MT.SERVER_SIDE_EMIT, body)
 
-    def broadcast_with_ack(
-        self,
-        packet: Packet,
-        opts: BroadcastOptions,
-        timeout: float,
-        on_count: Callable[[int], None],
-        on_ack: Callable[[Any], None],
-    ) -> int:
-        if opts.flags.local:
-            return self.local.broadcast_with_ack(packet, opts, timeout, on_count, on_ack)
-        servers = self.server_count(packet.namespace)
-        request_id = cw.new_uid()
-        self._acks[request_id] = (on_count, on_ack)
-        gevent.spawn_later(timeout, self._acks.pop, request_id, None)
+    def _publish_broadcast_ack(
+        self, packet: Packet, opts: BroadcastOptions, request_id: str, timeout: float
+    ) -> None:
         data = cw.broadcast_data(
             packet.data, sorted(opts.rooms), sorted(opts.except_rooms),
             wire_flags(opts.flags, int(timeout * 1000)), request_id,
         )  # fmt: skip
         self._publish(packet.namespace, MT.BROADCAST, data)
-        self.local.broadcast_with_ack(packet, opts, timeout, on_count, on_ack)
-        return servers
 
     # --- incoming ------------------------------------------------------------------------
 
@@ -327,15 +316,7 @@ class RedisShardedAdapter(RedisAdapterBase):
         if not isinstance(rid, str):
             raise AdapterMessageError("a response needs a string requestId")
         if msg.type in (MT.BROADCAST_CLIENT_COUNT, MT.BROADCAST_ACK):
-            callbacks = self._acks.get(rid)
-            if callbacks is None:
-                return
-            if msg.type is MT.BROADCAST_CLIENT_COUNT:
-                count = data.get("clientCount")
-                if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
-                    callbacks[0](count)
-            else:
-                callbacks[1](data.get("packet"))
+            self._on_ack_response(rid, msg.type is MT.BROADCAST_CLIENT_COUNT, data)
             return
         pending = self._pending.get(rid)
         if pending is None or pending.done.is_set():
@@ -348,6 +329,4 @@ class RedisShardedAdapter(RedisAdapterBase):
             pending.results.append(data.get("packet"))
         else:
             return
-        pending.count += 1
-        if pending.count >= pending.expected:
-            pending.done.set()
+        self._answered(pending)

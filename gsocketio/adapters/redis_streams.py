@@ -1,6 +1,7 @@
 """The Redis Streams adapter, wire compatible with ``@socket.io/redis-streams-adapter`` 0.3.x:
-broadcasts and room/disconnect operations through one stream (XADD ``MAXLEN ~``, read with
-XREAD), requests and responses over pub/sub (msgpack), and connection state recovery on any
+broadcasts and room/disconnect operations through a stream per namespace hash (one stream by
+default, ``stream_count`` as Node's ``streamCount``; XADD ``MAXLEN ~``, read with XREAD),
+requests and responses over pub/sub (msgpack), and connection state recovery on any
 node: sessions are ``SET <prefix><pid>`` with a TTL, missed packets are read back from the
 stream, and an entry id is the offset every node appends alike.
 
@@ -18,6 +19,7 @@ from typing import Any, Final
 import gevent
 import redis
 from gevent.event import Event
+from gevent.lock import Semaphore
 
 from gsocketio.adapters import cluster_wire as cw
 from gsocketio.adapters import redis_wire as wire
@@ -42,13 +44,15 @@ CATCH_UP_WAIT: Final = 2.0
 
 class RedisStreamsAdapter(RedisShardedAdapter):
     """``gsocketio.Server(adapter=RedisStreamsAdapter(url, stream="socket.io"))``; the options
-    are Node's (``maxLen``, ``readCount``, ``blockTimeInMs`` in seconds, ``sessionKeyPrefix``)."""
+    are Node's (``streamCount``, ``maxLen``, ``readCount``, ``blockTimeInMs`` in seconds,
+    ``sessionKeyPrefix``)."""
 
     def __init__(
         self,
         url: str = "redis://127.0.0.1:6379/0",
         stream: str = "socket.io",
         *,
+        stream_count: int = 1,
         channel_prefix: str = "socket.io",
         max_len: int = 10_000,
         read_count: int = 100,
@@ -61,7 +65,11 @@ class RedisStreamsAdapter(RedisShardedAdapter):
         redis_options: dict[str, Any] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
+        if stream_count < 1:
+            raise ValueError("stream_count must be >= 1")
         self.stream = stream
+        self.stream_count = stream_count
+        self.streams = sw.read_streams(stream, stream_count)
         self.max_len = max_len
         self.read_count = read_count
         self.block_time = block_time
@@ -73,8 +81,10 @@ class RedisStreamsAdapter(RedisShardedAdapter):
         self._by_channel: dict[bytes, tuple[str, str]] = {}
         self._session_ttl_ms = 0
         self._max_missed = 0
-        self._position = "0-0"  # every entry up to this id has been handled here
+        # per stream: every entry up to this id has been handled here
+        self._positions = dict.fromkeys(self.streams, "0-0")
         self._moved = Event()
+        self._dispatch = Semaphore()  # held by the reader while it hands entries out
         self.ready = Event()  # set once the reader knows where the stream ends
         RedisAdapterBase.__init__(
             self, url, channel_prefix, cw.new_uid(), requests_timeout=requests_timeout,
@@ -87,6 +97,7 @@ class RedisStreamsAdapter(RedisShardedAdapter):
             "protocol": 2,
             **(redis_options or {}),
         }
+        read_options.pop("pool_timeout", None)  # the command client's blocking pool only
         self._reader_client = redis.Redis.from_url(
             url, client_name=f"gsio:{stream}:{self.uid}:xread", **read_options
         )
@@ -96,12 +107,17 @@ class RedisStreamsAdapter(RedisShardedAdapter):
 
     # --- publishing ----------------------------------------------------------------------
 
+    def stream_of(self, nsp: str) -> str:
+        """The stream of a namespace's entries (Node's ``computeStreamName``)."""
+        return sw.stream_name(self.stream, self.stream_count, nsp)
+
     def _xadd(self, nsp: str, mtype: MT, data: Any) -> str | None:
         fields = sw.encode_entry(self.uid, nsp, mtype, data)
+        stream = self.stream_of(nsp)
         try:
-            entry_id = self._client.xadd(self.stream, fields, maxlen=self.max_len, approximate=True)  # type: ignore[arg-type]
+            entry_id = self._client.xadd(stream, fields, maxlen=self.max_len, approximate=True)  # type: ignore[arg-type]
         except LINK_ERRORS as exc:
-            self.log.warning("XADD to %s failed (%s): message dropped", self.stream, exc)
+            self.log.warning("XADD to %s failed (%s): message dropped", stream, exc)
             return None
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
@@ -149,8 +165,9 @@ class RedisStreamsAdapter(RedisShardedAdapter):
                     if not self.ready.is_set():
                         gevent.sleep(0.5)
                         continue
+                streams: dict[Any, Any] = dict(self._positions)
                 reply: Any = client.xread(
-                    {self.stream: self._position},
+                    streams,
                     count=self.read_count,
                     block=int(self.block_time * 1000),
                 )
@@ -158,21 +175,27 @@ class RedisStreamsAdapter(RedisShardedAdapter):
                 self.log.debug("XREAD on %s failed (%s); retrying", self.stream, exc)
                 gevent.sleep(0.5)
                 continue
-            for _stream, entries in reply or ():
-                for raw_id, fields in entries:
-                    entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-                    self._on_entry(entry_id, fields)
-                    self._position = entry_id
+            with self._dispatch:  # a restore's last replay step holds the positions still
+                for raw_stream, entries in reply or ():
+                    stream = raw_stream.decode() if isinstance(raw_stream, bytes) else raw_stream
+                    for raw_id, fields in entries:
+                        entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                        self._on_entry(entry_id, fields)
+                        self._positions[stream] = entry_id
             moved, self._moved = self._moved, Event()
             moved.set()
 
     def _locate(self) -> None:
-        """Start reading after the stream's current last entry (Node starts at ``$``)."""
+        """Start reading after each stream's current last entry (Node starts at ``$``)."""
+        pipe = self._reader_client.pipeline(transaction=False)
+        for stream in self.streams:
+            pipe.xrevrange(stream, count=1)
         try:
-            last: Any = self._reader_client.xrevrange(self.stream, count=1)
+            lasts: Any = pipe.execute()
         except LINK_ERRORS:
             return  # the reader retries
-        self._position = last[0][0].decode() if last else "0-0"
+        for stream, last in zip(self.streams, lasts, strict=True):
+            self._positions[stream] = last[0][0].decode() if last else "0-0"
         self.ready.set()
 
     def _on_entry(self, entry_id: str, fields: dict[Any, Any]) -> None:
@@ -249,16 +272,19 @@ class RedisStreamsAdapter(RedisShardedAdapter):
             self.log.warning("could not delete session key (%s)", exc)
 
     def persist_session(self, session: Session) -> None:
-        value = sw.encode_session(session.sid, session.pid, session.rooms, session.data or {})
+        value = sw.encode_session(
+            session.sid, session.pid, session.rooms, session.data or {}, session.session
+        )
         try:
             self._client.set(self.session_key_prefix + session.pid, value, px=self._session_ttl_ms)
         except LINK_ERRORS as exc:
             self.log.warning("could not persist session %s (%s)", session.sid, exc)
 
     def restore_session(self, auth: Any, namespace: str) -> Restored | None:
-        """Node's restore (single-use session, the offset must still be in the stream), then
-        the replay up to this node's reader position; returns without yielding after the
-        last read, so the caller registers the socket before the reader moves on."""
+        """Node's restore (single-use session, unless live sessions keep it; the offset must
+        still be in the stream), then the replay up to this node's reader position; returns
+        without yielding after the last read, so the caller registers the socket before the
+        reader moves on."""
         if not self.recovers or not isinstance(auth, dict):
             return None
         pid, offset = auth.get("pid"), auth.get("offset")
@@ -274,55 +300,103 @@ class RedisStreamsAdapter(RedisShardedAdapter):
         return None
 
     def _restore(self, pid: str, offset: str, namespace: str) -> Restored | None:
+        stream = self.stream_of(namespace)
+        key = self.session_key_prefix + pid
         pipe = self._client.pipeline(transaction=True)
-        pipe.get(self.session_key_prefix + pid)
-        pipe.delete(self.session_key_prefix + pid)
-        raw, _deleted = pipe.execute()
-        if raw is None or not self._client.xrange(self.stream, offset, offset):
+        pipe.get(key)
+        if self._live is None:
+            pipe.delete(key)  # Node's single use
+        else:  # kept until the live writer rewrites it: a SIGKILL in between loses nothing
+            pipe.pexpire(key, self._session_ttl_ms)
+        raw, _ = pipe.execute()
+        if raw is None:
+            self.log.debug("restore of %s: no session (expired or used)", pid)
+            return None
+        if not self._client.xrange(stream, offset, offset):
+            self.log.debug("restore of %s: offset %s not in %s", pid, offset, stream)
             return None
         found = sw.decode_session(raw, self.limits)
-        rooms = set(found["rooms"])
         target = sw.entry_key(offset)
+        positions = self._positions
         with gevent.Timeout(CATCH_UP_WAIT, False):
-            while sw.entry_key(self._position) < target:
+            while sw.entry_key(positions[stream]) < target:
                 self._moved.wait()
-        if sw.entry_key(self._position) < target:
-            return None  # the reader lags too far: a replay could not hand over exactly
-        missed: list[list[Any]] = []
-        start = sw.next_offset(offset)
-        for _ in range(self.max_len // max(1, self.read_count) + 10):
-            end = self._position
-            if sw.entry_key(start) > sw.entry_key(end):  # caught up; no yield from here on
-                data = found.get("data")
-                session = Session(found["sid"], found["pid"], namespace, found["rooms"], data)
-                return Restored(session, missed)
-            batch: Any = self._client.xrange(self.stream, start, end, count=self.read_count)
-            for raw_id, fields in batch:
-                entry_id = raw_id.decode()
-                start = sw.next_offset(entry_id)
-                self._replay(entry_id, fields, namespace, rooms, missed)
-                if len(missed) > self._max_missed:
-                    return None
-            if len(batch) < self.read_count:
-                start = sw.next_offset(end)
-        return None
+        if sw.entry_key(positions[stream]) < target:
+            # the reader lags too far: a replay could not hand over exactly
+            self.log.debug("restore of %s: reader at %s, behind %s", pid, positions[stream], offset)
+            return None
+        replay = _Replay(self, stream, namespace, set(found["rooms"]), sw.next_offset(offset))
+        # Catch up with the moving reader without holding it (the bulk of a long history),
+        # then hold it still for the last stretch: up to its position, nothing was delivered
+        # to this socket; after it, everything will be, once the caller has registered it.
+        if not replay.run(stop_early=True):
+            return None
+        with self._dispatch:
+            if not replay.run(stop_early=False):
+                return None
+        data = found.get("data")
+        session = Session(found["sid"], found["pid"], namespace, found["rooms"], data,
+                          session=found.get(sw.SESSION_FIELD))  # fmt: skip
+        return Restored(session, replay.missed)  # no yield since the last read
 
-    def _replay(
-        self, entry_id: str, fields: Any, nsp: str, rooms: set[str], missed: list[list[Any]]
-    ) -> None:
-        try:
-            msg = sw.decode_entry(fields, self.limits)
-            if msg.nsp != nsp or msg.type is not MT.BROADCAST:
-                return
-            packet, opts = self._broadcast_of(msg)
-        except AdapterMessageError:
+    def close(self, flush_timeout: float = 1.0) -> None:
+        if self.closed:
             return
-        if not opts.flags.volatile and matches(rooms, opts.rooms, opts.except_rooms):
-            missed.append([*packet.data, entry_id])
-
-    def close(self) -> None:
         if self._live is not None:
             self._live.close()
-        self._reader.kill(block=False)
+        self._reader.kill(block=True, timeout=1.0)
         self._reader_client.close()
-        super().close()
+        super().close(flush_timeout)
+
+
+class _Replay:
+    """The XRANGE replay of one restore: the missed broadcasts of ``nsp`` from ``start`` on
+    that ``rooms`` select, each with its entry id appended (Node's ``restoreSession`` loop)."""
+
+    def __init__(
+        self, adapter: RedisStreamsAdapter, stream: str, nsp: str, rooms: set[str], start: str
+    ) -> None:
+        self.adapter = adapter
+        self.stream = stream
+        self.nsp = nsp
+        self.rooms = rooms
+        self.start = start
+        self.missed: list[list[Any]] = []
+
+    def run(self, *, stop_early: bool) -> bool:
+        """Read up to the reader's position (it may move between reads unless the caller
+        holds the dispatch lock); ``stop_early``: stop once a read comes back short, the
+        reader then being at most one read ahead. False: give up (history too long, or the
+        stream grows faster than it can be read)."""
+        a = self.adapter
+        count = max(1, a.read_count)
+        for _ in range(a.max_len // count + 10):
+            end = a._positions[self.stream]
+            if sw.entry_key(self.start) > sw.entry_key(end):
+                return True
+            batch: Any = a._client.xrange(self.stream, self.start, end, count=count)
+            for raw_id, fields in batch:
+                entry_id = raw_id.decode()
+                self.start = sw.next_offset(entry_id)
+                self._keep(entry_id, fields)
+                if len(self.missed) > a._max_missed:
+                    a.log.debug("restore: over %d missed packets", a._max_missed)
+                    return False
+            if len(batch) < count:
+                self.start = sw.next_offset(end)
+                if stop_early:
+                    return True
+        a.log.debug("restore: %s grows faster than the replay reads it", self.stream)
+        return False
+
+    def _keep(self, entry_id: str, fields: Any) -> None:
+        a = self.adapter
+        try:
+            msg = sw.decode_entry(fields, a.limits)
+            if msg.nsp != self.nsp or msg.type is not MT.BROADCAST:
+                return
+            packet, opts = a._broadcast_of(msg)
+        except AdapterMessageError:
+            return
+        if not opts.flags.volatile and matches(self.rooms, opts.rooms, opts.except_rooms):
+            self.missed.append([*packet.data, entry_id])

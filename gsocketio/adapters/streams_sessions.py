@@ -1,12 +1,13 @@
 """Live sessions in Redis: the streams adapter keeps every connected socket's recovery session
-(``{sid, pid, rooms, data}``) current under its session key, so a client whose node dies
-without persisting anything (SIGKILL, power loss) still recovers on another node.
+(``{sid, pid, rooms, data}`` and the ``get_session`` dict) current under its session key, so a
+client whose node dies without persisting anything (SIGKILL, power loss) still recovers on
+another node.
 
-Cost is bounded: changes (connect, joins, leaves, ``get_data``) only mark a socket dirty; one
-pipelined batch of SETs per ``flush_interval`` writes the dirty ones, and every
-``refresh_interval`` every live session is rewritten (keeping its TTL and catching changes to
-``socket.data`` made in place). Each key carries the recovery window as TTL, so a dead node's
-sessions vanish on their own. docs/recovery.md.
+Cost is bounded: changes (connect, joins, leaves, ``get_data``, ``get_session``,
+``save_session``) only mark a socket dirty; one pipelined batch of SETs per ``flush_interval``
+writes the dirty ones, and every ``refresh_interval`` every live session is rewritten (keeping
+its TTL and catching in-place changes to ``socket.data`` or the session dict). Each key carries
+the recovery window as TTL, so a dead node's sessions vanish on their own. docs/recovery.md.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class LiveSessions:
             except KeyError:
                 continue
             try:
-                value = sw.encode_session(key[1], sock.pid, rooms, sock.data or {})
+                value = sw.encode_session(key[1], sock.pid, rooms, sock.data or {}, sock.session)
             except TypeError as exc:  # socket.data that msgpack cannot encode
                 self._log.warning("session of %s not written: %s", key[1], exc)
                 continue

@@ -21,6 +21,7 @@ from gsocketio.adapters.redis_wire import DEFAULT_WIRE_LIMITS, WireLimits, dumps
 from gsocketio.exceptions import AdapterMessageError
 
 __all__ = [
+    "SESSION_FIELD",
     "STREAM_TYPES",
     "decode_entry",
     "decode_session",
@@ -30,7 +31,13 @@ __all__ = [
     "is_offset",
     "next_offset",
     "pack_envelope",
+    "read_streams",
+    "stream_hash",
+    "stream_name",
 ]
+
+SESSION_FIELD: Final = "gsioSession"
+"""gsocketio's extra key in a stored session: the ``get_session`` dict (Node ignores it)."""
 
 _OFFSET: Final = re.compile(r"^[0-9]+-[0-9]+$")
 
@@ -62,6 +69,33 @@ def next_offset(offset: str) -> str:
     """The smallest id after ``offset`` (exclusive ranges without Redis 6.2's ``(``)."""
     ms, seq = entry_key(offset)
     return f"{ms}-{seq + 1}"
+
+
+def stream_hash(nsp: str) -> int:
+    """Node's ``hashCode``: ``h * 31 + c`` over the UTF-16 code units, as a signed 32-bit int."""
+    h = 0
+    units = nsp.encode("utf-16-le")
+    for i in range(0, len(units), 2):
+        h = (h * 31 + (units[i] | units[i + 1] << 8)) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def stream_name(base: str, count: int, nsp: str) -> str:
+    """The stream a namespace's entries go to: ``base`` alone, or with ``streamCount > 1``
+    ``base-<i>``, i = hash % count with JS's sign-keeping ``%`` (so i may be negative)."""
+    if count == 1:
+        return base
+    h = stream_hash(nsp)
+    index = abs(h) % count
+    return f"{base}-{-index if h < 0 else index}"
+
+
+def read_streams(base: str, count: int) -> list[str]:
+    """Every stream a namespace can hash to: ``base`` or ``base-<i>`` for -(count-1) < i <
+    count (Node reads only i >= 0; a namespace with a negative index is read here too)."""
+    if count == 1:
+        return [base]
+    return [f"{base}-{i}" for i in range(-(count - 1), count)]
 
 
 def encode_entry(uid: str, nsp: str, mtype: cw.MessageType, data: Any) -> dict[str, str]:
@@ -127,10 +161,15 @@ def pack_envelope(mtype: cw.MessageType, data: Any, uid: str, nsp: str) -> bytes
     return pack(msg)
 
 
-def encode_session(sid: str, pid: str, rooms: list[str], data: Any) -> str:
-    return base64.b64encode(pack({"sid": sid, "pid": pid, "rooms": rooms, "data": data})).decode(
-        "ascii"
-    )
+def encode_session(
+    sid: str, pid: str, rooms: list[str], data: Any, session: dict[str, Any] | None = None
+) -> str:
+    """Node's ``{sid, pid, rooms, data}``, plus :data:`SESSION_FIELD` when there is a
+    ``get_session`` dict (an extra key Node's restore ignores)."""
+    value: dict[str, Any] = {"sid": sid, "pid": pid, "rooms": rooms, "data": data}
+    if session is not None:
+        value[SESSION_FIELD] = session
+    return base64.b64encode(pack(value)).decode("ascii")
 
 
 def decode_session(raw: bytes | str, limits: WireLimits = DEFAULT_WIRE_LIMITS) -> dict[str, Any]:
@@ -146,4 +185,6 @@ def decode_session(raw: bytes | str, limits: WireLimits = DEFAULT_WIRE_LIMITS) -
         raise AdapterMessageError("a session needs sid, pid and rooms")
     if not all(isinstance(r, str) for r in rooms):
         raise AdapterMessageError("session rooms must be strings")
+    if not isinstance(session.get(SESSION_FIELD, {}), dict):
+        raise AdapterMessageError("a session's get_session value must be a map")
     return session

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
@@ -126,6 +126,7 @@ class EngineConnection:
         "handler",
         "options",
         "polling",
+        "run_inline",
         "sid",
         "timer_at",
         "transport",
@@ -146,6 +147,10 @@ class EngineConnection:
         self.handler = engine.handler
         self._session = session
         self._io: TransportIO = _NO_IO
+        # run_inline(fn, args): run a handler on this greenlet when it is the WebSocket
+        # reader, which then stays responsive should it block (WebSocketIO.run_inline);
+        # False (any other transport, or greenlet): the caller spawns it.
+        self.run_inline: Callable[[Callable[..., object], tuple[Any, ...]], bool] = _not_inline
         self._probe: TransportIO | None = None
         self._disconnected = False
         self._drain_deadline = math.inf
@@ -230,7 +235,12 @@ class EngineConnection:
         if self._probe is io:
             self._probe = None
         self._io = io
-        self.transport = "websocket" if isinstance(io, WebSocketIO) else "polling"
+        if isinstance(io, WebSocketIO):
+            self.transport = "websocket"
+            self.run_inline = io.run_inline
+        else:
+            self.transport = "polling"
+            self.run_inline = _not_inline
         if self._session.has_outgoing():
             io.wake()  # the OPEN packet, or what was queued during the upgrade
 
@@ -362,3 +372,7 @@ class _NoIO:
 
 
 _NO_IO = _NoIO()
+
+
+def _not_inline(fn: Callable[..., object], args: tuple[Any, ...]) -> bool:
+    return False

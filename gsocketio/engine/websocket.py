@@ -8,16 +8,26 @@ everything (a full socket buffer, a busy socket, TLS) or the session closed does
 greenlet** (a recycled one) run: the only writer while it exists, it drains the socket's
 backlog with blocking writes (packets queued meanwhile take the same outbound path into it)
 and exits when both are empty.
+
+**Handlers run inline on the reader** (:meth:`WebSocketIO.run_inline`, which the Socket.IO
+layer's ``Client.spawn`` asks first): a handler that returns without blocking costs no greenlet
+switch and no hub callback. Should it block, the hub gets control, and a callback armed before
+the call makes a recycled greenlet the reader from then on, so the connection keeps being read
+(pongs, acks the handler waits for, the next events) while the handler waits, exactly as if it
+had been spawned. The greenlet it blocked on finishes the handler and leaves the reading to
+its successor; the original reader (the request's greenlet) then waits for the connection to
+end before it returns to the HTTP server.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from gevent.event import Event
+from greenlet import getcurrent  # type: ignore[import-untyped]
 
 from gsocketio._logging import get_logger
 from gsocketio.exceptions import ProtocolError, SessionError, WebSocketError
@@ -28,6 +38,8 @@ from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.websocket.framing import FrameCache
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gsocketio.engine.connection import EngineConnection
     from gsocketio.protocol.engineio_session import Session
     from gsocketio.websocket.connection import WebSocket
@@ -55,7 +67,17 @@ _FLUSHES = FlushQueue(_FlushShared)
 class WebSocketIO:
     """The WebSocket transport (or upgrade probe) of one connection."""
 
-    __slots__ = ("_conn", "_encode", "_flush_queued", "_flushed", "_session", "_writing", "ws")
+    __slots__ = (
+        "_conn",
+        "_encode",
+        "_ended",
+        "_flush_queued",
+        "_flushed",
+        "_reader",
+        "_session",
+        "_writing",
+        "ws",
+    )
 
     def __init__(
         self, conn: EngineConnection, session: Session, ws: WebSocket, encode: WsEncoder
@@ -67,6 +89,8 @@ class WebSocketIO:
         self._writing = False  # a writer greenlet exists: only it writes to the WebSocket
         self._flush_queued = False  # flush() is scheduled (see wake)
         self._flushed: Event | None = None  # set when that writer ends (only while closing)
+        self._reader: Any = None  # the greenlet reading now (see run_inline)
+        self._ended: Event | None = None  # set once reading ended (a reader was taken over)
 
     @property
     def writing(self) -> bool:
@@ -163,7 +187,42 @@ class WebSocketIO:
     # --- reading ---------------------------------------------------------------------------
 
     def run(self) -> None:
-        """The reader: deliver every message in order until the WebSocket or session closes."""
+        """The reader: deliver every message in order until the WebSocket or session closes.
+        Returns once the connection ended, even when another greenlet took over the reading."""
+        if self._read():
+            return
+        ended = self._ended
+        if ended is not None:  # taken over (see run_inline): the last reader sets it
+            ended.wait()
+
+    def run_inline(self, fn: Callable[..., object], args: tuple[Any, ...]) -> bool:
+        """Run ``fn(*args)`` here when called on the reader (False otherwise: spawn it). If it
+        blocks, a new reader takes over from the hub (see the module docstring). It starts
+        with an empty ``contextvars`` context, as a spawned handler does."""
+        me = getcurrent()
+        if me is not self._reader:
+            return False
+        takeover = gevent.get_hub().loop.run_callback(self._take_over, me)
+        context, me.gr_context = me.gr_context, None
+        try:
+            fn(*args)
+        finally:
+            me.gr_context = context
+            takeover.stop()
+        return True
+
+    def _take_over(self, blocked: Any) -> None:
+        # From the hub: the reader blocked in a handler; a fresh greenlet reads from now on.
+        if self._reader is blocked:
+            self._reader = None
+            if self._ended is None:
+                self._ended = Event()
+            POOL.spawn(self._read)
+
+    def _read(self) -> bool:
+        """The read loop, on whichever greenlet is the reader; True when this greenlet read
+        to the end (and closed), False when a handler blocked it and a successor took over."""
+        me = self._reader = getcurrent()
         conn, session, ws = self._conn, self._session, self.ws
         receive = ws.receive
         receive_frame = session.receive_frame
@@ -184,10 +243,20 @@ class WebSocketIO:
                         engine_message(conn, result)
                     except Exception:
                         log.exception("%s: engine_message failed", conn.sid)
+                    if self._reader is not me:  # a handler blocked here: no longer the reader
+                        return False
                 else:
                     conn.process(result, inline=True)
                     conn.reschedule()  # a PONG may bring the next PING before the pong deadline
         finally:
+            if self._reader is me:
+                self._reader = None
+                self._close_reading()
+        return True
+
+    def _close_reading(self) -> None:
+        session, ws = self._session, self.ws
+        try:
             if not session.closed:
                 code = ws.close_code
                 reason = (
@@ -195,8 +264,11 @@ class WebSocketIO:
                     if code is None or code in _CLEAN_CLOSE_CODES
                     else DisconnectReason.TRANSPORT_ERROR
                 )
-                conn.process(session.close(reason, f"websocket closed ({code})"), inline=True)
+                self._conn.process(session.close(reason, f"websocket closed ({code})"), inline=True)
             self._stop_writer()
+        finally:
+            if self._ended is not None:
+                self._ended.set()
 
     def run_probe(self) -> bool:
         """Drive the upgrade on this probe WebSocket; True once it became the transport."""

@@ -67,6 +67,7 @@ class LegacyConnection:
     """A 0.9 session bound to the Socket.IO layer; see the module docstring."""
 
     __slots__ = (
+        "_count_in",
         "_current",
         "_drain_deadline",
         "_handled_close",
@@ -98,6 +99,7 @@ class LegacyConnection:
         self._notified = False
         self._handled_close = False
         self._drain_deadline = math.inf
+        self._count_in: Callable[[str, str], None] | None = None  # metrics, from open()
 
     def __repr__(self) -> str:
         return f"<LegacyConnection {self.sid} {self.transport or 'handshaken'}>"
@@ -114,6 +116,17 @@ class LegacyConnection:
     def opened(self) -> bool:
         """True once a transport request connected it to the Socket.IO layer."""
         return self._opened
+
+    @property
+    def congested(self) -> bool:
+        """Whether to drop a volatile packet (``Socket.deliver_volatile`` asks): the engine's
+        ``slow_consumer="drop_volatile"`` and half of either of this endpoint's outgoing
+        bounds queued, as for Engine.IO clients."""
+        if self._owner.options.slow_consumer != "drop_volatile":
+            return False
+        packets, size = self._session.backlog
+        config = self._session.config
+        return 2 * packets >= config.max_buffered_packets or 2 * size >= config.max_buffered_bytes
 
     @property
     def wire(self) -> LegacyWire:
@@ -169,6 +182,9 @@ class LegacyConnection:
         self._opened = True
         self._owner.opened(self)
         handler = self._owner.handler
+        # The server's counters while it is instrumented (Server.metrics), else None: then a
+        # received payload costs one ``is None`` test, as for the Socket.IO layer's counters.
+        self._count_in = getattr(getattr(handler, "metrics", None), "received", None)
         try:
             handler.engine_connect(self)
         except Exception:
@@ -218,6 +234,8 @@ class LegacyConnection:
 
     def receive_payload(self, body: str) -> bool:
         """A POSTed payload; False (and the session closed) when it was malformed."""
+        if (count := self._count_in) is not None:
+            count(self.transport, body)
         with self._read_lock:
             try:
                 packets = self._session.receive_payload(body, time.monotonic())
@@ -229,6 +247,8 @@ class LegacyConnection:
 
     def receive_text(self, text: str) -> bool:
         """One WebSocket frame; False (and the session closed) when it was malformed."""
+        if (count := self._count_in) is not None:
+            count(self.transport, text)
         with self._read_lock:
             try:
                 packets = self._session.receive(text, time.monotonic())

@@ -48,7 +48,6 @@ __all__ = [
     "encode_payload_v3",
     "encode_payload_v4",
     "encode_poll",
-    "text_message",
     "ws_encoder",
 ]
 
@@ -115,14 +114,6 @@ def decode_packet(frame: str | bytes, *, eio: int = 4, limits: Limits = DEFAULT_
     if eio == 4:
         return Packet(_MESSAGE, frame)
     return _decode_v3_binary_packet(frame)
-
-
-def text_message(frame: str | bytes, max_payload: int = DEFAULT_LIMITS.max_payload) -> str | None:
-    """The data of ``frame`` when it is a text MESSAGE within ``max_payload`` (the common
-    case, without a :class:`Packet`); None: anything else, for :func:`decode_packet`."""
-    if type(frame) is str and frame[:1] == "4" and len(frame) <= max_payload:
-        return frame[1:]
-    return None
 
 
 class WsEncoder:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
 from gsocketio.exceptions import SessionClosedError, SessionError
-from gsocketio.protocol.engineio import Packet, PacketType, decode_packet, decode_post, text_message
+from gsocketio.protocol.engineio import Packet, PacketType, decode_packet, decode_post
 from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.reasons import DisconnectReason
 
@@ -173,6 +173,7 @@ class Session:
         "_transport",
         "_upgrade_deadline",
         "_upgraded",
+        "closed",
     )
 
     def __init__(
@@ -191,6 +192,7 @@ class Session:
         self._transport = Transport(transport)
         self._config = config
         self._state = SessionState.OPEN
+        self.closed = False  # a plain attribute (read per message), True once CLOSED
         self._closed_reason: DisconnectReason | None = None
         self._upgraded = False
         self._upgrade_deadline = math.inf
@@ -231,10 +233,6 @@ class Session:
     @property
     def state(self) -> SessionState:
         return self._state
-
-    @property
-    def closed(self) -> bool:
-        return self._state is SessionState.CLOSED
 
     @property
     def close_reason(self) -> DisconnectReason | None:
@@ -292,9 +290,10 @@ class Session:
         :class:`gsocketio.ProtocolError` subclass when the frame is no packet (close with
         "parse error")."""
         config = self._config
-        data = text_message(frame, config.max_payload)
-        if data is None:
+        # The hot path, no Packet made: a text MESSAGE within the payload bound.
+        if type(frame) is not str or frame[:1] != "4" or len(frame) > config.max_payload:
             return self.receive(decode_packet(frame, eio=self._eio, limits=config.limits), now)
+        data = frame[1:]
         if self._state is SessionState.CLOSED:
             return []
         if self._eio == 3:  # what receive() does for a MESSAGE
@@ -352,13 +351,9 @@ class Session:
 
     def send(self, packet: Packet) -> list[Event]:
         """Queue any packet for the current transport."""
-        self._check_open()
+        if self.closed:
+            self._check_open()  # raises
         return self._enqueue(packet)
-
-    def send_message(self, data: str | bytes) -> list[Event]:
-        """Queue one MESSAGE packet."""
-        self._check_open()
-        return self._enqueue(Packet(_MESSAGE, data))
 
     def send_many(self, items: Sequence[str | bytes]) -> list[Event]:
         """Queue MESSAGE packets in order, all or none (the bound is checked for the batch)."""
@@ -409,9 +404,12 @@ class Session:
 
     def _enqueue(self, packet: Packet) -> list[Event]:
         size = len(packet.data) + 1
-        if self._over_bound(1, size):
+        queue, config = self._queue, self._config  # _over_bound(1, size) inline: the hot path
+        if len(queue) >= config.max_buffered_packets or (
+            self._queued_bytes + size > config.max_buffered_bytes
+        ):
             return self._overflow()
-        self._queue.append(packet)
+        queue.append(packet)
         self._queued_bytes += size
         return []
 
@@ -485,6 +483,7 @@ class Session:
         if self._state is SessionState.CLOSED:
             return []
         self._state = SessionState.CLOSED
+        self.closed = True
         self._closed_reason = reason
         self._upgrade_deadline = self._next_ping = math.inf
         self._pong_deadline = self._silence_deadline = math.inf

@@ -26,6 +26,7 @@ _SEPARATOR = "."  # absent from token_urlsafe's alphabet, unreserved in URLs
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "proxy-connection"}
 )
+_DROPPED = _HOP_BY_HOP | {"content-length", "expect", FORWARDED_HEADER.lower()}
 MAX_HEAD = 64 * 1024
 
 
@@ -54,15 +55,18 @@ def encode_request(
     body: bytes,
     *,
     upgrade: bool = False,
+    keep_alive: bool = False,
 ) -> bytes:
     """One HTTP/1.1 request for the owner: the client's end-to-end headers, the forwarding
-    mark, and either ``Connection: close`` with the body's length or the upgrade's headers."""
+    mark, and either the body's length (``Connection: close`` unless ``keep_alive``: a pooled
+    connection stays open, HTTP/1.1's default) or the upgrade's headers. ``Expect`` is dropped:
+    the body is already whole, and an interim ``100 Continue`` would only delay the answer."""
     if not target.startswith("/") or any(c in target for c in "\r\n "):
         raise ForwardError(f"bad request target {target!r}")
     lines = [f"{method} {target} HTTP/1.1"]
     for name, value in headers:
         lower = name.lower()
-        if lower in _HOP_BY_HOP or lower == "content-length" or lower == FORWARDED_HEADER.lower():
+        if lower in _DROPPED:
             continue
         if not upgrade and lower == "upgrade":
             continue
@@ -73,7 +77,8 @@ def encode_request(
     if upgrade:
         lines.append("Connection: Upgrade")
     else:
-        lines.append("Connection: close")
+        if not keep_alive:
+            lines.append("Connection: close")
         if body or method not in ("GET", "HEAD"):
             lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
@@ -105,15 +110,34 @@ class ResponseReader:
         self._chunked = False
         self._done = False
         self.rest = b""  # bytes after the head (an upgraded stream's first frames)
+        self.received = 0  # bytes fed: none means the owner never started to answer
+        self._close = False  # the owner said ``Connection: close``
+        self._extra = False  # bytes past the end of the response
 
     @property
     def done(self) -> bool:
         return self._done
 
+    @property
+    def reusable(self) -> bool:
+        """The connection can carry another request: the response ended at its declared end
+        (Content-Length or the last chunk, nothing after it) and the owner did not close."""
+        return (
+            self._done
+            and not self._close
+            and not self._extra
+            and (self._length is not None or self._chunked)
+            and not self.head_only
+            and self.response is not None
+            and self.response.code != 101
+        )
+
     def feed(self, data: bytes) -> bool:
         """Add received bytes; True once the response is complete."""
         if self._done:
+            self._extra = self._extra or bool(data)
             return True
+        self.received += len(data)
         self._buf += data
         if self.response is None:
             end = self._buf.find(b"\r\n\r\n")
@@ -164,6 +188,8 @@ class ResponseReader:
                     raise ForwardError("forwarded response too large")
             elif lower == "transfer-encoding":
                 self._chunked = value.lower() == "chunked"
+            elif lower == "connection":
+                self._close = "close" in value.lower()
             if lower in _HOP_BY_HOP or lower == "content-length":
                 continue
             response.headers.append((name, value))
@@ -176,6 +202,7 @@ class ResponseReader:
         if self._length is not None:
             if len(self._buf) >= self._length:
                 self.response.body = bytes(self._buf[: self._length])
+                self._extra = len(self._buf) > self._length
                 self._done = True
         elif len(self._buf) > self.max_body:
             raise ForwardError("forwarded response too large")
@@ -196,7 +223,9 @@ class ResponseReader:
             except ValueError:
                 raise ForwardError("bad forwarded chunk size") from None
             if size == 0:  # the last chunk; our front door sends no trailers
-                self._done = self._buf.find(b"\r\n\r\n", end) >= 0
+                last = self._buf.find(b"\r\n\r\n", end)
+                self._done = last >= 0
+                self._extra = self._done and len(self._buf) > last + 4
                 break
             if len(body) + size > self.max_body:
                 raise ForwardError("forwarded response too large")

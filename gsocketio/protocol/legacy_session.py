@@ -265,6 +265,11 @@ class LegacySession:
     def has_outgoing(self) -> bool:
         return bool(self._queue)
 
+    @property
+    def backlog(self) -> tuple[int, int]:
+        """Packets and characters queued for the client (what the bound counts)."""
+        return len(self._queue), self._queued_chars
+
     def take(self) -> list[str]:
         """Everything queued, in order; the queue is empty afterwards."""
         items = list(self._queue)

@@ -89,10 +89,12 @@ class Disconnect:
 
 @dataclass(slots=True)
 class Refused:
-    """A CONNECT the session refused by itself: send ``packet``; ``why`` is safe to log."""
+    """A CONNECT the session refused by itself: send ``packet``; ``why`` is safe to log,
+    ``bound`` names the limit it hit (for the metrics)."""
 
     packet: Packet
     why: str
+    bound: str = ""
 
 
 @dataclass(slots=True)
@@ -207,9 +209,10 @@ class SocketIOSession:
         if len(nsp) > self.max_namespace_length:
             shown = nsp[: self.max_namespace_length]
             reply = Packet(_CONNECT_ERROR, shown, dict(INVALID_NAMESPACE))
-            return [Refused(reply, f"namespace name of {len(nsp)} characters")]
+            return [Refused(reply, f"namespace name of {len(nsp)} characters", "namespace_length")]
         if len(self._states) >= self.max_namespaces:
-            return [Refused(self._error(nsp, TOO_MANY_NAMESPACES), "too many namespaces")]
+            refusal = self._error(nsp, TOO_MANY_NAMESPACES)
+            return [Refused(refusal, "too many namespaces", "namespaces_per_client")]
         self._states[nsp] = _JOINING
         if self.eio == 3:
             query = packet.query

@@ -1,7 +1,8 @@
 """The only code that touches gevent's private socket internals (``sock._sock``, the wrapped
 non-blocking OS socket; ``sock._read_event`` and ``sock._wait``, its read watcher): one
 non-blocking send, and a read that waits for readability first instead of failing with
-``EAGAIN``. ``tests/websocket/test_contract.py`` fails loudly when gevent changes them."""
+``EAGAIN`` (:class:`PlainIO`). ``tests/websocket/test_contract.py`` fails loudly when gevent
+changes them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import gevent.socket
 
-__all__ = ["is_plain", "recv", "send_some"]
+__all__ = ["PlainIO", "is_plain"]
 
 
 def is_plain(sock: Any) -> bool:
@@ -18,31 +19,49 @@ def is_plain(sock: Any) -> bool:
     return type(sock) is gevent.socket.socket
 
 
-def send_some(sock: Any, data: bytes | memoryview) -> int:
-    """One non-blocking ``send`` on a plain socket: bytes written, 0 when its buffer is full.
-    Raises :class:`OSError` when the socket failed."""
-    try:
-        sent: int = sock._sock.send(data)
-    except BlockingIOError:
-        return 0
-    return sent
+class PlainIO:
+    """Non-blocking I/O on one plain gevent socket, its internals looked up once.
 
+    gevent's socket class defines ``__getattr__``, which makes every attribute read on it take
+    CPython's slow path: the wrapped socket's ``recv``/``send`` and ``_wait`` are bound here
+    once per connection instead of per message. ``_read_event`` is still read each time, as
+    it is how a close by another greenlet shows (it becomes None). Once gevent closed the
+    socket the wrapped one is closed too, so the bound methods fail with :class:`OSError`.
+    """
 
-def recv(sock: Any, size: int, wait_first: bool) -> bytes:
-    """Up to ``size`` bytes from a plain socket, waiting (cooperatively) while none are there;
-    ``wait_first``: the last read found the buffer empty, so wait before asking. ``b""`` on
-    EOF or when another greenlet closed the socket; raises :class:`OSError` on failure."""
-    if wait_first:
-        event = sock._read_event
-        if event is None:  # closed by another greenlet
-            return b""
-        sock._wait(event)
-    while True:
+    __slots__ = ("_recv", "_send", "_sock", "_wait")
+
+    def __init__(self, sock: Any) -> None:
+        raw = sock._sock
+        self._sock = sock
+        self._recv = raw.recv
+        self._send = raw.send
+        self._wait = sock._wait
+
+    def send_some(self, data: bytes | memoryview) -> int:
+        """One non-blocking ``send``: bytes written, 0 when the socket's buffer is full.
+        Raises :class:`OSError` when the socket failed."""
         try:
-            data: bytes = sock._sock.recv(size)
-            return data
+            sent: int = self._send(data)
         except BlockingIOError:
-            event = sock._read_event
-            if event is None:
+            return 0
+        return sent
+
+    def recv(self, size: int, wait_first: bool) -> bytes:
+        """Up to ``size`` bytes, waiting (cooperatively) while none are there; ``wait_first``:
+        the last read found the buffer empty, so wait before asking. ``b""`` on EOF or when
+        another greenlet closed the socket; raises :class:`OSError` on failure."""
+        if wait_first:
+            event = self._sock._read_event
+            if event is None:  # closed by another greenlet
                 return b""
-            sock._wait(event)
+            self._wait(event)
+        while True:
+            try:
+                data: bytes = self._recv(size)
+                return data
+            except BlockingIOError:
+                event = self._sock._read_event
+                if event is None:
+                    return b""
+                self._wait(event)

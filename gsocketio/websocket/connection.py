@@ -230,7 +230,7 @@ class WebSocket:
         self._aborted = False
         self._close_timer: gevent.Greenlet | None = None
         self._out: list[bytes | memoryview] = []  # framed, not yet written (the backlog)
-        self._plain = _gevent_io.is_plain(sock)
+        self._plain_io = _gevent_io.PlainIO(sock) if _gevent_io.is_plain(sock) else None
         self._drained = False  # the last read found the socket's buffer empty
         self._burst_messages = 0  # messages and bytes since the reader last waited or yielded
         self._burst_bytes = 0
@@ -245,7 +245,7 @@ class WebSocket:
     @property
     def closed(self) -> bool:
         """True once a close frame was sent or received, or the connection failed."""
-        return self._aborted or self._protocol.state is not State.OPEN
+        return self._aborted or self._protocol._state is not State.OPEN
 
     @property
     def close_code(self) -> int | None:
@@ -285,7 +285,7 @@ class WebSocket:
         with self._read_lock:
             messages = self._messages
             while not messages:
-                if self._aborted or self._protocol.state is not State.OPEN:
+                if self._aborted or self._protocol._state is not State.OPEN:
                     return None
                 self._process(self._read())
             self._burst_messages += 1
@@ -300,10 +300,10 @@ class WebSocket:
             pending, self._pending = self._pending, b""
             return pending
         try:
-            if self._plain:
+            if (plain := self._plain_io) is not None:
                 if self._drained:  # the reader waits (and lets others run): a new burst
                     self._burst_messages = self._burst_bytes = 0
-                data = _gevent_io.recv(self._sock, _RECV_SIZE, self._drained)
+                data = plain.recv(_RECV_SIZE, self._drained)
             else:
                 data = self._sock.recv(_RECV_SIZE)
         except OSError as exc:
@@ -316,7 +316,7 @@ class WebSocket:
     def _process(self, data: bytes) -> None:
         """Feed bytes (``b""`` = EOF); queue complete messages; send control replies."""
         self._reader.feed(data)
-        if self._protocol.state is State.CLOSED:
+        if self._protocol._state is State.CLOSED:
             self._cancel_close_timer()
         if self._protocol.writes:  # pongs, close replies: a failed write just ends it
             with self._write_lock:
@@ -335,7 +335,7 @@ class WebSocket:
         once closed, :class:`WebSocketError` when the socket failed (it is then aborted).
         """
         p = self._protocol
-        if self._aborted or p.state is not State.OPEN:
+        if self._aborted or p._state is not State.OPEN:  # _state: no property call
             raise WebSocketClosedError("the WebSocket is closed")
         out = self._out
         if p.extensions:  # an extension (deflate) transforms frames: the protocol frames
@@ -360,7 +360,7 @@ class WebSocket:
         else:
             for data in messages:
                 frame_message(out, data)
-        if not self._plain or self._write_lock.locked():
+        if self._plain_io is None or self._write_lock.locked():
             return False
         data_ = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
@@ -399,7 +399,7 @@ class WebSocket:
         timer = None
         try:
             # Usually the socket buffer takes it all at once: no timer, no wait.
-            sent = _gevent_io.send_some(self._sock, data) if self._plain else 0
+            sent = plain.send_some(data) if (plain := self._plain_io) is not None else 0
             if sent == len(data):
                 return True
             if not block:

@@ -96,7 +96,7 @@ class FrameReader:
         if not data:
             p.receive_eof()
             self._take_events()
-        elif p.state is State.OPEN and not p.extensions:
+        elif p._state is State.OPEN and not p.extensions:  # _state: no property call
             self._split(data)
         else:
             p.receive_data(data)

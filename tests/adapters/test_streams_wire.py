@@ -8,7 +8,7 @@ import pytest
 
 from gsocketio.adapters import cluster_wire as cw
 from gsocketio.adapters import streams_wire as sw
-from gsocketio.adapters.redis_wire import unpack
+from gsocketio.adapters.redis_wire import pack, unpack
 from gsocketio.exceptions import AdapterMessageError
 
 MT = cw.MessageType
@@ -53,6 +53,20 @@ def test_session_round_trip_and_checks() -> None:
     assert sw.decode_session(raw)["rooms"] == ["s", "r"]
     with pytest.raises(AdapterMessageError):
         sw.decode_session(base64.b64encode(b"\x01"))
+
+
+def test_session_carries_the_get_session_dict_as_an_extra_key() -> None:
+    raw = sw.encode_session("s", "p", ["s"], {}, {"user": "ada"})
+    assert unpack(base64.b64decode(raw)) == {
+        "sid": "s", "pid": "p", "rooms": ["s"], "data": {}, sw.SESSION_FIELD: {"user": "ada"},
+    }  # fmt: skip
+    assert sw.decode_session(raw)[sw.SESSION_FIELD] == {"user": "ada"}
+    assert sw.SESSION_FIELD not in sw.decode_session(sw.encode_session("s", "p", [], {}))
+    bad = base64.b64encode(
+        pack({"sid": "s", "pid": "p", "rooms": [], "data": {}, sw.SESSION_FIELD: [1]})
+    )
+    with pytest.raises(AdapterMessageError, match="get_session"):
+        sw.decode_session(bad)
 
 
 def test_offsets() -> None:

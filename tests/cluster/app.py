@@ -22,12 +22,17 @@ import gevent  # noqa: E402
 import gsocketio  # noqa: E402
 from gsocketio.adapters.redis import RedisAdapter  # noqa: E402
 from gsocketio.adapters.redis_sharded import RedisShardedAdapter  # noqa: E402
-from gsocketio.exceptions import ClusterError, ClusterTimeoutError  # noqa: E402
+from gsocketio.exceptions import (  # noqa: E402
+    CallTimeoutError,
+    ClusterError,
+    ClusterTimeoutError,
+    UnknownSocketError,
+)
 from gsocketio.serve import SocketIOServer  # noqa: E402
 
 
 def build(
-    key: str, name: str, url: str, sharded: bool = False
+    key: str, name: str, url: str, sharded: bool = False, admin: bool = False
 ) -> tuple[gsocketio.Server, RedisAdapter | RedisShardedAdapter, Any]:
     adapter: RedisAdapter | RedisShardedAdapter
     if sharded:
@@ -36,6 +41,9 @@ def build(
         adapter = RedisAdapter(url, key=key, requests_timeout=3)
     sio = gsocketio.Server(adapter=adapter, cors_allowed_origins="*", namespaces="*")
     server_events: list[Any] = []
+    acked: list[Any] = []  # what emit(to=sid, callback=) callbacks received
+    if admin:  # the Admin UI's namespace, reporting as this node (tests/cluster/test_admin.py)
+        sio.instrument(auth=False, server_id=name, server_stats_interval=0.3)
 
     @sio.on("join", namespace="*")
     def join(nsp: str, sid: str, room: str) -> str:
@@ -51,6 +59,10 @@ def build(
     def setdata(nsp: str, sid: str, data: dict[str, Any]) -> str:
         sio.get_data(sid, nsp).update(data)
         return "ok"
+
+    @sio.on("whoami", namespace="*")
+    def whoami(nsp: str, sid: str) -> str:
+        return name
 
     @sio.on_server_side("hello")  # type: ignore[untyped-decorator]
     def hello(*args: Any) -> Any:
@@ -125,6 +137,10 @@ def build(
                 return {"error": str(exc), "replies": exc.replies}
         if kind == "server_events":
             return server_events
+        if kind == "whoami":
+            return name
+        if kind.startswith("sid_"):  # the per-sid keyword API, on a sid of any node
+            return sid_op(kind, body.get("sid", ""), nsp, body)
         if kind == "all_rooms":
             return sorted(sio.all_rooms(nsp))
         if kind == "local_sockets":
@@ -143,6 +159,33 @@ def build(
             gevent.spawn(burst)
             return "ok"
         raise ValueError(kind)
+
+    def sid_op(kind: str, sid: str, nsp: str, body: dict[str, Any]) -> Any:
+        try:
+            if kind == "sid_call":
+                args = body.get("args", [])
+                return {"reply": sio.call(body["event"], *args, to=sid, namespace=nsp,
+                                          timeout=body.get("timeout", 5))}  # fmt: skip
+            if kind == "sid_emit":
+                sio.emit(body["event"], *body.get("args", []), to=sid, namespace=nsp)
+            elif kind == "sid_emit_cb":
+                sio.emit(body["event"], *body.get("args", []), to=sid, namespace=nsp,
+                         callback=lambda *a: acked.append(list(a)))  # fmt: skip
+            elif kind == "sid_acked":
+                return acked
+            elif kind == "sid_enter":
+                sio.enter_room(sid, body["room"], namespace=nsp)
+            elif kind == "sid_leave":
+                sio.leave_room(sid, body["room"], namespace=nsp)
+            elif kind == "sid_rooms":
+                return sorted(sio.rooms(sid, namespace=nsp))
+            elif kind == "sid_disconnect":
+                sio.disconnect(sid, namespace=nsp)
+            else:
+                raise ValueError(kind)
+        except (CallTimeoutError, UnknownSocketError) as exc:
+            return {"error": type(exc).__name__}
+        return "ok"
 
     def ctl(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         if environ.get("PATH_INFO") != "/ctl":
@@ -167,13 +210,14 @@ def main() -> None:
     parser.add_argument("--name", default="py")
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--sharded", action="store_true")
+    parser.add_argument("--admin", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.WARNING,
         stream=sys.stderr,
         format=f"[{args.name}] %(levelname)s %(name)s: %(message)s",
     )
-    sio, adapter, ctl = build(args.key, args.name, args.url, args.sharded)
+    sio, adapter, ctl = build(args.key, args.name, args.url, args.sharded, args.admin)
     server = SocketIOServer(("127.0.0.1", 0), sio.wsgi_app(ctl), log=None)
     server.start()
     # Ready means subscribed: a request another node publishes right after our PORT line

@@ -1,6 +1,7 @@
 """A gsocketio process with the Redis Streams adapter and recovery on, for the SIGKILL and
 drain tests: ``python -m tests.cluster.streams_app --key K`` prints ``PORT <n>`` once its
-stream reader is ready; every new socket joins ``feed``; SIGTERM drains, then exits.
+stream reader is ready; every new socket joins ``feed`` and gets ``data`` and a ``get_session`` dict (``state``
+answers both); SIGTERM drains, then exits.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ def main() -> None:
     parser.add_argument("--key", required=True)
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--stream-count", type=int, default=1)
     args = parser.parse_args()
     adapter = RedisStreamsAdapter(
         args.url, stream=f"{args.key}:stream", channel_prefix=args.key,
         session_key_prefix=f"{args.key}:session:", block_time=1.0,
+        stream_count=args.stream_count,
     )  # fmt: skip
     sio = gsocketio.Server(
         adapter=adapter,
@@ -40,6 +43,12 @@ def main() -> None:
         if not sio.is_recovered(sid):
             sio.enter_room(sid, "feed")
             sio.get_data(sid)["joined"] = True
+            sio.save_session(sid, {"node": os.getpid()})
+
+    @sio.on("state")
+    def state(sid: str) -> dict[str, Any]:
+        """What a recovered socket came back with (the client asks after a recovery)."""
+        return {"data": sio.get_data(sid), "session": sio.get_session(sid)}
 
     server = SocketIOServer(("127.0.0.1", args.port), sio.wsgi_app(), log=None)
     server.start()

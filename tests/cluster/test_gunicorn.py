@@ -1,13 +1,20 @@
-"""The cluster under gunicorn: three GeventSocketIOWorker processes, WebSocket clients."""
+"""The cluster under gunicorn through its one shared port: three GeventSocketIOWorker processes,
+WebSocket clients landing wherever the kernel puts them (room broadcasts, acks, fetch). The
+three-node suite runs under gunicorn too (tests/cluster/test_three_nodes.py, `[gunicorn]`)."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
+import gevent
+import gevent.event
 import pytest
+import socketio
 
+from tests.cluster.conftest import GunicornCluster, eventually, redis_client
 from tests.compat.test_examples import start, stop
 from tests.helpers.node import run_node
 
@@ -63,6 +70,13 @@ def test_three_gunicorn_workers_share_rooms(key: str) -> None:
     finally:
         del os.environ["GSIO_KEY"]
     try:
+        # gunicorn announces its port before the workers have booted: the first worker up
+        # would take every connection. Ready means all three adapters subscribed (bounded).
+        r = redis_client()
+        subscribed = eventually(
+            lambda: r.pubsub_numsub(f"{key}-request#/#")[0][1], lambda n: n == 3, tries=400
+        )
+        assert subscribed == 3, "the workers did not all start"
         (rec,) = run_node(CLIENTS, url, timeout=40)
     finally:
         stop(proc)
@@ -73,3 +87,32 @@ def test_three_gunicorn_workers_share_rooms(key: str) -> None:
     assert [sorted(got) for got in rec["middle"]] == [["end", "hello"]] * (n - 2)
     assert rec["census"]["sockets"] == n
     assert rec["census"]["replies"] == rec["ids"]
+
+
+def test_a_stopping_worker_drains_its_websockets_instead_of_waiting_to_be_killed(
+    key: str, tmp_path: Path
+) -> None:
+    # A graceful timeout far longer than the test's bound: without the drain, gunicorn would
+    # wait all of it for these open WebSockets, then kill the workers (no worker_exit).
+    cluster = GunicornCluster(key, 2, tmp_path / "gunicorn.log", graceful_timeout=120)
+    clients: list[socketio.Client] = []
+    gone = [gevent.event.Event() for _ in range(4)]
+    try:
+        for event in gone:
+            c = socketio.Client(reconnection=False)
+            c.on("disconnect", lambda *reason, event=event: event.set())
+            c.connect(cluster.workers[0].shared_url, transports=["websocket"], wait_timeout=10)
+            clients.append(c)
+        started = time.monotonic()
+        cluster.proc.terminate()  # the arbiter stops every worker gracefully
+        cluster.proc.wait(timeout=60)
+        stopped = time.monotonic() - started
+        assert all(event.wait(10) for event in gone), "a client was never disconnected"
+    finally:
+        for c in clients:
+            c.disconnect()
+        cluster.close()
+    assert stopped < 30, f"gunicorn took {stopped:.1f} s to stop"
+    log = cluster.log_path.read_text()
+    assert log.count("adapter closed=True") == 2, log[-3000:]  # worker_exit ran in both
+    assert "graceful timeout" not in log.lower(), log[-3000:]

@@ -60,6 +60,8 @@ const { createClient } = require("redis");
     } else if (c.op === "emitter_join") { emitter.in(c.to).socketsJoin(c.rooms); reply(c.id, "ok"); }
     else if (c.op === "emitter_sse") { emitter.serverSideEmit(c.event, ...(c.args || [])); reply(c.id, "ok"); }
     else if (c.op === "emitter_disconnect") { emitter.in(c.to).disconnectSockets(); reply(c.id, "ok"); }
+    else if (c.op === "disconnect") { target.disconnectSockets(!!c.close); reply(c.id, "ok"); }
+    else if (c.op === "leave") { target.socketsLeave(c.rooms); reply(c.id, "ok"); }
     else if (c.op === "emit_bin") { io.emit("bin", Buffer.from([1, 2, 255])); reply(c.id, "ok"); }
     else if (c.op === "quit") { io.close(); await pub.quit(); await sub.quit(); done(); }
   });
@@ -247,3 +249,26 @@ def test_emitters_reach_both(py_nodes: Any, js_node: JsNode, clients: Clients, k
     assert on_js.expect("disconnected")["disconnected"] == "io server disconnect"
     js_node.cmd("emitter_disconnect", to=[py_sid])
     assert on_py.expect("disconnected")["disconnected"] == "io server disconnect"
+
+
+def test_per_sid_methods_reach_a_node_socket_and_back(
+    py_nodes: Any, js_node: JsNode, clients: Clients
+) -> None:
+    """gsocketio's per-sid keyword API on a socket of a Node server (classic adapter), and
+    Node's ``io.to(socketId)`` acks and socketsLeave on a gsocketio socket."""
+    (py,) = py_nodes(1)
+    _, py_sid = clients.start(py.url, "p", rooms=["room1"])
+    on_js, js_sid = clients.start(js_node.url, "j", rooms=["room1"])
+    assert py.ctl("sid_call", sid=js_sid, event="ask", args=[1]) == {"reply": "j"}
+    assert js_node.cmd("call", to=[py_sid], event="ask", args=[1]) == {
+        "err": None,
+        "replies": ["p"],
+    }
+    py.ctl("sid_enter", sid=js_sid, room="vip")
+    want = sorted([js_sid, "room1", "vip"])
+    assert eventually(lambda: py.ctl("sid_rooms", sid=js_sid), lambda r: r == want) == want
+    js_node.cmd("leave", to=[py_sid], rooms=["room1"])
+    assert eventually(lambda: py.ctl("sid_rooms", sid=py_sid), lambda r: r == [py_sid]) == [py_sid]
+    py.ctl("sid_disconnect", sid=js_sid)
+    assert on_js.expect("disconnected")["disconnected"] == "io server disconnect"
+    assert [s["id"] for s in js_node.cmd("fetch")] == [py_sid]

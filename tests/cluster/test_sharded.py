@@ -106,3 +106,58 @@ def test_sharded_hostile_messages_are_dropped(py_nodes: Any, clients: Clients, k
     b.ctl("emit", to=["room1"], event="still", args=["alive"])
     b.ctl("emit", to=["room1"], event="end")
     assert [x["args"] for x in events_until(member, "end") if x["ev"] == "still"] == [["alive"]]
+
+
+V2_CLIENT = """
+const io = require("socket.io-client-v2");
+const s = io(URL + "/chat", { transports: ["websocket"], reconnection: false, forceNew: true });
+s.on("connect", () => out({ ready: s.id }));
+s.on("msg", (text) => out({ msg: text }));
+s.on("ask", (arg, cb) => cb("v2-" + arg));
+s.on("connect_error", (e) => fail("connect_error " + e));
+onLine((cmd) => { if (cmd.quit) done(); });
+"""
+
+
+def test_sharded_reaches_a_socket_whose_id_is_not_20_characters(
+    py_nodes: Any, clients: Clients
+) -> None:
+    """A socket.io 2 client's id in a namespace is ``/chat#<engine sid>``: in the dynamic mode
+    senders (Node's rule) publish to such a sid on its own channel, which its owner must hold."""
+    a, b = py_nodes(2, sharded=True)
+    from tests.helpers.node import NodeClient
+
+    v2 = NodeClient(V2_CLIENT, a.url, timeout=40)
+    clients.started.append(v2)
+    sid = v2.expect("ready", timeout=15)["ready"]
+    assert sid.startswith("/chat#") and len(sid) != 20
+    b.ctl("emit", nsp="/chat", to=[sid], event="msg", args=["to-v2-sid"])
+    assert v2.expect("msg")["msg"] == "to-v2-sid"
+    assert b.ctl("sid_call", nsp="/chat", sid=sid, event="ask", args=[1]) == {"reply": "v2-1"}
+    assert b.ctl("sid_rooms", nsp="/chat", sid=sid) == [sid]
+
+
+def test_sharded_per_sid_and_node_side_requests(
+    py_nodes: Any, js_sharded: JsNode, clients: Clients
+) -> None:
+    """Beyond the first tests: per-sid calls each way, Node's socketsLeave and
+    disconnectSockets applied by Python, serverSideEmit without acks each way."""
+    (py,) = py_nodes(1, sharded=True)
+    on_py, py_sid = clients.start(py.url, "p", rooms=["room1"])
+    on_js, js_sid = clients.start(js_sharded.url, "j", rooms=["room1"])
+    assert py.ctl("sid_call", sid=js_sid, event="ask", args=[1]) == {"reply": "j"}
+    result = js_sharded.cmd("call", to=[py_sid], event="ask", args=[1])
+    assert result == {"err": None, "replies": ["p"]}
+    py.ctl("sid_emit", sid=js_sid, event="direct", args=["py-to-js"])
+    py.ctl("sid_emit", sid=js_sid, event="end")
+    got = [r["args"] for r in events_until(on_js, "end") if r["ev"] == "direct"]
+    assert got == [["py-to-js"]]
+    js_sharded.cmd("leave", to=[py_sid], rooms=["room1"])
+    assert eventually(lambda: py.ctl("sid_rooms", sid=py_sid), lambda r: r == [py_sid]) == [py_sid]
+    py.ctl("server_side_emit", event="hello", args=["no-ack"])
+    assert js_sharded.next_sse() == ["no-ack"]
+    js_sharded.cmd("sse", event="hello", args=["from-js"])
+    assert eventually(lambda: py.ctl("server_events"), lambda r: r != []) == [["from-js"]]
+    js_sharded.cmd("disconnect", to=[py_sid], close=True)
+    assert on_py.expect("disconnected")["disconnected"] == "io server disconnect"
+    assert [s["id"] for s in js_sharded.cmd("fetch")] == [js_sid]

@@ -9,7 +9,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Iterator
 
 import gevent
 import pytest
@@ -17,6 +18,7 @@ import pytest
 import gsocketio
 from gsocketio.adapters.redis_streams import RedisStreamsAdapter
 from tests.cluster.conftest import REDIS_URL, ROOT, redis_client
+from tests.helpers.feed import SeqFeed, SeqReader
 from tests.helpers.node import NodeClient
 
 pytestmark = pytest.mark.service
@@ -25,7 +27,10 @@ CLIENT = """
 const { io } = require("socket.io-client");
 const s = io(ARGS.urls[0], { transports: ["websocket"], reconnection: false });
 let moved = false;
-s.on("connect", () => out({ r: 1, connected: s.id, recovered: s.recovered }));
+s.on("connect", () => {
+  out({ r: 1, connected: s.id, recovered: s.recovered });
+  if (s.recovered) s.emitWithAck("state").then((state) => out({ r: 1, state }));
+});
 s.on("disconnect", (reason) => {
   out({ r: 1, disconnected: reason });
   if (!moved) { moved = true; s.io.uri = ARGS.urls[1]; setTimeout(() => s.connect(), 50); }
@@ -36,31 +41,42 @@ onLine((cmd) => { if (cmd.quit) { s.close(); done(); } });
 
 
 class StreamsNode:
-    def __init__(self, key: str, port: int = 0) -> None:
+    """One ``tests.cluster.streams_app`` process. Its stderr goes to a file, not a pipe: a
+    node that logs many warnings (hundreds of clients) must not block on a full pipe."""
+
+    def __init__(self, key: str, port: int = 0, stream_count: int = 1) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.cluster.streams_app", "--key", key, "--port", str(port)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "tests.cluster.streams_app", "--key", key, "--port", str(port),
+             "--stream-count", str(stream_count)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
         )  # fmt: skip
         assert self.proc.stdout is not None
         with gevent.Timeout(20, AssertionError("streams node did not start")):
             line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise AssertionError(f"streams node failed: {line}{err}")
+            raise AssertionError(f"streams node failed: {line}{self.errors()}")
         self.port = int(line.split()[1])
         self.url = f"http://127.0.0.1:{self.port}"
+
+    def errors(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read()
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=5)
+        self.stderr.close()
 
 
 def cleanup(key: str) -> None:
-    """Delete a test's stream and session keys (its own prefix only)."""
+    """Delete a test's stream(s) and session keys (its own prefix only)."""
     r = redis_client()
     r.delete(f"{key}:stream")
+    for stream in r.scan_iter(match=f"{key}:stream-*", count=100):
+        r.delete(stream)
     for session_key in r.scan_iter(match=f"{key}:session:*", count=100):
         r.delete(session_key)
 
@@ -80,47 +96,31 @@ def test_recovers_on_a_survivor_without_gap_or_duplicate(streams_key: str, how: 
     )
     sender = gsocketio.Server(adapter=adapter)
     client = NodeClient(CLIENT, "", args={"urls": [a.url, b.url]}, timeout=60)
-    sent = 0
-    running = True
-
-    def feed() -> None:
-        nonlocal sent
-        while running and sent < 5000:
-            sent += 1
-            sender.emit("seq", sent, to="feed")
-            gevent.sleep(0.005)
-
-    seqs: list[int] = []
-    connects: list[dict[str, object]] = []
-
-    def read_until(done: Callable[[], object]) -> None:
-        with gevent.Timeout(20, AssertionError(f"client stuck at {seqs[-3:]} {connects}")):
-            while not done():
-                rec = client.expect("r")
-                if "seq" in rec:
-                    seqs.append(rec["seq"])
-                elif "connected" in rec:
-                    rec.pop("r")
-                    connects.append(rec)
-
+    feed = SeqFeed(sender, interval=0.005, limit=5000)
+    reader = SeqReader(client)
+    seqs = reader.seqs
     try:
-        read_until(lambda: connects)
-        assert connects[0]["recovered"] is False
-        feeder = gevent.spawn(feed)
-        read_until(lambda: len(seqs) >= 30)
+        reader.until(lambda: reader.connects)
+        assert reader.connects[0]["recovered"] is False
+        feed.start()
+        reader.until(lambda: len(seqs) >= 30)
         a.proc.send_signal(getattr(signal, how))
-        read_until(lambda: len(connects) == 2)
+        reader.until(lambda: len(reader.connects) == 2)
+        connects = reader.connects
         assert connects[1] == {"connected": connects[0]["connected"], "recovered": True}
-        target = sent + 30
-        read_until(lambda: sent >= target)
-        running = False
-        feeder.join(timeout=5)
-        read_until(lambda: seqs[-1] >= sent)
+        target = feed.sent + 30
+        reader.until(lambda: feed.sent >= target)
+        feed.stop()
+        reader.until(lambda: seqs[-1] >= feed.sent and reader.values("state"))
         client.send({"quit": True})
     finally:
-        running = False
+        feed.stop()
         client.close()
         a.close()
         b.close()
         adapter.close()
+    sent = feed.sent
     assert seqs == list(range(1, sent + 1))  # no gap, no duplicate, in order
+    states = reader.values("state")
+    # socket.data and the get_session dict came from the dead node's live session key
+    assert states == [{"data": {"joined": True}, "session": {"node": a.proc.pid}}]

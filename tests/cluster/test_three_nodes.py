@@ -1,4 +1,9 @@
-"""Three gsocketio processes on one Redis, Node socket.io-client 4 clients on each."""
+"""Three gsocketio nodes on one Redis, Node socket.io-client 4 clients (WebSocket) on each.
+
+Every scenario runs twice (the ``three_nodes`` fixture): on three ``tests.cluster.app``
+processes, and on ``gunicorn -k gsocketio.sgunicorn.GeventSocketIOWorker -w 3`` serving the
+same app, its clients connecting through gunicorn's one port (steered to a given worker).
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,11 @@ def _names(records: list[dict[str, Any]], event: str) -> list[Any]:
 
 
 def test_room_broadcast_from_every_node_reaches_each_member_once(
-    py_nodes: Any, clients: Clients
+    three_nodes: list[PyNode], clients: Clients
 ) -> None:
-    nodes: list[PyNode] = py_nodes(3)
-    members = [clients.start(n.url, f"m{i}", rooms=["room1"]) for i, n in enumerate(nodes)]
-    outsiders = [clients.start(n.url, f"o{i}", rooms=["other"]) for i, n in enumerate(nodes)]
+    nodes = three_nodes
+    members = [clients.start(n, f"m{i}", rooms=["room1"]) for i, n in enumerate(nodes)]
+    outsiders = [clients.start(n, f"o{i}", rooms=["other"]) for i, n in enumerate(nodes)]
     for i, node in enumerate(nodes):
         assert node.ctl("emit", to=["room1"], event="msg", args=[f"from{i}", i]) == "ok"
     for node in nodes:  # the end marker follows on the same channels, from every node
@@ -38,11 +43,11 @@ def test_room_broadcast_from_every_node_reaches_each_member_once(
         assert _names(got, "msg") == []
 
 
-def test_except_and_skip_sid_hold_across_nodes(py_nodes: Any, clients: Clients) -> None:
-    nodes: list[PyNode] = py_nodes(3)
-    a = clients.start(nodes[0].url, "a", rooms=["room1"])
-    b = clients.start(nodes[1].url, "b", rooms=["room1", "vip"])
-    c = clients.start(nodes[2].url, "c", rooms=["room1"])
+def test_except_and_skip_sid_hold_across_nodes(three_nodes: list[PyNode], clients: Clients) -> None:
+    nodes = three_nodes
+    a = clients.start(nodes[0], "a", rooms=["room1"])
+    b = clients.start(nodes[1], "b", rooms=["room1", "vip"])
+    c = clients.start(nodes[2], "c", rooms=["room1"])
     nodes[0].ctl("emit", to=["room1"], **{"except": ["vip"]}, event="msg", args=["no-vip"])  # type: ignore[arg-type]
     nodes[2].ctl("legacy_emit", to="room1", skip_sid=c[1], event="msg", args=["skip-c"])
     nodes[1].ctl("legacy_emit", skip_sid=[a[1]], event="msg", args=["all-but-a"])
@@ -61,13 +66,15 @@ def test_except_and_skip_sid_hold_across_nodes(py_nodes: Any, clients: Clients) 
     }
 
 
-def test_fetch_sockets_and_remote_socket_actions(py_nodes: Any, clients: Clients) -> None:
-    nodes: list[PyNode] = py_nodes(3)
+def test_fetch_sockets_and_remote_socket_actions(
+    three_nodes: list[PyNode], clients: Clients
+) -> None:
+    nodes = three_nodes
     made = [
-        clients.start(n.url, f"c{i}", rooms=["room1"], data={"user": f"u{i}"})
+        clients.start(n, f"c{i}", rooms=["room1"], data={"user": f"u{i}"})
         for i, n in enumerate(nodes)
     ]
-    clients.start(nodes[0].url, "x", rooms=["elsewhere"])
+    clients.start(nodes[0], "x", rooms=["elsewhere"])
     found = nodes[1].ctl("fetch", to=["room1"])
     assert sorted(s["id"] for s in found) == sorted(sid for _c, sid in made)
     by_id = {s["id"]: s for s in found}
@@ -94,10 +101,12 @@ def test_fetch_sockets_and_remote_socket_actions(py_nodes: Any, clients: Clients
     assert len(eventually(lambda: nodes[0].ctl("fetch"), lambda r: len(r) == 1)) == 1
 
 
-def test_sockets_join_leave_disconnect_across_nodes(py_nodes: Any, clients: Clients) -> None:
-    nodes: list[PyNode] = py_nodes(3)
+def test_sockets_join_leave_disconnect_across_nodes(
+    three_nodes: list[PyNode], clients: Clients
+) -> None:
+    nodes = three_nodes
     made = [
-        clients.start(n.url, f"c{i}", rooms=["a"] if i != 1 else ["b"]) for i, n in enumerate(nodes)
+        clients.start(n, f"c{i}", rooms=["a"] if i != 1 else ["b"]) for i, n in enumerate(nodes)
     ]
     nodes[1].ctl("sockets_join", to=["a"], rooms=["joined"])
     # the join is applied on each node when its request arrives: fetch until it shows (bounded)
@@ -120,22 +129,24 @@ def test_sockets_join_leave_disconnect_across_nodes(py_nodes: Any, clients: Clie
     assert [s["id"] for s in left] == [made[1][1]]
 
 
-def test_server_side_emit_with_and_without_acks(py_nodes: Any) -> None:
-    nodes: list[PyNode] = py_nodes(3)
+def test_server_side_emit_with_and_without_acks(three_nodes: list[PyNode]) -> None:
+    nodes = three_nodes
     assert nodes[0].ctl("server_side_emit", event="hello", args=["x", 1]) == "ok"
     result = nodes[1].ctl("server_side_call", event="hello", args=["y"])
-    assert sorted(r["node"] for r in result["replies"]) == ["py0", "py2"]
+    assert sorted(r["node"] for r in result["replies"]) == sorted([nodes[0].name, nodes[2].name])
     assert all(r["args"] == ["y"] for r in result["replies"])
     assert nodes[1].ctl("server_events") == [["x", 1]]
     assert nodes[0].ctl("server_events") == [["y"]]  # never its own emit
     assert sorted(map(tuple, nodes[2].ctl("server_events"))) == [("x", 1), ("y",)]
 
 
-def test_broadcast_with_acks_collects_every_reply(py_nodes: Any, clients: Clients) -> None:
-    nodes: list[PyNode] = py_nodes(3)
+def test_broadcast_with_acks_collects_every_reply(
+    three_nodes: list[PyNode], clients: Clients
+) -> None:
+    nodes = three_nodes
     for i, node in enumerate(nodes):
-        clients.start(node.url, f"r{i}", rooms=["room1"])
-        clients.start(node.url, f"s{i}", rooms=["room2"])
+        clients.start(node, f"r{i}", rooms=["room1"])
+        clients.start(node, f"s{i}", rooms=["room2"])
     result = nodes[0].ctl("call", to=["room1"], event="ask", args=[1], timeout=5)
     assert sorted(result["replies"]) == ["r0", "r1", "r2"] and "error" not in result
     everyone = nodes[2].ctl("call", event="ask", args=[2], timeout=5)
@@ -143,20 +154,50 @@ def test_broadcast_with_acks_collects_every_reply(py_nodes: Any, clients: Client
 
 
 def test_broadcast_with_acks_times_out_with_partial_replies(
-    py_nodes: Any, clients: Clients
+    three_nodes: list[PyNode], clients: Clients
 ) -> None:
-    nodes: list[PyNode] = py_nodes(2)
-    clients.start(nodes[0].url, "r0", rooms=["room1"])
-    silent = """
-const { io } = require("socket.io-client");
-const s = io(URL, { transports: ["websocket"], reconnection: false });
-s.on("connect", async () => { await s.emitWithAck("join", "room1"); out({ ready: s.id }); });
-s.on("ask", () => {});  // never acks
-"""
-    from tests.helpers.node import NodeClient
-
-    mute = NodeClient(silent, nodes[1].url, timeout=30)
-    clients.started.append(mute)
-    mute.expect("ready")
-    result = nodes[0].ctl("call", to=["room1"], event="ask", args=[0], timeout=1)
+    nodes = three_nodes
+    clients.start(nodes[0], "r0", rooms=["room1"])
+    clients.start(nodes[1], "mute", rooms=["room1"], mute=True)
+    result = nodes[2].ctl("call", to=["room1"], event="ask", args=[0], timeout=1)
     assert result["replies"] == ["r0"] and "timed out" in result["error"]
+
+
+def test_per_sid_methods_reach_a_socket_on_another_node(
+    three_nodes: list[PyNode], clients: Clients
+) -> None:
+    """``sio.call(to=sid)``, ``emit(to=sid[, callback])``, ``enter_room``, ``leave_room``,
+    ``rooms`` and ``disconnect`` on a sid that another node owns (Node's ``io.to(socketId)``)."""
+    nodes = three_nodes
+    a, sid_a = clients.start(nodes[0], "a", rooms=["room1"])
+    b, sid_b = clients.start(nodes[1], "b")
+    c, sid_c = clients.start(nodes[2], "c")
+    _mute, sid_m = clients.start(nodes[1], "m", mute=True)
+    assert nodes[2].ctl("sid_call", sid=sid_a, event="ask", args=[1]) == {"reply": "a"}
+    assert nodes[0].ctl("sid_call", sid=sid_a, event="ask", args=[1]) == {"reply": "a"}  # owner
+    assert nodes[1].ctl("sid_call", sid="nobody", event="ask") == {"error": "UnknownSocketError"}
+    timed_out = nodes[0].ctl("sid_call", sid=sid_m, event="ask", timeout=1)
+    assert timed_out == {"error": "CallTimeoutError"}
+    nodes[1].ctl("sid_emit_cb", sid=sid_c, event="ask", args=[2])
+    assert eventually(lambda: nodes[1].ctl("sid_acked"), lambda r: r != []) == [["c"]]
+    # rooms: joined and left through the owner, seen from every node
+    nodes[2].ctl("sid_enter", sid=sid_a, room="vip")
+    want = sorted([sid_a, "room1", "vip"])
+    assert eventually(lambda: nodes[1].ctl("sid_rooms", sid=sid_a), lambda r: r == want) == want
+    assert nodes[0].ctl("sid_rooms", sid=sid_a) == want
+    nodes[1].ctl("sid_emit", sid=sid_a, event="direct", args=["to-a"])
+    nodes[1].ctl("emit", to=["vip"], event="in-vip")
+    got = events_until(a, "in-vip")
+    assert _names(got, "direct") == [["to-a"]]
+    assert [x[0] for x in _names(got, "ask")] == [1, 1]  # the two calls (x[1]: the ack)
+    nodes[1].ctl("sid_leave", sid=sid_a, room="room1")
+    want = sorted([sid_a, "vip"])
+    assert eventually(lambda: nodes[2].ctl("sid_rooms", sid=sid_a), lambda r: r == want) == want
+    assert nodes[2].ctl("sid_rooms", sid="nobody") == {"error": "UnknownSocketError"}
+    # disconnect: b's owner runs it; the others are untouched
+    nodes[0].ctl("sid_disconnect", sid=sid_b)
+    assert b.expect("disconnected")["disconnected"] == "io server disconnect"
+    left = eventually(lambda: nodes[2].ctl("fetch"), lambda r: len(r) == 3)
+    assert sorted(s["id"] for s in left) == sorted([sid_a, sid_c, sid_m])
+    nodes[2].ctl("emit", event="end")
+    assert [x[0] for x in _names(events_until(c, "end"), "ask")] == [2]

@@ -4,7 +4,6 @@ onto long-polling: every poll may land on any worker, and the messages still cro
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -16,57 +15,25 @@ import redis
 
 from tests.cluster.conftest import ROOT, redis_client
 from tests.compat.test_examples import start, stop
-from tests.helpers.node import run_node
+from tests.helpers.browser import run_browser
 from tests.helpers.rrproxy import RoundRobinProxy
 
 SCRIPT = r"""
-const { chromium } = require("playwright-core");
-(async () => {
-  const browser = await chromium.launch({
-    executablePath: ARGS.chromium,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  try {
-    const open = async (nick) => {
-      const page = await browser.newPage();
-      page.on("pageerror", (e) => out({pageerror: String(e)}));
-      // Force polling: wrap the io() the client bundle installs on window.
-      await page.addInitScript(() => {
-        let real;
-        Object.defineProperty(window, "io", {
-          configurable: true,
-          get() { return real && ((uri, opts) => real(uri, Object.assign({}, opts, {transports: ["polling"]}))); },
-          set(v) { real = v; },
-        });
-      });
-      await page.goto(URL + "/");
-      await page.waitForSelector("body[data-connected='1']", {timeout: 15000});
-      await page.fill("#nick", nick);
-      await page.fill("#room", "garden");
-      await page.click("#join");
-      await page.waitForSelector("body[data-joined='garden']", {timeout: 15000});
-      return page;
-    };
-    const seen = (page, line) => page.waitForFunction(
-      (line) => [...document.querySelectorAll("#messages li.chat")].some((li) => li.textContent === line),
-      line, {timeout: 15000});
-    const alice = await open("alice");
-    const bob = await open("bob");
-    for (let i = 0; i < 3; i++) {
-      await alice.fill("#text", `hello ${i} from alice`); await alice.click("#send");
-      await seen(bob, `alice: hello ${i} from alice`);
-      await bob.fill("#text", `hello ${i} from bob`); await bob.click("#send");
-      await seen(alice, `bob: hello ${i} from bob`);
-    }
-    const transports = [await alice.evaluate(() => socket.io.engine.transport.name),
-                        await bob.evaluate(() => socket.io.engine.transport.name)];
-    out({transports});
-    done();
-  } finally {
-    await browser.close();
+withBrowser(async (browser) => {
+  const open = (nick) => openChat(browser, "/", nick, "garden", 15000, forcePolling);
+  const alice = await open("alice");
+  const bob = await open("bob");
+  for (let i = 0; i < 3; i++) {
+    await alice.fill("#text", `hello ${i} from alice`); await alice.click("#send");
+    await seenLine(bob, `alice: hello ${i} from alice`, 15000);
+    await bob.fill("#text", `hello ${i} from bob`); await bob.click("#send");
+    await seenLine(alice, `bob: hello ${i} from bob`, 15000);
   }
-})().catch((e) => fail(e && e.stack || e));
+  const transports = [await alice.evaluate(() => socket.io.engine.transport.name),
+                      await bob.evaluate(() => socket.io.engine.transport.name)];
+  out({transports});
+  done();
+});
 """
 
 
@@ -108,12 +75,7 @@ def wait_subscribed(key: str) -> None:
 
 
 def test_two_polling_pages_chat_across_four_workers(demo_cluster: RoundRobinProxy) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("missing: Debian chromium (make test installs it)")
-    records: list[dict[str, Any]] = run_node(
-        SCRIPT, demo_cluster.url, args={"chromium": chromium}, timeout=60
-    )
+    records: list[dict[str, Any]] = run_browser(SCRIPT, demo_cluster.url, timeout=60)
     assert not [r for r in records if "pageerror" in r]
     assert records[-1]["transports"] == ["polling", "polling"]
     assert sum(demo_cluster.counts.values()) > 20  # every one a new upstream connection

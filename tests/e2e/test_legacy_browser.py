@@ -14,7 +14,6 @@ so the transport's real code path runs: forever iframe, chunked ``<script>`` pus
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,8 +21,9 @@ import gevent
 import pytest
 
 from gsocketio.legacy import LegacyServer
+from tests.helpers.browser import BrowserClient, chromium_path
 from tests.helpers.chat_app import build
-from tests.helpers.node import NODE_MODULES, NodeClient
+from tests.helpers.node import NODE_MODULES
 
 BUNDLE = NODE_MODULES / "socket.io-client-legacy" / "dist" / "socket.io.js"
 TRANSPORTS = ["websocket", "xhr-polling", "jsonp-polling", "htmlfile"]
@@ -91,38 +91,26 @@ function runScenario(transport, tricky) {
 """
 
 BROWSER_SCRIPT = r"""
-const { chromium } = require("playwright-core");
 let proceed = null;
 onLine((cmd) => { if (cmd.next && proceed) proceed(); });
-(async () => {
-  const browser = await chromium.launch({
-    executablePath: ARGS.chromium,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  try {
-    for (const transport of ARGS.transports) {
-      const page = await browser.newPage();
-      page.on("pageerror", (e) => fail(transport + ": page error: " + e));
-      await page.goto(URL + "/");
-      const result = await page.evaluate(([t, tricky]) => runScenario(t, tricky), [transport, ARGS.tricky]);
-      const next = new Promise((resolve) => { proceed = resolve; });
-      out({ transport, result });
-      await next;   // the test saw the server side of the disconnect: the page may go
-      await page.close();
-    }
-    done();
-  } finally {
-    await browser.close();
+withBrowser(async (browser) => {
+  for (const transport of ARGS.transports) {
+    const page = await browser.newPage();
+    page.on("pageerror", (e) => fail(transport + ": page error: " + e));
+    await page.goto(URL + "/");
+    const result = await page.evaluate(([t, tricky]) => runScenario(t, tricky), [transport, ARGS.tricky]);
+    const next = new Promise((resolve) => { proceed = resolve; });
+    out({ transport, result });
+    await next;   // the test saw the server side of the disconnect: the page may go
+    await page.close();
   }
-})().catch((e) => fail(e && e.stack || e));
+  done();
+});
 """
 
 
 def test_every_browser_transport(serve: Callable[..., str], tmp_path: Path) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("missing: Debian chromium (make test installs it)")
+    chromium_path()
     if not BUNDLE.is_file():
         pytest.skip("missing: node_modules/socket.io-client-legacy (make test installs it)")
     sio, rec = build(cors_allowed_origins=None)  # same origin: the page's own
@@ -138,11 +126,8 @@ def test_every_browser_transport(serve: Callable[..., str], tmp_path: Path) -> N
     page = tmp_path / "index.html"
     page.write_text(PAGE, encoding="utf-8")
     url = serve(legacy.wsgi_app(static_files={"/": str(page), "/legacy/socket.io.js": str(BUNDLE)}))
-    client = NodeClient(
-        BROWSER_SCRIPT,
-        url,
-        args={"chromium": chromium, "transports": TRANSPORTS, "tricky": TRICKY},
-        timeout=90,
+    client = BrowserClient(
+        BROWSER_SCRIPT, url, args={"transports": TRANSPORTS, "tricky": TRICKY}, timeout=90
     )
     try:
         for count, transport in enumerate(TRANSPORTS, 1):

@@ -3,15 +3,12 @@ against ``Server(serializer="msgpack")``: served beside the default bundle, and 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import gsocketio
-from tests.helpers.node import run_node
+from tests.helpers.browser import chromium_path, run_browser
 
 PAGE = """<!doctype html>
 <title>msgpack</title>
@@ -31,31 +28,19 @@ PAGE = """<!doctype html>
 """
 
 SCRIPT = r"""
-const { chromium } = require("playwright-core");
-(async () => {
-  const browser = await chromium.launch({
-    executablePath: ARGS.chromium,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  try {
-    const page = await browser.newPage();
-    page.on("pageerror", (e) => out({pageerror: String(e)}));
-    await page.goto(URL + "/");
-    await page.waitForFunction(() => window.result && window.pushed, null, {timeout: 10000});
-    out(await page.evaluate(() => ({ result: window.result, pushed: window.pushed })));
-    done();
-  } finally {
-    await browser.close();
-  }
-})().catch((e) => fail(e && e.stack || e));
+withBrowser(async (browser) => {
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => out({pageerror: String(e)}));
+  await page.goto(URL + "/");
+  await page.waitForFunction(() => window.result && window.pushed, null, {timeout: 10000});
+  out(await page.evaluate(() => ({ result: window.result, pushed: window.pushed })));
+  done();
+});
 """
 
 
 def test_msgpack_bundle_in_chromium(serve: Callable[..., str], tmp_path: Path) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("missing: Debian chromium (make test installs it)")
+    chromium_path()
     sio = gsocketio.Server(serializer="msgpack")
     seen: list[Any] = []
 
@@ -70,7 +55,7 @@ def test_msgpack_bundle_in_chromium(serve: Callable[..., str], tmp_path: Path) -
 
     (tmp_path / "index.html").write_text(PAGE)
     url = serve(sio.wsgi_app(static_files={"/": str(tmp_path / "index.html")}))
-    records = run_node(SCRIPT, url, args={"chromium": chromium}, timeout=60)
+    records = run_browser(SCRIPT, url, timeout=60)
     assert not [r for r in records if "pageerror" in r]
     assert records[-1] == {
         "result": {"text": "hi", "blob": [1, 2, 3], "obj": {"n": 1.5}},

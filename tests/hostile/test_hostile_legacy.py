@@ -27,6 +27,7 @@ import requests
 
 from gsocketio.websocket.connection import DEFAULT_CLOSE_TIMEOUT
 from tests.helpers.node import NodeClient
+from tests.helpers.rawhttp import closed_by_server
 from tests.hostile import test_hostile_modern as modern
 from tests.hostile.test_hostile_modern import (
     DEEP,
@@ -36,7 +37,6 @@ from tests.hostile.test_hostile_modern import (
     TIMEOUT,
     RawWS,
     Target,
-    closed_by_server,
     frame,
     http,
     wait_until,

@@ -39,6 +39,7 @@ from gsocketio.websocket.connection import DEFAULT_CLOSE_TIMEOUT
 from tests.helpers.chat_app import Recorder, build
 from tests.helpers.engine import get_pending, post_pending
 from tests.helpers.node import NodeClient
+from tests.helpers.rawhttp import closed_by_server, open_raw, poll_head, read_response
 
 TIMEOUT = 5.0
 LOBBY = "lobby"
@@ -279,55 +280,6 @@ def http(
     sock.sendall(head.encode("latin-1") + b"\r\n\r\n" + body)
     status, headers, data = read_response(sock, read_body=read_body)
     return status, headers, data, sock
-
-
-def read_response(
-    sock: socket.socket, *, read_body: bool = True
-) -> tuple[int, dict[str, str], bytes]:
-    buf = b""
-    for _ in range(10_000):
-        if b"\r\n\r\n" in buf:
-            break
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise EOFError(f"connection closed before a response head: {buf!r}")
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while read_body and len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return int(status_line.split()[1]), headers, rest
-
-
-def closed_by_server(
-    sock: socket.socket, within: float = TIMEOUT, max_bytes: int = 1 << 30
-) -> bool:
-    """True when the server closes ``sock`` within ``within`` seconds, having sent at most
-    ``max_bytes`` more (read and dropped)."""
-    sock.settimeout(within)
-    deadline = time.monotonic() + within
-    received = 0
-    try:
-        for _ in range(100_000):
-            data = sock.recv(65536)
-            if not data:
-                return True
-            received += len(data)
-            if time.monotonic() > deadline or received > max_bytes:
-                return False
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except TimeoutError:
-        return False
-    return False
 
 
 def eio(t: Target, version: int = 4, **params: str) -> str:
@@ -597,11 +549,10 @@ def test_huge_declared_content_length_is_not_drained(
     g = good(t)
     with g.steady():
         sid = open_polling(t) if known_sid else "bogus"
-        host, port = t.address
         status, _headers, body, sock = http(
             t,
-            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
-            f"Host: {host}:{port}\r\nContent-Type: text/plain\r\nContent-Length: {10**12}",
+            poll_head(t.address, "POST", sid)
+            + f"\r\nContent-Type: text/plain\r\nContent-Length: {10**12}",
             b"4hello",
         )
         raw.append(sock)
@@ -617,22 +568,15 @@ def test_unread_bodies_are_skipped_only_when_small(target: Any, good: Any, raw: 
     keep-alive connection serves the next request; a big one closes the connection."""
     t = target()
     g = good(t)
-    host, port = t.address
-    post = (
-        "POST /socket.io/?EIO=4&transport=polling&sid=bogus HTTP/1.1\r\n"
-        f"Host: {host}:{port}\r\nContent-Length: {{}}"
-    )
+    post = poll_head(t.address, "POST", "bogus") + "\r\nContent-Length: {}"
     with g.steady():
         status, _h, body, sock = http(t, post.format(1000), b"4" * 1000)
         raw.append(sock)
         assert (status, json.loads(body)) == (400, UNKNOWN_SID)
-        status, _h, body, _sock = http(
-            t, f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {host}:{port}", sock=sock
-        )
+        status, _h, body, _sock = http(t, poll_head(t.address), sock=sock)
         assert status == 200 and body.startswith(b'0{"sid":')
         size = 1_000_000
-        sock = socket.create_connection(t.address, timeout=TIMEOUT)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
 
         def send_all() -> None:
             with contextlib.suppress(OSError):  # the server may close before taking it all
@@ -702,12 +646,12 @@ def test_chunked_body_over_the_limit_is_bounded(target: Any, good: Any, raw: lis
     g = good(t)
     with g.steady():
         sid = open_polling(t)
-        host, port = t.address
-        sock = socket.create_connection(t.address, timeout=TIMEOUT)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         sock.sendall(
-            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {host}:{port}"
-            "\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+            (
+                poll_head(t.address, "POST", sid)
+                + "\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+            ).encode()
             + _chunk(b"4")
         )
         sent = 0
@@ -737,12 +681,9 @@ def test_slow_chunked_body_is_bounded_in_time(target: Any, serve: Any, raw: list
     past the server's read timeout."""
     t = target()
     sid = open_polling(t)
-    host, port = t.address
-    sock = socket.create_connection(t.address, timeout=TIMEOUT)
-    raw.append(sock)
+    sock = open_raw(t.address, raw)
     sock.sendall(
-        f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {host}:{port}"
-        "\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        (poll_head(t.address, "POST", sid) + "\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
         + _chunk(b"4a")
     )
     with gevent.Timeout(TIMEOUT, AssertionError("a trickling body holds the request open")):
@@ -768,13 +709,10 @@ def test_concurrent_posts_on_one_sid(target: Any, good: Any, raw: list[Any]) -> 
     g = good(t)
     with g.steady():
         sid = open_polling(t)
-        host, port = t.address
         # The first POST announces 10 bytes and sends 1: it stays in progress.
-        sock = socket.create_connection(t.address, timeout=TIMEOUT)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         sock.sendall(
-            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {host}:{port}"
-            "\r\nContent-Length: 10\r\n\r\n4".encode()
+            (poll_head(t.address, "POST", sid) + "\r\nContent-Length: 10\r\n\r\n4").encode()
         )
         wait_until(lambda: post_pending(t.sio.engine.connections[sid]), "the first POST")
         second = requests.post(eio(t, sid=sid), data=b"4x", timeout=TIMEOUT)

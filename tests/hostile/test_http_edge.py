@@ -19,16 +19,17 @@ import gevent
 import pytest
 
 from gsocketio.http import DEFAULT_BACKLOG, DEFAULT_HTTP_LIMITS
-from tests.hostile import test_hostile_modern as modern
-from tests.hostile.test_hostile_modern import (
-    HTTP_TIMEOUT,
-    TIMEOUT,
-    Good,
-    Target,
+from tests.helpers.rawhttp import (
+    Responses,
     closed_by_server,
-    open_polling,
+    host_header,
+    open_raw,
+    poll_head,
     read_response,
+    request,
 )
+from tests.hostile import test_hostile_modern as modern
+from tests.hostile.test_hostile_modern import HTTP_TIMEOUT, TIMEOUT, Good, Target, open_polling
 
 # The modern module's fixtures, used here too (the autouse crash check included).
 target = modern.target
@@ -46,55 +47,6 @@ def check_witness(g: Good) -> None:
     assert worst < WITNESS_LATENCY, f"the witness waited {worst:.2f} s for a broadcast"
 
 
-def connect(t: Target) -> socket.socket:
-    sock = socket.create_connection(t.address, timeout=TIMEOUT)
-    return sock
-
-
-def host(t: Target) -> str:
-    return f"Host: {t.address[0]}:{t.address[1]}"
-
-
-def request(
-    t: Target, sock: socket.socket, head: str, body: bytes = b""
-) -> tuple[int, dict[str, str], bytes]:
-    sock.sendall(head.encode("latin-1") + b"\r\n\r\n" + body)
-    return read_response(sock)
-
-
-class Responses:
-    """Reads consecutive responses off one socket (pipelined answers arrive together)."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = b""
-
-    def _fill(self) -> None:
-        data = self.sock.recv(65536)
-        if not data:
-            raise EOFError(f"closed with {self.buf[:80]!r} unread")
-        self.buf += data
-
-    def next(self) -> tuple[int, dict[str, str], bytes]:
-        for _ in range(10_000):
-            if b"\r\n\r\n" in self.buf:
-                break
-            self._fill()
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {}
-        for line in lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
-        for _ in range(10_000):
-            if len(self.buf) >= length:
-                break
-            self._fill()
-        body, self.buf = self.buf[:length], self.buf[length:]
-        return int(status_line.split()[1]), headers, body
-
-
 def sessions(t: Target) -> int:
     return len(t.sio.engine.connections)
 
@@ -107,16 +59,13 @@ def test_content_length_with_transfer_encoding_is_refused_and_nothing_is_smuggle
 ) -> None:
     t = target()
     g = good(t)
-    smuggled = f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n{host(t)}\r\n\r\n"
+    smuggled = poll_head(t.address) + "\r\n\r\n"
     with g.steady():
         before = sessions(t)
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         status, headers, body = request(
-            t,
             sock,
-            f"POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n{host(t)}\r\n"
-            "Content-Length: 5\r\nTransfer-Encoding: chunked",
+            poll_head(t.address, "POST") + "\r\nContent-Length: 5\r\nTransfer-Encoding: chunked",
             b"0\r\n\r\n" + smuggled.encode(),
         )
         assert (status, headers["connection"], body) == (400, "close", b"Bad Request\n")
@@ -157,13 +106,10 @@ def test_ambiguous_or_invalid_heads_get_400_and_close(
     g = good(t)
     with g.steady():
         sid = open_polling(t)
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         status, headers, body = request(
-            t,
             sock,
-            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n{host(t)}\r\n"
-            f"Content-Type: text/plain\r\n{framing}",
+            poll_head(t.address, "POST", sid) + f"\r\nContent-Type: text/plain\r\n{framing}",
             b"4abcd",
         )
         assert (status, headers["connection"], body) == (400, "close", b"Bad Request\n")
@@ -190,8 +136,7 @@ def test_broken_http_gets_a_plain_answer_never_a_traceback(
     t = target()
     g = good(t)
     with g.steady():
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         sock.sendall(data)
         got, headers, body = read_response(sock)
         assert (got, headers["connection"]) == (status, "close")
@@ -208,10 +153,9 @@ def test_a_trickled_head_is_bounded_by_one_deadline(target: Any, good: Any, raw:
     http_timeout, then a 408 and the connection closes."""
     t = target()
     g = good(t)
-    head = f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n{host(t)}\r\nX-Slow: " + "x" * 100
+    head = poll_head(t.address) + "\r\nX-Slow: " + "x" * 100
     with g.steady():
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         started = time.monotonic()
         sent = 0
         with gevent.Timeout(HTTP_TIMEOUT + TIMEOUT, AssertionError("the head is still open")):
@@ -241,11 +185,12 @@ def test_a_trickled_body_is_bounded_by_one_deadline(target: Any, good: Any, raw:
     g = good(t)
     with g.steady():
         sid = open_polling(t)
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         sock.sendall(
-            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n{host(t)}\r\n"
-            "Content-Type: text/plain\r\nContent-Length: 100\r\n\r\n4".encode()
+            (
+                poll_head(t.address, "POST", sid)
+                + "\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n4"
+            ).encode()
         )
         started = time.monotonic()
         answer = b""
@@ -274,12 +219,13 @@ def test_an_endless_trailer_section_is_bounded(target: Any, good: Any, raw: list
     g = good(t)
     with g.steady():
         sid = open_polling(t)
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         sock.sendall(
-            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n{host(t)}\r\n"
-            "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
-            "2\r\n4x\r\n0\r\n".encode()
+            (
+                poll_head(t.address, "POST", sid)
+                + "\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "2\r\n4x\r\n0\r\n"
+            ).encode()
         )
         sent = 0
 
@@ -306,23 +252,20 @@ def test_header_count_and_size_bounds(target: Any, good: Any, raw: list[Any]) ->
     t = target()
     g = good(t)
     limits = DEFAULT_HTTP_LIMITS
-    start = f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n{host(t)}"
+    start = poll_head(t.address)
     with g.steady():
         most = "".join(f"\r\nX-{i}: v" for i in range(limits.max_headers - 1))
-        sock = connect(t)
-        raw.append(sock)
-        status, headers, body = request(t, sock, start + most)
+        sock = open_raw(t.address, raw)
+        status, headers, body = request(sock, start + most)
         assert status == 200 and body.startswith(b'0{"sid":')
         assert headers["connection"] == "keep-alive"
-        sock = connect(t)
-        raw.append(sock)
-        status, headers, _body = request(t, sock, start + most + "\r\nX-one-more: v")
+        sock = open_raw(t.address, raw)
+        status, headers, _body = request(sock, start + most + "\r\nX-one-more: v")
         assert (status, headers["connection"]) == (400, "close")
         assert closed_by_server(sock)
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         big = "\r\nX-Big: " + "v" * limits.max_head_size
-        status, headers, _body = request(t, sock, start + big)
+        status, headers, _body = request(sock, start + big)
         assert (status, headers["connection"]) == (400, "close")
         assert closed_by_server(sock)
     check_witness(g)
@@ -336,10 +279,9 @@ def test_pipelining_is_answered_in_order_and_bounded(
     t = target()
     g = good(t)
     bound = DEFAULT_HTTP_LIMITS.max_pipelined
-    one = f"GET /not-here-{{}} HTTP/1.1\r\n{host(t)}\r\n\r\n"
+    one = f"GET /not-here-{{}} HTTP/1.1\r\n{host_header(t.address)}\r\n\r\n"
     with g.steady():
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         data = "".join(one.format(i) for i in range(5000)).encode()
         sender = gevent.spawn(lambda: sock.sendall(data))
         answers: list[tuple[int, str | None]] = []
@@ -363,21 +305,17 @@ def test_a_body_in_one_byte_chunks_is_served_without_starving_others(
     g = good(t)
     with g.steady():
         sid = open_polling(t)
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         payload = b"40"  # the Socket.IO CONNECT, then an event, one byte per chunk
         chunks = b"".join(b"1\r\n" + bytes([b]) + b"\r\n" for b in payload) + b"0\r\n\r\n"
         status, headers, body = request(
-            t,
             sock,
-            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n{host(t)}\r\n"
+            poll_head(t.address, "POST", sid) + "\r\n"
             "Content-Type: text/plain\r\nTransfer-Encoding: chunked",
             chunks,
         )
         assert (status, body, headers["connection"]) == (200, b"ok", "keep-alive")
-        status, _headers, body = request(
-            t, sock, f"GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n{host(t)}"
-        )
+        status, _headers, body = request(sock, poll_head(t.address, "GET", sid))
         assert status == 200 and body.startswith(b'40{"sid":'), body
     check_witness(g)
 
@@ -391,12 +329,10 @@ def test_connection_close_is_answered_with_close_then_closed(
     t = target()
     g = good(t)
     with g.steady():
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         status, headers, body = request(
-            t,
             sock,
-            f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n{host(t)}\r\nConnection: close",
+            poll_head(t.address) + "\r\nConnection: close",
         )
         assert status == 200 and body.startswith(b'0{"sid":')
         assert headers["connection"] == "close"
@@ -410,25 +346,18 @@ def test_keep_alive_serves_several_requests_on_one_connection(
     t = target()
     g = good(t)
     with g.steady():
-        sock = connect(t)
-        raw.append(sock)
-        status, headers, body = request(
-            t, sock, f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n{host(t)}"
-        )
+        sock = open_raw(t.address, raw)
+        status, headers, body = request(sock, poll_head(t.address))
         assert status == 200 and headers["connection"] == "keep-alive"
         assert headers["keep-alive"] == f"timeout={int(HTTP_TIMEOUT)}"
         sid = json.loads(body[1:])["sid"]
         status, headers, body = request(
-            t,
             sock,
-            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n{host(t)}\r\n"
-            "Content-Type: text/plain\r\nContent-Length: 2",
+            poll_head(t.address, "POST", sid) + "\r\nContent-Type: text/plain\r\nContent-Length: 2",
             b"40",
         )
         assert (status, body) == (200, b"ok")
-        status, headers, body = request(
-            t, sock, f"GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n{host(t)}"
-        )
+        status, headers, body = request(sock, poll_head(t.address, "GET", sid))
         assert status == 200 and body.startswith(b'40{"sid":')
     check_witness(g)
 
@@ -438,17 +367,16 @@ def test_http_1_0(target: Any, good: Any, raw: list[Any], keep_alive: bool, expe
     t = target()
     g = good(t)
     with g.steady():
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         extra = "\r\nConnection: keep-alive" if keep_alive else ""
         status, headers, body = request(
-            t, sock, f"GET /socket.io/?EIO=4&transport=polling HTTP/1.0{extra}"
+            sock, f"GET /socket.io/?EIO=4&transport=polling HTTP/1.0{extra}"
         )
         assert status == 200 and body.startswith(b'0{"sid":')
         assert headers["connection"] == expected
         if keep_alive:
             status, headers, _body = request(
-                t, sock, "GET /socket.io/?EIO=4&transport=polling HTTP/1.0"
+                sock, "GET /socket.io/?EIO=4&transport=polling HTTP/1.0"
             )
             assert (status, headers["connection"]) == (200, "close")
         assert closed_by_server(sock, max_bytes=0)
@@ -462,11 +390,12 @@ def test_expect_100_continue(target: Any, good: Any, raw: list[Any]) -> None:
     g = good(t)
     with g.steady():
         sid = open_polling(t)
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         sock.sendall(
-            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n{host(t)}\r\n"
-            "Content-Type: text/plain\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n".encode()
+            (
+                poll_head(t.address, "POST", sid)
+                + "\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+            ).encode()
         )
         interim = b""
         while b"\r\n\r\n" not in interim:
@@ -476,12 +405,10 @@ def test_expect_100_continue(target: Any, good: Any, raw: list[Any]) -> None:
         status, headers, body = read_response(sock)
         assert (status, body, headers["connection"]) == (200, b"ok", "keep-alive")
 
-        refused = connect(t)
-        raw.append(refused)
+        refused = open_raw(t.address, raw)
         status, headers, body = request(
-            t,
             refused,
-            f"POST /socket.io/?EIO=4&transport=polling&sid=unknown HTTP/1.1\r\n{host(t)}\r\n"
+            poll_head(t.address, "POST", "unknown") + "\r\n"
             "Content-Type: text/plain\r\nContent-Length: 2\r\nExpect: 100-continue",
         )
         assert status == 400 and json.loads(body) == {"code": 1, "message": "Session ID unknown"}
@@ -497,19 +424,15 @@ def test_chunked_request_body_with_extensions_and_trailers(
     g = good(t)
     with g.steady():
         sid = open_polling(t)
-        sock = connect(t)
-        raw.append(sock)
+        sock = open_raw(t.address, raw)
         status, headers, body = request(
-            t,
             sock,
-            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n{host(t)}\r\n"
+            poll_head(t.address, "POST", sid) + "\r\n"
             "Content-Type: text/plain\r\nTransfer-Encoding: chunked",
             b"1;ext=1\r\n4\r\n1\r\n0\r\n0\r\nX-Trailer: yes\r\n\r\n",
         )
         assert (status, body, headers["connection"]) == (200, b"ok", "keep-alive")
-        status, _headers, body = request(
-            t, sock, f"GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n{host(t)}"
-        )
+        status, _headers, body = request(sock, poll_head(t.address, "GET", sid))
         assert status == 200 and body.startswith(b'40{"sid":'), body
     check_witness(g)
 
@@ -520,10 +443,9 @@ def test_pipelined_requests_get_their_answers_in_order(
     t = target()
     g = good(t)
     with g.steady():
-        sock = connect(t)
-        raw.append(sock)
-        handshake = f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n{host(t)}\r\n\r\n"
-        missing = f"GET /nowhere HTTP/1.1\r\n{host(t)}\r\n\r\n"
+        sock = open_raw(t.address, raw)
+        handshake = poll_head(t.address) + "\r\n\r\n"
+        missing = f"GET /nowhere HTTP/1.1\r\n{host_header(t.address)}\r\n\r\n"
         sock.sendall((handshake + missing + handshake + missing).encode())
         reader = Responses(sock)
         answers = [reader.next() for _ in range(4)]
@@ -622,11 +544,8 @@ def test_a_connect_burst_does_not_keep_a_client_out(target: Any, good: Any, raw:
 
         openers = [gevent.spawn(open_one) for _ in range(2000)]
         started = time.monotonic()
-        sock = connect(t)
-        raw.append(sock)
-        status, _headers, body = request(
-            t, sock, f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n{host(t)}"
-        )
+        sock = open_raw(t.address, raw)
+        status, _headers, body = request(sock, poll_head(t.address))
         elapsed = time.monotonic() - started
         assert status == 200 and body.startswith(b'0{"sid":')
         assert elapsed < 1.0, f"the handshake behind the burst took {elapsed:.2f} s"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tests.helpers.node import run_node
+from tests.helpers.sio_clients import V2
 
 V4 = 'const { io } = require("socket.io-client");\n'
-V2 = 'const io = require("socket.io-client-v2");\n'
 ATTEMPT = """
 const s = io(URL, { query: { key: ARGS.key }, transports: ARGS.transports, reconnection: false,
                     forceNew: true });

@@ -17,6 +17,7 @@ import pytest
 
 from tests.helpers.chat_app import build
 from tests.helpers.node import run_node
+from tests.helpers.sio_clients import ROUND_TRIP, V4, merged
 
 AGENTS = {
     "keepalive-agent": 'agent: new (require("http").Agent)({ keepAlive: true, maxSockets: 2 })',
@@ -24,8 +25,10 @@ AGENTS = {
     "fetch": 'transports: [require("engine.io-client").Fetch]',
 }
 
-CONFORMANCE = """
-const { io } = require("socket.io-client");
+CONFORMANCE = (
+    V4
+    + ROUND_TRIP
+    + """
 const s = io(URL, { reconnection: false, transports: ["polling"], %s });
 s.on("question", (q, ack) => ack("answer to " + q));
 s.on("pushed", (...args) => {
@@ -41,19 +44,9 @@ s.on("pushed", (...args) => {
 });
 s.on("connect_error", (e) => fail("connect_error: " + e.message));
 s.on("disconnect", (reason) => { if (reason !== "io client disconnect") fail(reason); });
-s.on("connect", () => {
-  s.emit("echo", "hi", 1, { a: [1, 2] }, (...args) => {
-    out({ echo: args });
-    s.emit("ask", "life", (reply) => {
-      out({ ask: reply });
-      s.emit("binary", Buffer.from([1, 2, 3]), { k: "v" }, (reply) => {
-        out({ binary: { len: reply.len, reversed: [...reply.reversed] } });
-        s.emit("push", "pushed", "text", Buffer.from([9, 8]));
-      });
-    });
-  });
-});
+s.on("connect", () => roundTrip(s, { meta: false }));
 """
+)
 
 
 @pytest.fixture
@@ -79,14 +72,12 @@ def counted(serve: Callable[..., str]) -> Callable[..., tuple[str, list[str]]]:
 def test_long_polling_conformance_over_reused_connections(counted: Any, agent: str) -> None:
     url, ports = counted()
     records = run_node(CONFORMANCE % AGENTS[agent], url, args={"rounds": 30}, timeout=30)
-    merged: dict[str, Any] = {}
-    for record in records:
-        merged.update(record)
-    assert merged["echo"] == ["hi", 1, {"a": [1, 2]}]
-    assert merged["ask"] == {"client_said": "answer to life"}
-    assert merged["binary"] == {"len": 3, "reversed": [3, 2, 1]}
-    assert merged["pushed"] == ["text", {"buf": [9, 8]}]
-    assert merged["rounds"] == 30 and merged["transport"] == "polling"
+    by_key = merged(records)
+    assert by_key["echo"] == ["hi", 1, {"a": [1, 2]}]
+    assert by_key["ask"] == {"client_said": "answer to life"}
+    assert by_key["binary"] == {"len": 3, "reversed": [3, 2, 1]}
+    assert by_key["pushed"] == ["text", {"buf": [9, 8]}]
+    assert by_key["rounds"] == 30 and by_key["transport"] == "polling"
     # Every round trip is a POST and a GET: ~70 requests over a handful of connections.
     assert len(ports) > 60 and len(set(ports)) <= 6, (len(ports), len(set(ports)))
 

@@ -17,6 +17,7 @@ from gsocketio.protocol.msgpack_parser import decode, encode
 from gsocketio.protocol.socketio import Packet, PacketType
 from tests.helpers.chat_app import build
 from tests.helpers.node import run_node
+from tests.helpers.sio_clients import ROUND_TRIP, TRANSPORTS, merged, transport_args
 
 CLIENT = """
 const { io } = require("socket.io-client");
@@ -27,18 +28,13 @@ const show = (v) => Buffer.isBuffer(v) ? {buf: [...v]} : (v instanceof ArrayBuff
   : (v instanceof Date ? {date: v.toISOString()} : v));
 """
 
-TRANSPORTS = {
-    "polling": ["polling"],
-    "websocket": ["websocket"],
-    "upgrade": ["polling", "websocket"],
-}
-
 
 @pytest.mark.parametrize("mode", sorted(TRANSPORTS))
 def test_events_acks_binary_both_ways(app: Any, mode: str) -> None:
     url, _sio, rec = app(serializer="msgpack")
     records = run_node(
         CLIENT
+        + ROUND_TRIP
         + """
     const s = connect({ auth: { token: "good" } });
     s.on("question", (q, ack) => ack("answer to " + q));
@@ -48,24 +44,14 @@ def test_events_acks_binary_both_ways(app: Any, mode: str) -> None:
                  ARGS.upgrade ? 300 : 0);
     });
     s.on("connect", () => {
-      s.emit("echo", "hi", 1, 2.5, null, true, { a: [1, 2], "é": "ü" }, (...args) => {
-        out({ echo: args });
-        s.emit("ask", "life", (reply) => {
-          out({ ask: reply });
-          s.emit("binary", Buffer.from([1, 2, 3]), { k: "v" }, (reply) => {
-            out({ binary: { len: reply.len, reversed: [...reply.reversed], meta: reply.meta } });
-            s.emit("push", "pushed", "text", Buffer.from([9, 8]), new Date(Date.UTC(2026, 11, 1)));
-          });
-        });
-      });
+      roundTrip(s, { echo: ["hi", 1, 2.5, null, true, { a: [1, 2], "é": "ü" }],
+                     push: [new Date(Date.UTC(2026, 11, 1))] });
     });
     """,
         url,
-        args={"transports": TRANSPORTS[mode], "upgrade": mode == "upgrade"},
+        args=transport_args(mode),
     )
-    by_key: dict[str, Any] = {}
-    for record in records:
-        by_key.update(record)
+    by_key = merged(records)
     assert by_key["echo"] == ["hi", 1, 2.5, None, True, {"a": [1, 2], "é": "ü"}]
     assert by_key["ask"] == {"client_said": "answer to life"}
     assert by_key["binary"] == {"len": 3, "reversed": [3, 2, 1], "meta": {"k": "v"}}

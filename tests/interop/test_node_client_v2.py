@@ -7,13 +7,9 @@ from typing import Any
 import pytest
 
 from tests.helpers.node import NodeClient, run_node
+from tests.helpers.sio_clients import ROUND_TRIP, TRANSPORTS, V2, merged, transport_args
 
-CLIENT = 'const io = require("socket.io-client-v2");\n'
-TRANSPORTS = {
-    "polling": ["polling"],
-    "websocket": ["websocket"],
-    "upgrade": ["polling", "websocket"],
-}
+CLIENT = V2
 
 
 @pytest.mark.parametrize("mode", sorted(TRANSPORTS))
@@ -21,6 +17,7 @@ def test_events_acks_binary_both_ways(app: Any, mode: str) -> None:
     url, _sio, rec = app()
     records = run_node(
         CLIENT
+        + ROUND_TRIP
         + """
     const s = io(URL, { transports: ARGS.transports, reconnection: false, forceNew: true });
     s.on("question", (q, ack) => ack("answer to " + q));
@@ -31,24 +28,13 @@ def test_events_acks_binary_both_ways(app: Any, mode: str) -> None:
     });
     s.on("connect", () => {
       out({ id: s.id, engine: s.io.engine.id });
-      s.emit("echo", "hi", 1, { a: [1, 2] }, (...args) => {
-        out({ echo: args });
-        s.emit("ask", "life", (reply) => {
-          out({ ask: reply });
-          s.emit("binary", Buffer.from([1, 2, 3]), { k: "v" }, (reply) => {
-            out({ binary: { len: reply.len, reversed: [...reply.reversed], meta: reply.meta } });
-            s.emit("push", "pushed", "text", Buffer.from([9, 8]));
-          });
-        });
-      });
+      roundTrip(s);
     });
     """,
         url,
-        args={"transports": TRANSPORTS[mode], "upgrade": mode == "upgrade"},
+        args=transport_args(mode),
     )
-    by_key: dict[str, Any] = {}
-    for record in records:
-        by_key.update(record)
+    by_key = merged(records)
     assert by_key["echo"] == ["hi", 1, {"a": [1, 2]}]
     assert by_key["ask"] == {"client_said": "answer to life"}
     assert by_key["binary"] == {"len": 3, "reversed": [3, 2, 1], "meta": {"k": "v"}}

@@ -13,8 +13,9 @@ import gevent.event
 
 import gsocketio
 from tests.helpers.node import run_node
+from tests.helpers.sio_clients import V4
 
-CLIENT = 'const { io } = require("socket.io-client");\n'
+CLIENT = V4
 
 Serve = Callable[..., str]
 
@@ -260,6 +261,37 @@ def test_dynamic_namespaces_share_handlers_middlewares_and_parent_emit(serve: Se
     assert sorted(gated) == ["/dyn-1", "/dyn-2", "/dyn-3"]
     assert emptied.wait(5)
     assert parent.children == set()
+
+
+def test_dynamic_namespace_by_function_sees_the_handshake(serve: Serve) -> None:
+    sio = gsocketio.Server()
+    asked: list[str] = []
+
+    def matcher(name: str, environ: dict[str, Any]) -> bool:
+        asked.append(name)
+        return name.startswith("/org-") and "member=1" in environ.get("QUERY_STRING", "")
+
+    parent = sio.of(matcher)
+
+    @parent.on("whoami")
+    def whoami(sid: str) -> str:
+        return "child"
+
+    records = run_node(
+        CLIENT
+        + """
+    const ok = io(URL + "/org-7", { reconnection: false, forceNew: true, query: { member: 1 } });
+    ok.on("connect", async () => {
+      out({ whoami: await ok.emitWithAck("whoami") });
+      const no = io(URL + "/org-8", { reconnection: false, forceNew: true });
+      no.on("connect_error", (e) => { out({ refused: e.message }); ok.close(); done(); });
+    });
+    """,
+        _url(serve, sio),
+    )
+    assert records == [{"whoami": "child"}, {"refused": "Invalid namespace"}]
+    assert parent.children == {"/org-7"}  # the refused name was never made a child
+    assert asked == ["/org-7", "/org-8"]
 
 
 def test_engine_headers_and_connection_error(serve: Serve) -> None:

@@ -82,7 +82,7 @@ def test_websocket_session_offers_no_upgrade() -> None:
 
 def test_messages_queued_at_connect_follow_the_open_packet() -> None:
     session = Session(SID, eio=4, transport="polling", now=0.0)
-    session.send_message("40")
+    session.send(Packet(PacketType.MESSAGE, "40"))
     assert [encode_packet(p) for p in session.take_outgoing()][1:] == ["440"]
 
 
@@ -112,7 +112,7 @@ def test_messages_received_in_order(eio: int) -> None:
 def test_outgoing_drains_in_order(eio: int) -> None:
     session = opened(eio)
     assert not session.has_outgoing()
-    session.send_message("a")
+    session.send(Packet(PacketType.MESSAGE, "a"))
     session.send_many(["b", b"c"])
     session.send(NOOP)
     assert session.has_outgoing()
@@ -212,14 +212,14 @@ def test_v3_client_pong_is_a_protocol_error() -> None:
 @pytest.mark.parametrize("eio", [3, 4])
 def test_client_close_packet(eio: int) -> None:
     session = opened(eio)
-    session.send_message("undeliverable")
+    session.send(Packet(PacketType.MESSAGE, "undeliverable"))
     assert session.receive(CLOSE, 1.0) == [
         Closed(DisconnectReason.TRANSPORT_CLOSE, "client sent CLOSE")
     ]
     assert session.take_outgoing() == []
     assert session.receive(Packet(T.MESSAGE, "late"), 2.0) == []  # in flight: ignored
     with pytest.raises(SessionClosedError):
-        session.send_message("x")
+        session.send(Packet(PacketType.MESSAGE, "x"))
 
 
 def test_client_open_packet_closes() -> None:
@@ -229,7 +229,7 @@ def test_client_open_packet_closes() -> None:
 
 def test_server_close_is_idempotent_and_flushes_then_closes() -> None:
     session = opened(4)
-    session.send_message("bye")
+    session.send(Packet(PacketType.MESSAGE, "bye"))
     assert session.close() == [Closed(DisconnectReason.FORCED_CLOSE)]
     assert session.close() == []
     assert session.close(DisconnectReason.PARSE_ERROR) == []
@@ -248,10 +248,10 @@ def test_server_close_is_idempotent_and_flushes_then_closes() -> None:
 
 def test_packet_bound_closes_instead_of_growing() -> None:
     session = opened(4, max_buffered_packets=3)
-    assert session.send_message("a") == []
-    assert session.send_message("b") == []
-    assert session.send_message("c") == []
-    events = session.send_message("d")
+    assert session.send(Packet(PacketType.MESSAGE, "a")) == []
+    assert session.send(Packet(PacketType.MESSAGE, "b")) == []
+    assert session.send(Packet(PacketType.MESSAGE, "c")) == []
+    events = session.send(Packet(PacketType.MESSAGE, "d"))
     assert len(events) == 1 and isinstance(events[0], Closed)
     assert events[0].reason is DisconnectReason.BUFFER_FULL
     assert session.take_outgoing() == [CLOSE]  # the backlog is dropped; the client is told
@@ -259,8 +259,8 @@ def test_packet_bound_closes_instead_of_growing() -> None:
 
 def test_byte_bound_closes_instead_of_growing() -> None:
     session = opened(4, max_buffered_bytes=100)
-    assert session.send_message(b"x" * 90) == []
-    assert session.send_message("y" * 20)[0] == Closed(
+    assert session.send(Packet(PacketType.MESSAGE, b"x" * 90)) == []
+    assert session.send(Packet(PacketType.MESSAGE, "y" * 20))[0] == Closed(
         DisconnectReason.BUFFER_FULL,
         "more than 10000 packets or 100 bytes waiting for the client",
     )
@@ -275,14 +275,14 @@ def test_draining_frees_the_bound() -> None:
 
 def test_send_many_is_all_or_nothing() -> None:
     session = opened(4, max_buffered_packets=3)
-    session.send_message("a")
+    session.send(Packet(PacketType.MESSAGE, "a"))
     assert session.send_many(["b", "c", "d"])[0].reason is DisconnectReason.BUFFER_FULL  # type: ignore[union-attr]
     assert session.take_outgoing() == [CLOSE]
 
 
 def test_ping_overflow_closes_too() -> None:
     session = opened(4, max_buffered_packets=1)
-    session.send_message("stuck")
+    session.send(Packet(PacketType.MESSAGE, "stuck"))
     assert session.tick(25.0)[0].reason is DisconnectReason.BUFFER_FULL  # type: ignore[union-attr]
 
 
@@ -305,7 +305,7 @@ def test_upgrade_probe_sequence(eio: int) -> None:
     assert session.take_outgoing("polling") == [NOOP]
     assert encode_packet(NOOP) == "6"
     # The probe WebSocket gets nothing from the queue before the upgrade.
-    session.send_message("while upgrading")
+    session.send(Packet(PacketType.MESSAGE, "while upgrading"))
     assert session.take_outgoing("websocket") == []
     assert not session.has_outgoing("websocket")
     assert session.receive_probe(Packet(T.UPGRADE), 1.2) == [Upgraded(Transport.WEBSOCKET)]
@@ -322,7 +322,7 @@ def test_packets_queued_during_probe_go_to_polling_if_it_polls() -> None:
     session = opened(4)
     session.start_upgrade("websocket", 1.0)
     session.receive_probe(Packet(T.PING, "probe"), 1.0)
-    session.send_message("m")
+    session.send(Packet(PacketType.MESSAGE, "m"))
     assert session.take_outgoing("polling") == [Packet(T.MESSAGE, "m")]
 
 
@@ -431,7 +431,7 @@ def test_any_driving_keeps_invariants(
                 session.start_upgrade("websocket", now)
         elif op == "send":
             try:
-                events += session.send_message("m")
+                events += session.send(Packet(PacketType.MESSAGE, "m"))
             except SessionClosedError:
                 assert session.closed
         elif op == "take":

@@ -1,7 +1,7 @@
 """Per-message fast paths give exactly what the general code gives.
 
 Each shortcut (the JSON codec without its Python layers, the EVENT-with-ack decoder path,
-the text-MESSAGE path of ``text_message``/``Session.receive_frame``, the shared messages of
+the text-MESSAGE path of ``Session.receive_frame``, the shared messages of
 ``WsEncoder.many``, the query-string split) is compared with the general path it bypasses, over
 generated input; the expected values come from the standard library or from the general path,
 never from the shortcut itself.
@@ -22,7 +22,7 @@ from gsocketio.engine.server import _parse_query
 from gsocketio.exceptions import ProtocolError
 from gsocketio.protocol.engineio import Packet as EioPacket
 from gsocketio.protocol.engineio import PacketType as EioType
-from gsocketio.protocol.engineio import decode_packet, encode_packet, text_message, ws_encoder
+from gsocketio.protocol.engineio import decode_packet, encode_packet, ws_encoder
 from gsocketio.protocol.engineio_session import MessageReceived, Session, SessionConfig
 from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.socketio import Decoder, json_dumps, json_loads
@@ -148,16 +148,23 @@ def general_frame(frame: str | bytes, eio: int, limits: Limits) -> Any:
 
 @settings(max_examples=300)
 @given(frames, st.sampled_from([3, 4]), st.sampled_from([5, 1_000_000]))
-def test_text_message_is_decode_packet_for_text_messages(
+def test_receive_frame_text_path_is_decode_packet_for_text_messages(
     frame: str | bytes, eio: int, max_payload: int
 ) -> None:
     limits = Limits(max_payload=max_payload)
-    data = text_message(frame, max_payload)
-    if data is not None:  # the shortcut only answers what the general path decodes the same way
-        assert general_frame(frame, eio, limits) == (EioType.MESSAGE, data)
+    config = SessionConfig(ping_interval=10, ping_timeout=5, max_payload=max_payload)
+    session = Session("sid", eio=eio, transport="websocket", now=0.0, config=config)
+    session.take_outgoing()
+    expected = general_frame(frame, eio, limits)
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            session.receive_frame(frame, 1.0)
+        return
+    data = session.receive_frame(frame, 1.0)
+    if isinstance(data, str):  # the shortcut only answers what the general path decodes so
+        assert expected == (EioType.MESSAGE, data)
     elif isinstance(frame, str) and frame[:1] == "4":
         assert len(frame) > max_payload  # too long: left to the general path, which refuses
-        assert general_frame(frame, eio, limits) is not None
 
 
 @settings(max_examples=200)

@@ -148,3 +148,50 @@ def test_unbounded_stream_is_bounded() -> None:
     reader.feed(b"HTTP/1.1 200 OK\r\n\r\n")
     with pytest.raises(ForwardError):
         reader.feed(b"x" * 11)
+
+
+def test_keep_alive_framing_leaves_the_connection_open_and_drops_expect() -> None:
+    data = encode_request(
+        "POST",
+        "/socket.io/?sid=x",
+        [("Expect", "100-continue"), ("Connection", "close"), ("X-Y", "z")],
+        b"40",
+        keep_alive=True,
+    )
+    lines = data.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+    assert not any(x.lower().startswith(("connection", "expect")) for x in lines)
+    assert "Content-Length: 2" in lines and "X-Y: z" in lines
+    assert data.endswith(b"\r\n\r\n40")
+    closing = encode_request("GET", "/", [("Expect", "100-continue")], b"")
+    assert b"Connection: close\r\n" in closing and b"Expect" not in closing
+
+
+@pytest.mark.parametrize(
+    ("raw", "reusable"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", True),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", True),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", False),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1", False),  # bytes past the end
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nxx", False),
+        (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", False),
+    ],
+)
+def test_reusable_only_when_the_response_ended_where_it_said(raw: bytes, reusable: bool) -> None:
+    reader = ResponseReader(100)
+    assert reader.feed(raw)
+    assert reader.received == len(raw)
+    assert reader.reusable is reusable
+
+
+def test_read_to_close_and_late_bytes_are_not_reusable() -> None:
+    reader = ResponseReader(100)
+    assert not reader.reusable  # nothing yet
+    reader.feed(b"HTTP/1.1 200 OK\r\n\r\nbody")
+    reader.eof()
+    assert not reader.reusable  # its end was the end of the stream
+    kept = ResponseReader(100)
+    assert kept.feed(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+    assert kept.reusable
+    assert kept.feed(b"X")  # a byte after the end: the connection is out of step
+    assert not kept.reusable

@@ -2,7 +2,7 @@
 
 ``gsocketio.websocket._gevent_io`` uses gevent's ``socket._sock`` (the wrapped non-blocking OS
 socket), ``_read_event`` (its read watcher, None once closed) and ``_wait``;
-``gsocketio.websocket.connection`` reads websockets' ``Protocol.writes``,
+``gsocketio.websocket.connection`` reads websockets' ``Protocol.writes``, ``_state``,
 ``close_rcvd_then_sent``, ``close_sent``/``close_rcvd`` and sets ``extensions``; the framing fast
 path imports ``apply_mask``. These are outside both libraries' documented API: when an upgrade
 changes one of them, this module fails first, by name, instead of the server misbehaving.
@@ -38,21 +38,24 @@ def test_gevent_socket_internals() -> None:
         assert a._read_event is not None, "gevent socket: no _read_event watcher"
         assert callable(a._wait), "gevent socket: no _wait(watcher)"
         # What _gevent_io does with them: a non-blocking send, a read that waits first.
-        assert _gevent_io.send_some(b, b"ping") == 4
-        reader = gevent.spawn(_gevent_io.recv, a, 100, True)
+        io_a, io_b = _gevent_io.PlainIO(a), _gevent_io.PlainIO(b)
+        assert io_b.send_some(b"ping") == 4
+        reader = gevent.spawn(io_a.recv, 100, True)
         assert reader.get(timeout=2) == b"ping"
-        reader = gevent.spawn(_gevent_io.recv, a, 100, False)  # nothing yet: waits, no EAGAIN
+        reader = gevent.spawn(io_a.recv, 100, False)  # nothing yet: waits, no EAGAIN
         gevent.sleep(0.01)
         assert not reader.ready()
         b.sendall(b"pong")
         assert reader.get(timeout=2) == b"pong"
         b.close()
-        assert _gevent_io.recv(a, 100, True) == b""  # EOF
+        assert io_a.recv(100, True) == b""  # EOF
     finally:
         a.close()
         b.close()
     assert a._read_event is None, "gevent: a closed socket's _read_event is no longer None"
-    assert _gevent_io.recv(a, 100, True) == b""
+    assert io_a.recv(100, True) == b""
+    with pytest.raises(OSError):  # the wrapped socket closed with it: its bound methods fail
+        io_a.recv(100, False)
 
 
 def test_full_socket_buffer_sends_nothing_without_blocking() -> None:
@@ -60,8 +63,9 @@ def test_full_socket_buffer_sends_nothing_without_blocking() -> None:
     try:
         a.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_SNDBUF, 4096)
         total = 0
+        plain = _gevent_io.PlainIO(a)
         for _ in range(10_000):  # bounded: fills the buffers, then sends return 0
-            sent = _gevent_io.send_some(a, b"x" * 65536)
+            sent = plain.send_some(b"x" * 65536)
             total += sent
             if sent == 0:
                 break
@@ -88,6 +92,8 @@ def test_websockets_protocol_internals() -> None:
     assert p.close_rcvd_then_sent is False
     assert p.close_rcvd == Close(CloseCode.NORMAL_CLOSURE, "")
     assert p.state is not State.OPEN
+    # The hot paths read the state's attribute, not the property (a call per message).
+    assert p._state is p.state and Protocol(Side.SERVER, state=State.OPEN)._state is State.OPEN
 
 
 def test_apply_mask_is_importable() -> None:
