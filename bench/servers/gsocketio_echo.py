@@ -44,5 +44,9 @@ if __name__ == "__main__":
         sio.instrument(auth=False, mode=os.environ["GSOCKETIO_BENCH_ADMIN"])
     # only when asked: an older tree (--baseline) has no metrics_path keyword
     app = sio.wsgi_app(metrics_path=metrics) if metrics else sio.wsgi_app()
-    options = {"direct": False} if os.environ.get("GSOCKETIO_BENCH_DIRECT") == "0" else {}
-    SocketIOServer(("127.0.0.1", int(sys.argv[1])), app, log=None, **options).serve_forever()
+    address = ("127.0.0.1", int(sys.argv[1]))
+    # only when asked, as above: an older tree (--baseline) has no direct keyword
+    if os.environ.get("GSOCKETIO_BENCH_DIRECT") == "0":
+        SocketIOServer(address, app, log=None, direct=False).serve_forever()
+    else:
+        SocketIOServer(address, app, log=None).serve_forever()
