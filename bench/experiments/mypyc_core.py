@@ -17,11 +17,20 @@ section: the modules are checked ``--strict`` as they are compiled).
 
 Module sets (``--set``, repeatable; ``--module`` adds single files):
 
-``core``    the sans-I/O per-message core: gsocketio/protocol/ minus the legacy (0.9/EIO3) and
-            the _text modules, and gsocketio/websocket/framing.py;
+``core``    the sans-I/O per-message core: gsocketio/protocol/ and gsocketio/websocket/framing.py,
+            minus the legacy (0.9/EIO3) modules (off the v4 path), _text.py (mypyc refuses
+            surrogate code points in string literals) and forward.py (mypyc turns a mypy
+            narrowing across a method call into a runtime ``TypeError``: ``self.response`` is
+            narrowed to None before ``_parse_head`` sets it);
 ``engine``  ``core`` plus the per-message Socket.IO/Engine.IO layer above it (client.py,
             default_handlers.py, socket.py, engine/websocket.py, engine/connection.py,
             websocket/connection.py).
+
+Behaviour that differs once compiled (found by the test suite against the copy, see
+docs/benchmarks.md): arguments are checked against their annotations (a ``bytearray`` where
+``bytes`` is declared, a test fake where a concrete class is declared: ``TypeError``), a
+``bool`` stored as ``int`` loses its type, and deep recursion overflows the C stack
+(segmentation fault) where pure Python raises ``RecursionError``.
 
 Run (from the tree root; ``--out`` keeps the compiled copy, e.g. to run tests or
 ``bench/run.py --baseline`` against it)::
