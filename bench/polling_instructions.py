@@ -14,7 +14,7 @@ plain client over long-polling, so it needs no toggling.
 
 Caveat: under valgrind the server runs ~50x slower than the client, so the next request has
 always arrived when the server reads; code whose cost depends on that (waiting for
-readability before ``recv``) is not measured as it runs. Counts move by ~1 % between runs.
+readability before ``recv``) is not measured as it runs. Counts repeat within ~1-3 %.
 
     .venv/bin/python bench/polling_instructions.py [--tree DIR] [--direct 0]
 """
