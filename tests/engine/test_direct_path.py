@@ -29,7 +29,10 @@ from gsocketio.serve import SocketIOServer
 from gsocketio.wsgi import WSGIApp
 from tests.helpers.fakes import TIMEOUT, EchoHandler
 
-ALLOWED = "http://allowed.example"
+# The CORS policies: a list of origins, and the default (None: same origin, which reads the
+# Host header and the server's name, port and scheme from the environ).
+POLICIES = {"listed": ["http://allowed.example"], "same-origin": None}
+ALLOWED = {"listed": "http://allowed.example", "same-origin": "http://127.0.0.1"}
 _DATE = re.compile(rb"\r\nDate: [^\r]*")
 
 
@@ -75,8 +78,11 @@ class Client:
 class Pair:
     """The same engine behind a direct and a general server."""
 
-    def __init__(self, app: WSGIApp, direct: SocketIOServer, general: SocketIOServer) -> None:
+    def __init__(
+        self, app: WSGIApp, direct: SocketIOServer, general: SocketIOServer, allowed: str
+    ) -> None:
         self.app = app
+        self.allowed = allowed  # an Origin the policy accepts
         self.engine = app.engine
         self.direct = Client(direct.server_port)
         self.general = Client(general.server_port)
@@ -125,11 +131,12 @@ def _q(sid: str, extra: str = "") -> str:
     return f"EIO=4&transport=polling&t=x{extra}&sid={sid}"
 
 
-@pytest.fixture
-def pair() -> Iterator[Pair]:
+@pytest.fixture(params=sorted(POLICIES))
+def pair(request: pytest.FixtureRequest) -> Iterator[Pair]:
+    policy: str = request.param
     engine = EngineServer(
         EchoHandler(),
-        cors_allowed_origins=[ALLOWED],
+        cors_allowed_origins=POLICIES[policy],
         ping_interval=10,
         ping_timeout=10,
     )
@@ -138,7 +145,7 @@ def pair() -> Iterator[Pair]:
     general = SocketIOServer(("127.0.0.1", 0), app, log=None, direct=False)
     direct.start()
     general.start()
-    made = Pair(app, direct, general)
+    made = Pair(app, direct, general, ALLOWED[policy])
     try:
         yield made
     finally:
@@ -151,15 +158,16 @@ def pair() -> Iterator[Pair]:
 
 def test_the_direct_route_answers_like_the_general_path(pair: Pair) -> None:
     sids = (pair.handshake(pair.direct), pair.handshake(pair.general))
+    allowed = pair.allowed
     text = ("Content-Type: text/plain;charset=UTF-8",)
     steps: list[Callable[[str], bytes]] = [
         lambda sid: _request("POST", _q(sid), b"4hello", text),
         lambda sid: _request("GET", _q(sid)),
         # CORS: an allowed origin gets its headers; a refused one the Engine.IO error
-        lambda sid: _request("POST", _q(sid), b"4cors", (f"Origin: {ALLOWED}",)),
-        lambda sid: _request("GET", _q(sid), headers=(f"Origin: {ALLOWED}",)),
+        lambda sid: _request("POST", _q(sid), b"4cors", (f"Origin: {allowed}",)),
+        lambda sid: _request("GET", _q(sid), headers=(f"Origin: {allowed}",)),
         lambda sid: _request("GET", _q(sid), headers=("Origin: http://evil.example",)),
-        lambda sid: _request("OPTIONS", _q(sid), headers=(f"Origin: {ALLOWED}",)),
+        lambda sid: _request("OPTIONS", _q(sid), headers=(f"Origin: {allowed}",)),
         # a batch, then a compressed answer
         lambda sid: _request("POST", _q(sid), b"4push:3"),
         lambda sid: _request("GET", _q(sid)),
@@ -196,7 +204,7 @@ def test_the_direct_route_answers_like_the_general_path(pair: Pair) -> None:
     ]
     answers = [pair.same(step, sids) for step in steps]
     assert b"4hello" in answers[1]
-    assert b"Access-Control-Allow-Origin: " + ALLOWED.encode() in answers[3]
+    assert b"Access-Control-Allow-Origin: " + allowed.encode() in answers[3]
     assert answers[4].startswith(b"HTTP/1.1 400") and b'"code":3' in answers[4]
     assert b"4n0\x1e4n1\x1e4n2" in answers[7]
     assert b"Content-Encoding: gzip" in answers[9]
