@@ -55,7 +55,9 @@ FLOORS: dict[str, float] = {
     "gsocketio/engine/reaper.py": 92,  # 95.9%
     "gsocketio/engine/server.py": 90,  # 93.9%
     "gsocketio/exceptions.py": 93,  # 97.9%
-    "gsocketio/forwarding.py": 85,  # 89% from tests/cluster/test_forward_pool.py alone (in-process node)
+    # 75.7% in the full CI run, 89% in test_forward_pool alone: whether the in-process node
+    # forwards an upgrade (_pipe) depends on where the proxy lands each client
+    "gsocketio/forwarding.py": 70,
     "gsocketio/greenlets.py": 92,  # 95.5%
     "gsocketio/http/__init__.py": 97,  # 100.0%
     "gsocketio/http/body.py": 87,  # 90.8%
