@@ -223,7 +223,7 @@ class HTTPConnection:
         )
         result: Any = None
         try:
-            result = server.application(environ, response.start_response)
+            result = server.call_application(environ, response.start_response)
             ws = environ.get(WEBSOCKET_KEY)
             if isinstance(ws, WebSocket):
                 self._close_result(result)
