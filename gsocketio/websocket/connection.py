@@ -206,6 +206,27 @@ class WebSocket:
     frame had none; ours; 1002/1007/1009/1011 when we failed the connection), or 1006.
     """
 
+    __slots__ = (
+        "_aborted",
+        "_burst_bytes",
+        "_burst_messages",
+        "_close_timer",
+        "_drained",
+        "_messages",
+        "_out",
+        "_pending",
+        "_plain_io",
+        "_protocol",
+        "_read_lock",
+        "_reader",
+        "_send_timer",
+        "_sock",
+        "_taken",
+        "_write_lock",
+        "close_timeout",
+        "send_timeout",
+    )
+
     def __init__(
         self,
         sock: Any,
@@ -227,6 +248,7 @@ class WebSocket:
         limit = sys.maxsize if max_message_size is None else max_message_size
         self._reader = FrameReader(protocol, limit)
         self._messages = self._reader.messages
+        self._taken = 0  # messages[:_taken] were returned by receive()
         self._aborted = False
         self._close_timer: gevent.Greenlet | None = None
         self._out: list[bytes | memoryview] = []  # framed, not yet written (the backlog)
@@ -236,11 +258,10 @@ class WebSocket:
         self._burst_bytes = 0
         # Reads may idle as long as the engine's ping/pong allows, so the socket has no timeout
         # (a server-set one would drop idle connections). One reusable timer bounds each write
-        # that has to wait: a socket timeout would also arm a timer on every idle read.
+        # that has to wait (a socket timeout would also arm a timer on every idle read); most
+        # connections never wait, so it is made on the first write that does.
         sock.settimeout(None)
-        self._send_timer = (
-            gevent.Timeout(send_timeout, _SendTimedOut) if send_timeout is not None else None
-        )
+        self._send_timer: gevent.Timeout | None = None  # made by the first write that waits
 
     @property
     def closed(self) -> bool:
@@ -284,15 +305,22 @@ class WebSocket:
         messages or :data:`MAX_BURST_BYTES` bytes (fairness; no switch otherwise)."""
         with self._read_lock:
             messages = self._messages
-            while not messages:
+            taken = self._taken
+            while taken == len(messages):  # all taken (cleared below): read more
                 if self._aborted or self._protocol._state is not State.OPEN:
                     return None
                 self._process(self._read())
+            message = messages[taken]
+            if taken + 1 == len(messages):  # the last one: an idle connection holds none
+                messages.clear()
+                self._taken = 0
+            else:
+                self._taken = taken + 1
             self._burst_messages += 1
             if self._burst_messages >= MAX_BURST_MESSAGES or self._burst_bytes >= MAX_BURST_BYTES:
                 self._burst_messages = self._burst_bytes = 0
                 gevent.sleep(0)
-            return messages.popleft()
+            return message
 
     def _read(self) -> bytes:
         """Next bytes from the peer; ``b""`` on EOF or a socket error (both end the connection)."""
@@ -406,6 +434,8 @@ class WebSocket:
                 self._out.append(memoryview(data)[sent:])
                 return False
             timer = self._send_timer
+            if timer is None and self.send_timeout is not None:
+                timer = self._send_timer = gevent.Timeout(self.send_timeout, _SendTimedOut)
             if timer is not None:
                 timer.start()
             self._sock.sendall(memoryview(data)[sent:])
@@ -458,6 +488,7 @@ class WebSocket:
                     while not self._aborted and self._protocol.state is not State.CLOSED:
                         self._process(self._read())
                         self._messages.clear()  # nobody reads them any more
+                        self._taken = 0
             finally:
                 self._read_lock.release()
         self._abort()
