@@ -211,6 +211,7 @@ class HTTPConnection:
             expect_continue=head.expect_continue,
         )
         environ = build_environ(server.environ, head, self.address, body)
+        head.headers.clear()  # in the environ now; else held as long as the request (a WebSocket)
         environ[SOCKET_KEY] = self.sock
         environ[RFILE_KEY] = self._buffered
         close = last or not head.keep_alive or server.closed
