@@ -54,7 +54,7 @@ def _parked_readers() -> list[Any]:
 
 def _idle_connections(
     serve: Callable[..., str], clients: list[socketio.Client], count: int
-) -> gsocketio.Server:
+) -> tuple[gsocketio.Server, int]:
     sio = gsocketio.Server()
     connected = gevent.event.Event()
 
@@ -75,7 +75,7 @@ def _idle_connections(
     assert connected.wait(WAIT)
     for c in clients:  # a round trip each: every reader is parked again afterwards
         assert c.call("noop", timeout=WAIT) == 1
-    return sio
+    return sio, int(url.rsplit(":", 1)[1])
 
 
 def test_an_idle_reader_saves_a_shallow_stack(
@@ -96,20 +96,28 @@ def test_an_idle_reader_saves_a_shallow_stack(
 def test_an_idle_connection_holds_no_parser_headers_timer_or_message(
     serve: Callable[..., str], clients: list[socketio.Client]
 ) -> None:
-    _idle_connections(serve, clients, 2)
+    sio, port = _idle_connections(serve, clients, 2)
     gc.collect()
-    objects = gc.get_objects()
-    upgraded = [
-        o for o in objects if isinstance(o, RequestHead) and "transport=websocket" in o.target
+    http = [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, HTTPConnection) and o.server.server_port == port
     ]
-    assert len(upgraded) >= 2
-    assert all(head.headers == [] for head in upgraded)  # the environ holds the values
-    http = [o for o in objects if isinstance(o, HTTPConnection)]
-    assert len(http) >= 2
+    assert len(http) == 2
     assert all(conn._parser._parser is None for conn in http)
-    sockets = [o for o in objects if isinstance(o, WebSocket)]
-    assert len(sockets) >= 2
-    for ws in sockets:
+    # The heads of their requests, in the frames serving them: the environ holds the values.
+    heads = []
+    for reader in _parked_readers():
+        frame = reader.gr_frame
+        while frame is not None:
+            if frame.f_code.co_name == "_serve" and frame.f_locals.get("self") in http:
+                heads.append(frame.f_locals["head"])
+            frame = frame.f_back
+    assert len(heads) == 2
+    assert all(isinstance(head, RequestHead) and head.headers == [] for head in heads)
+    for client in sio._clients.values():
+        ws = client.conn._io.ws  # type: ignore[attr-defined]  # the WebSocketIO's
+        assert isinstance(ws, WebSocket)
         assert ws._send_timer is None  # no write had to wait
         assert ws._messages == [] and ws._taken == 0
 
