@@ -11,18 +11,15 @@ from __future__ import annotations
 import socket
 import struct
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable
 from typing import Any, Final
 
 import gevent
 import gevent.lock
-from websockets.datastructures import Headers
-from websockets.exceptions import InvalidHeaderValue
 from websockets.exceptions import ProtocolError as WSProtocolError
 from websockets.extensions.base import ServerExtensionFactory
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.frames import CloseCode
-from websockets.http11 import Request
 from websockets.protocol import Protocol, Side, State
 from websockets.server import ServerProtocol
 
@@ -30,22 +27,29 @@ from gsocketio._logging import get_logger
 from gsocketio.exceptions import WebSocketClosedError, WebSocketError, WebSocketHandshakeError
 from gsocketio.websocket import _gevent_io
 from gsocketio.websocket.framing import FrameCache, FrameReader, frame_message
+from gsocketio.websocket.handshake import (
+    GUNICORN_SOCKET_KEY,
+    RFILE_KEY,
+    SOCKET_KEY,
+    TAKEN_KEY,
+    WEBSOCKET_KEY,
+    Environ,
+    drain_buffered,
+    is_websocket_request,
+    request_from_environ,
+)
 
 __all__ = [
     "GUNICORN_SOCKET_KEY",
     "RFILE_KEY",
     "SOCKET_KEY",
+    "TAKEN_KEY",
     "WEBSOCKET_KEY",
     "WebSocket",
     "accept_websocket",
     "is_websocket_request",
 ]
 
-SOCKET_KEY: Final = "gsocketio.socket"
-RFILE_KEY: Final = "gsocketio.rfile"
-GUNICORN_SOCKET_KEY: Final = "gunicorn.socket"
-WEBSOCKET_KEY: Final = "gsocketio.websocket"
-TAKEN_KEY: Final = "gsocketio.taken"  # the app took the socket over (a piped upgrade)
 
 DEFAULT_CLOSE_TIMEOUT: Final = 5.0
 DEFAULT_SEND_TIMEOUT: Final = 60.0
@@ -56,32 +60,8 @@ MAX_BURST_MESSAGES: Final = 128
 MAX_BURST_BYTES: Final = 256 * 1024
 _LINGER_RESET: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets
 
-# Only the headers the opening handshake reads are copied, so an odd unrelated header (a cookie
-# with bytes websockets' header validator refuses) cannot fail the upgrade.
-_HANDSHAKE_HEADERS: Final = (
-    ("HTTP_HOST", "Host"),
-    ("HTTP_CONNECTION", "Connection"),
-    ("HTTP_UPGRADE", "Upgrade"),
-    ("HTTP_SEC_WEBSOCKET_KEY", "Sec-WebSocket-Key"),
-    ("HTTP_SEC_WEBSOCKET_VERSION", "Sec-WebSocket-Version"),
-    ("HTTP_SEC_WEBSOCKET_EXTENSIONS", "Sec-WebSocket-Extensions"),
-    ("HTTP_SEC_WEBSOCKET_PROTOCOL", "Sec-WebSocket-Protocol"),
-    ("HTTP_ORIGIN", "Origin"),
-)
-
 logger = get_logger("gsocketio.websocket.connection")
 _frames_logger = get_logger("gsocketio.websocket.connection.frames")
-
-Environ = MutableMapping[str, Any]
-
-
-def is_websocket_request(environ: Environ) -> bool:
-    """True when the client asks for a WebSocket upgrade (``Upgrade: websocket``); only the
-    intent: :func:`accept_websocket` validates the rest (a broken upgrade gets a 400)."""
-    upgrade = environ.get("HTTP_UPGRADE")
-    if not isinstance(upgrade, str):
-        return False
-    return any(token.strip().lower() == "websocket" for token in upgrade.split(","))
 
 
 def accept_websocket(
@@ -116,7 +96,7 @@ def accept_websocket(
     if compression:
         extensions = list(enable_server_permessage_deflate(None))
     handshake = ServerProtocol(extensions=extensions, max_size=max_message_size, logger=logger)
-    response = handshake.accept(_request_from_environ(environ))
+    response = handshake.accept(request_from_environ(environ))
     if response.status_code != 101:
         raise WebSocketHandshakeError(f"invalid WebSocket upgrade: {handshake.handshake_exc}")
     response.headers.update(environ.get("gsocketio.extra_headers", ()))  # engine/hooks.py
@@ -127,7 +107,7 @@ def accept_websocket(
         Side.SERVER, state=State.OPEN, max_size=max_message_size, logger=_frames_logger
     )
     protocol.extensions = handshake.extensions
-    pending = _drain_buffered(environ.get(RFILE_KEY), sock)
+    pending = drain_buffered(environ.get(RFILE_KEY), sock, _RECV_SIZE)
     ws = WebSocket(
         sock,
         protocol,
@@ -143,49 +123,6 @@ def accept_websocket(
     except WebSocketError as exc:  # the peer left: the socket is aborted, receive() gives None
         logger.debug("101 response not sent: %s", exc)
     return ws
-
-
-def _request_from_environ(environ: Environ) -> Request:
-    headers = Headers()
-    try:
-        for key, name in _HANDSHAKE_HEADERS:
-            value = environ.get(key)
-            if isinstance(value, str):
-                headers[name] = value
-    except InvalidHeaderValue as exc:
-        raise WebSocketHandshakeError(f"invalid WebSocket upgrade: {exc}") from exc
-    path = environ.get("PATH_INFO") or "/"
-    query = environ.get("QUERY_STRING")
-    if query:
-        path = f"{path}?{query}"
-    return Request(
-        path=path,
-        headers=headers,
-        method=str(environ.get("REQUEST_METHOD", "GET")),
-        protocol=str(environ.get("SERVER_PROTOCOL", "HTTP/1.1")),
-    )
-
-
-def _drain_buffered(rfile: Any, sock: Any) -> bytes:
-    """Return bytes the server's reader holds past the request head, without blocking.
-
-    ``read1`` returns buffered bytes if there are any, else does one raw read, which a zero
-    socket timeout turns into "nothing available" instead of a wait.
-    """
-    if rfile is None or not hasattr(rfile, "read1"):
-        return b""
-    previous = sock.gettimeout()
-    sock.settimeout(0.0)
-    try:
-        data = rfile.read1(_RECV_SIZE)
-    except (BlockingIOError, InterruptedError):
-        data = b""
-    except OSError as exc:  # peer already gone: the first receive() sees EOF
-        logger.debug("reading buffered bytes after the upgrade failed: %s", exc)
-        data = b""
-    finally:
-        sock.settimeout(previous)
-    return bytes(data) if data else b""
 
 
 class _SendTimedOut(Exception):
