@@ -11,6 +11,11 @@ greenlet, of which the first page is touched), libev's loop.
 
     .venv/bin/python bench/idle_memory.py [--clients 1000] [--by filename|lineno] [--top 15]
         [--tree DIR]
+    .venv/bin/python bench/idle_memory.py --bare-greenlets 10000
+
+``--bare-greenlets N`` measures instead what one parked gevent greenlet costs by itself (N of
+them waiting on one Event, no tracemalloc): the floor of any design with a greenlet per idle
+connection.
 """
 
 from __future__ import annotations
@@ -54,13 +59,37 @@ def _saved_stacks() -> list[int]:
     )
 
 
+def _bare_greenlets(count: int) -> int:
+    import gevent
+    import gevent.event
+
+    release = gevent.event.Event()
+    gevent.sleep(0)
+    gc.collect()
+    before = _rss_kib()
+    parked = [gevent.spawn(release.wait) for _ in range(count)]
+    gevent.sleep(0.1)
+    after = _rss_kib()
+    stacks = sorted(int(g._stack_saved) for g in parked)
+    print(
+        f"{count} parked gevent greenlets: RSS {(after - before) / count:.1f} KiB each, "
+        f"saved C stack median {stacks[count // 2]} B"
+    )
+    release.set()
+    gevent.joinall(parked, timeout=10)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--by", choices=("filename", "lineno"), default="filename")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--tree", type=Path, default=HERE.parent, help="a gsocketio checkout")
+    parser.add_argument("--bare-greenlets", type=int, metavar="N")
     args = parser.parse_args()
+    if args.bare_greenlets:
+        return _bare_greenlets(args.bare_greenlets)
     sys.path.insert(0, str(args.tree.resolve()))
 
     import gevent
