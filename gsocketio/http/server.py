@@ -171,15 +171,18 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
             raise
 
     def _handle_and_close(self, sock: Any, address: Any) -> None:
+        detached = False
         try:
-            self._handle(sock, address)
+            detached = self._handle(sock, address) is True
         finally:
-            self.do_close(sock, address)
+            if not detached:  # else a WebSocket outlives the request and closes it
+                self.do_close(sock, address)
 
-    def handle(self, sock: Any, address: Any) -> None:
+    def handle(self, sock: Any, address: Any) -> bool:
+        """Serve one connection; True when a WebSocket outlives it (the socket stays open)."""
         if not self.ssl_enabled:
             set_nodelay(sock)
-        HTTPConnection(self, sock, address).run()
+        return HTTPConnection(self, sock, address).run()
 
     # --- logging -------------------------------------------------------------------------------
 

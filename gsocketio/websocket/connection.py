@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import gevent
@@ -28,6 +28,7 @@ from gsocketio.exceptions import WebSocketClosedError, WebSocketError, WebSocket
 from gsocketio.websocket import _gevent_io
 from gsocketio.websocket.framing import FrameCache, FrameReader, frame_message
 from gsocketio.websocket.handshake import (
+    DETACH_KEY,
     GUNICORN_SOCKET_KEY,
     RFILE_KEY,
     SOCKET_KEY,
@@ -38,14 +39,18 @@ from gsocketio.websocket.handshake import (
     is_websocket_request,
     request_from_environ,
 )
+from gsocketio.websocket.parking import WOULD_BLOCK, Parking, WouldBlock
 
 __all__ = [
+    "DETACH_KEY",
     "GUNICORN_SOCKET_KEY",
     "RFILE_KEY",
     "SOCKET_KEY",
     "TAKEN_KEY",
     "WEBSOCKET_KEY",
+    "WOULD_BLOCK",
     "WebSocket",
+    "WouldBlock",
     "accept_websocket",
     "is_websocket_request",
 ]
@@ -129,7 +134,7 @@ class _SendTimedOut(Exception):
     """Thrown into a writer by its send timer; never leaves this module."""
 
 
-class WebSocket:
+class WebSocket(Parking):
     """One accepted WebSocket connection: read from one greenlet, write from any number.
 
     ``receive()`` returns ``None`` as soon as the connection leaves the OPEN state (peer close,
@@ -145,22 +150,17 @@ class WebSocket:
 
     __slots__ = (
         "_aborted",
-        "_burst_bytes",
-        "_burst_messages",
         "_close_timer",
-        "_drained",
         "_messages",
         "_out",
-        "_pending",
-        "_plain_io",
         "_protocol",
         "_read_lock",
         "_reader",
         "_send_timer",
-        "_sock",
         "_taken",
         "_write_lock",
         "close_timeout",
+        "linger",
         "send_timeout",
     )
 
@@ -186,6 +186,8 @@ class WebSocket:
         self._reader = FrameReader(protocol, limit)
         self._messages = self._reader.messages
         self._taken = 0  # messages[:_taken] were returned by receive()
+        self._wake: Callable[[], object] | None = None  # see when_readable
+        self.linger = 0.0  # see receive_nowait
         self._aborted = False
         self._close_timer: gevent.Greenlet | None = None
         self._out: list[bytes | memoryview] = []  # framed, not yet written (the backlog)
@@ -241,23 +243,38 @@ class WebSocket:
         A reader that keeps finding data yields to the hub every :data:`MAX_BURST_MESSAGES`
         messages or :data:`MAX_BURST_BYTES` bytes (fairness; no switch otherwise)."""
         with self._read_lock:
-            messages = self._messages
-            taken = self._taken
-            while taken == len(messages):  # all taken (cleared below): read more
-                if self._aborted or self._protocol._state is not State.OPEN:
-                    return None
-                self._process(self._read())
-            message = messages[taken]
-            if taken + 1 == len(messages):  # the last one: an idle connection holds none
-                messages.clear()
-                self._taken = 0
-            else:
-                self._taken = taken + 1
-            self._burst_messages += 1
-            if self._burst_messages >= MAX_BURST_MESSAGES or self._burst_bytes >= MAX_BURST_BYTES:
-                self._burst_messages = self._burst_bytes = 0
-                gevent.sleep(0)
-            return message
+            return self._next(True)  # type: ignore[return-value]  # blocking: never WOULD_BLOCK
+
+    def receive_nowait(self) -> str | bytes | WouldBlock | None:
+        """As :meth:`receive`, but :data:`WOULD_BLOCK` once no bytes came for :attr:`linger`
+        seconds (0: at once); then :meth:`when_readable` parks the connection without a
+        greenlet (needs :attr:`can_park`)."""
+        with self._read_lock:
+            return self._next(False)
+
+    def _next(self, block: bool) -> str | bytes | WouldBlock | None:
+        messages = self._messages
+        taken = self._taken
+        while taken == len(messages):  # all taken (cleared below): read more
+            if self._aborted or self._protocol._state is not State.OPEN:
+                return None
+            data = self._read() if block else self._read_nowait()
+            if data is None:
+                if self.linger and self.wait_readable(self.linger):
+                    continue  # bytes came while this greenlet waited
+                return WOULD_BLOCK
+            self._process(data)
+        message = messages[taken]
+        if taken + 1 == len(messages):  # the last one: an idle connection holds none
+            messages.clear()
+            self._taken = 0
+        else:
+            self._taken = taken + 1
+        self._burst_messages += 1
+        if self._burst_messages >= MAX_BURST_MESSAGES or self._burst_bytes >= MAX_BURST_BYTES:
+            self._burst_messages = self._burst_bytes = 0
+            gevent.sleep(0)
+        return message
 
     def _read(self) -> bytes:
         """Next bytes from the peer; ``b""`` on EOF or a socket error (both end the connection)."""

@@ -16,6 +16,7 @@ from gsocketio._logging import get_logger
 from gsocketio.exceptions import WebSocketHandshakeError
 
 __all__ = [
+    "DETACH_KEY",
     "GUNICORN_SOCKET_KEY",
     "RFILE_KEY",
     "SOCKET_KEY",
@@ -32,6 +33,10 @@ RFILE_KEY: Final = "gsocketio.rfile"
 GUNICORN_SOCKET_KEY: Final = "gunicorn.socket"
 WEBSOCKET_KEY: Final = "gsocketio.websocket"
 TAKEN_KEY: Final = "gsocketio.taken"  # the app took the socket over (a piped upgrade)
+# Set to False by a server that lets a WebSocket outlive its request; the application sets it
+# True when the WebSocket goes on without the request's greenlet: the server then neither
+# finishes it nor closes the socket (the WebSocket's owner does, with WebSocket.release()).
+DETACH_KEY: Final = "gsocketio.detach"
 
 # Only the headers the opening handshake reads are copied, so an odd unrelated header (a cookie
 # with bytes websockets' header validator refuses) cannot fail the upgrade.
@@ -53,7 +58,8 @@ Environ = MutableMapping[str, Any]
 
 def is_websocket_request(environ: Environ) -> bool:
     """True when the client asks for a WebSocket upgrade (``Upgrade: websocket``); only the
-    intent: :func:`~gsocketio.websocket.connection.accept_websocket` validates the rest (a broken upgrade gets a 400)."""
+    intent: :func:`~gsocketio.websocket.connection.accept_websocket` validates the rest (a
+    broken upgrade gets a 400)."""
     upgrade = environ.get("HTTP_UPGRADE")
     if not isinstance(upgrade, str):
         return False
