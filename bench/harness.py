@@ -317,9 +317,18 @@ def saturation_warning(name: str, cell: Cell, result: dict[str, Any]) -> str | N
 
 
 def gsocketio_origin(env: dict[str, str]) -> str:
-    """Where a server started with ``env`` imports gsocketio from (baseline vs this tree)."""
-    code = "import gsocketio, os; print(os.path.dirname(gsocketio.__file__))"
-    out = subprocess.run([PY, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    """Where a server started with ``env`` imports gsocketio from (baseline vs this tree), and
+    whether its protocol core is an extension module (a mypyc-compiled copy, see
+    bench/experiments/mypyc_core.py). ``-P``: the server scripts do not have the current
+    directory on their path, so the probe must not either (from the tree root it would
+    otherwise always report this tree)."""
+    code = (
+        "import os, gsocketio, gsocketio.protocol.socketio as m; "
+        "print(os.path.dirname(gsocketio.__file__), "
+        "'(compiled core)' if not m.__file__.endswith('.py') else '')"
+    )
+    cmd = [PY, "-P", "-c", code]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     return out.stdout.strip() or out.stderr.strip()[-200:]
 
 

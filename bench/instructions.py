@@ -1,7 +1,7 @@
 """Instructions per ack (echo) or per delivery (broadcast), counted by valgrind's callgrind.
 
 Timings on this 2-core machine move with whatever else runs; callgrind counts the user-space
-instructions the server executes, which repeat to within ~1% for the same code and load
+instructions the server executes, which repeat to within 1-3% for the same code and load
 (kernel time, i.e. the syscalls themselves, is not counted). The bench server of each tree runs
 under callgrind with instrumentation off; it is switched on when the lean load generator opens
 its measured window and off at its end, so start-up and connection setup are left out.

@@ -8,7 +8,7 @@ and turned into a speedscope JSON (open at https://www.speedscope.app) and a fla
 (icicle: callers on top), all in bench/results/; the hottest functions by own and by total
 samples are printed for docs/benchmarks.md.
 
-    .venv/bin/python bench/profile_echo.py [--clients 100] [--seconds 10] [--size 32] [--binary]
+    .venv/bin/python bench/profile_echo.py [--clients 100] [--seconds 10] [--size 32] [--binary] [--polling]
                                       [--rate 200] [--tree DIR] [--name before]
 """
 
@@ -164,7 +164,8 @@ def hottest(stacks: Stacks, top: int) -> tuple[list[tuple[str, int]], list[tuple
 def profile(args: argparse.Namespace) -> int:
     raise_fd_limit()
     env = dict(ENV, PYTHONPATH=str(Path(args.tree).resolve())) if args.tree else ENV
-    cell = Cell("echo", args.clients, args.seconds, args.size, args.binary)
+    scenario = "polling" if args.polling else "echo"
+    cell = Cell(scenario, args.clients, args.seconds, args.size, args.binary)
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     stem = out_dir / f"profile-{args.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -228,6 +229,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--size", type=int, default=32, help="payload bytes")
     parser.add_argument("--binary", action="store_true", help="binary attachment payload")
+    parser.add_argument(
+        "--polling", action="store_true", help="the same echo over HTTP long-polling"
+    )
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--tree", metavar="DIR", help="profile the gsocketio found in DIR")
     parser.add_argument("--name", default="echo", help="tag in the output file names")

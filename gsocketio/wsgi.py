@@ -306,6 +306,29 @@ class WSGIApp:
             return self.other_app(environ, start_response)
         return _text(start_response, "404 Not Found", b"Not Found\n")
 
+    def direct_route(self, path: str, query: str) -> WSGIApplication | None:
+        """The engine endpoint, when a request may skip the full environ and this routing.
+
+        :class:`gsocketio.http.WSGIServer` asks this of the application it serves itself
+        (never of one wrapped in middleware, which must see every request): for a polling
+        GET/POST of an existing session (``?sid=``) on the exact engine path, while no engine
+        hook is registered and this process is not a node that forwards requests, the answer
+        is the engine's and nothing here would change it. None sends the request the general
+        way (``__call__``). ``tests/engine/test_direct_path.py`` pins both to the same bytes.
+        """
+        if path != self.prefix:
+            return None
+        hooks = self.engine_hooks
+        if hooks is not None and hooks.active:
+            return None
+        engine = self.engine
+        if not isinstance(engine, EngineServer) or current() is not None:
+            return None
+        parsed = engine.direct_query(query)
+        if parsed is None:
+            return None
+        return partial(engine.handle_request, parsed_query=parsed)
+
     def _forwarding(self, identity: LocalIdentity) -> Forwarder:
         """The forwarder of this process's node, bounded by the engine's options: a
         forwarded long-poll may last ``ping_interval``, a body ``max_http_buffer_size``."""

@@ -4,6 +4,8 @@
 ``GSOCKETIO_BENCH_BLOCKING=<seconds>`` runs the blocked-loop monitor with that threshold.
 ``GSOCKETIO_BENCH_ADMIN=production|development`` instruments it for the Admin UI
 (``sio.instrument(auth=False, mode=...)``, no admin connected).
+``GSOCKETIO_BENCH_DIRECT=0`` turns the HTTP server's direct route off (every request takes the
+general WSGI path), to measure what the route buys.
 """
 
 from gevent import monkey
@@ -42,4 +44,9 @@ if __name__ == "__main__":
         sio.instrument(auth=False, mode=os.environ["GSOCKETIO_BENCH_ADMIN"])
     # only when asked: an older tree (--baseline) has no metrics_path keyword
     app = sio.wsgi_app(metrics_path=metrics) if metrics else sio.wsgi_app()
-    SocketIOServer(("127.0.0.1", int(sys.argv[1])), app, log=None).serve_forever()
+    address = ("127.0.0.1", int(sys.argv[1]))
+    # only when asked, as above: an older tree (--baseline) has no direct keyword
+    if os.environ.get("GSOCKETIO_BENCH_DIRECT") == "0":
+        SocketIOServer(address, app, log=None, direct=False).serve_forever()
+    else:
+        SocketIOServer(address, app, log=None).serve_forever()

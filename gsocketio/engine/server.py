@@ -122,9 +122,13 @@ class EngineServer:
             del self._connections[conn.sid]
 
     def handle_request(
-        self, environ: dict[str, Any], start_response: StartResponse
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        parsed_query: dict[str, str] | None = None,
     ) -> Iterable[bytes]:
-        """The WSGI application for the Engine.IO path."""
+        """The WSGI application for the Engine.IO path (``parsed_query``: the query string
+        already parsed, by :meth:`direct_query`)."""
         method = environ.get("REQUEST_METHOD", "GET")
         cors = self.cors
         if not cors.is_allowed(environ):
@@ -134,7 +138,11 @@ class EngineServer:
         if method == "OPTIONS" and cors.enabled:
             start_response("204 No Content", headers)
             return [b""]
-        query = _parse_query(environ.get("QUERY_STRING", ""))
+        query = (
+            parsed_query
+            if parsed_query is not None
+            else _parse_query(environ.get("QUERY_STRING", ""))
+        )
         transport = query.get("transport")
         req = Request(
             environ,
@@ -161,6 +169,18 @@ class EngineServer:
         return polling.get(req) if method == "GET" else polling.post(req)
 
     __call__ = handle_request
+
+    def direct_query(self, query_string: str) -> dict[str, str] | None:
+        """The parsed query when a GET/POST with it may be answered from a lean environ (the
+        request method, query, body and headers; see
+        :func:`gsocketio.http.environ.lean_environ`), else None.
+
+        Only for a request naming a session (a non-empty ``sid``, read as
+        :meth:`handle_request` reads it): what answers it reads nothing else of the environ.
+        A handshake keeps the full one, which its session and ``allow_request`` receive.
+        """
+        query = _parse_query(query_string)
+        return query if query.get("sid") else None
 
     # --- verification ---------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ import gevent.socket
 from gsocketio._logging import get_logger
 from gsocketio.exceptions import HTTPBodyError, HTTPRequestError
 from gsocketio.http.body import RequestBody
-from gsocketio.http.environ import build_environ
+from gsocketio.http.environ import build_environ, lean_environ, split_target
 from gsocketio.http.parser import HeadParser, RequestHead
 from gsocketio.http.response import Response, simple_response
 from gsocketio.websocket.connection import (
@@ -52,6 +52,7 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _YIELD_EVERY = 8  # receives of one body between two yields to the hub
 _LINGER_TIME = 1.0  # seconds, and bytes, a closing connection drains its unread input for
 _LINGER_BYTES = 1 << 20
+_DIRECT_METHODS = frozenset({"GET", "POST"})
 
 
 class _ClientGone(OSError):
@@ -227,11 +228,22 @@ class HTTPConnection:
             chunked=head.chunked,
             expect_continue=head.expect_continue,
         )
-        environ = build_environ(server.environ, head, self.address, body)
-        head.headers.clear()  # in the environ now; else held as long as the request (a WebSocket)
-        environ[SOCKET_KEY] = self.sock
-        environ[RFILE_KEY] = self._buffered
-        environ[DETACH_KEY] = False  # a WebSocket may outlive this request
+        environ = None
+        application = server.call_application
+        route = server.direct_route
+        if route is not None and head.method in _DIRECT_METHODS and not head.upgrade:
+            path, query = split_target(head.target)
+            direct = route(path, query)
+            if direct is not None:
+                environ = lean_environ(server.lean_environ, head, path, query, body)
+                application = direct
+        if environ is None:
+            environ = build_environ(server.environ, head, self.address, body)
+            head.headers.clear()  # in the environ now, else held as long as a WebSocket
+            environ[SOCKET_KEY] = self.sock
+            environ[RFILE_KEY] = self._buffered
+            environ[DETACH_KEY] = False  # a WebSocket may outlive this request
+            application = server.call_application
         close = last or not head.keep_alive or server.closed
         response = Response(
             self,
@@ -242,7 +254,12 @@ class HTTPConnection:
         )
         result: Any = None
         try:
-            result = server.call_application(environ, response.start_response)
+            start = (
+                response.start_response
+                if application is server.call_application
+                else response.start_trusted  # the direct route: an answer of the engine's
+            )
+            result = application(environ, start)
             ws = environ.get(WEBSOCKET_KEY)
             if isinstance(ws, WebSocket):
                 self._close_result(result)
@@ -289,10 +306,12 @@ class HTTPConnection:
                 server.log_request(self.address, head, 500, 0, time.monotonic() - started)
             return False
         finally:
-            self._close_result(result)
-        server.log_request(
-            self.address, head, response.code, response.sent, time.monotonic() - started
-        )
+            if result is not None and type(result) is not list:  # a list has no close()
+                self._close_result(result)
+        if server.log is not None:  # the access log is off in most deployments behind a proxy
+            server.log_request(
+                self.address, head, response.code, response.sent, time.monotonic() - started
+            )
         if response.close:
             return False
         return body.done or body.discard(limits.max_discard)

@@ -15,7 +15,14 @@ from urllib.parse import unquote_to_bytes
 
 from gsocketio.http.parser import RequestHead
 
-__all__ = ["base_environ", "build_environ", "split_target"]
+__all__ = [
+    "LEAN_BASE_KEYS",
+    "base_environ",
+    "build_environ",
+    "lean_base",
+    "lean_environ",
+    "split_target",
+]
 
 _KEY_CACHE: dict[str, str] = {}
 _KEY_CACHE_SIZE = 512
@@ -72,6 +79,23 @@ def split_target(target: str) -> tuple[str, str]:
     return path, query
 
 
+def _add_headers(environ: dict[str, Any], headers: list[tuple[str, str]]) -> None:
+    cache = _KEY_CACHE
+    for name, value in headers:
+        key = cache.get(name)
+        if key is None:
+            key = _environ_key(name)
+        if not key:
+            continue
+        previous = environ.get(key)
+        if previous is None:
+            environ[key] = value
+        elif key == "HTTP_COOKIE":
+            environ[key] = previous + "; " + value
+        else:
+            environ[key] = previous + "," + value
+
+
 def build_environ(
     base: dict[str, Any], head: RequestHead, remote: Any, wsgi_input: Any
 ) -> dict[str, Any]:
@@ -89,18 +113,35 @@ def build_environ(
         environ["REMOTE_PORT"] = str(remote[1])
     else:
         environ["REMOTE_ADDR"] = str(remote or "")
-    cache = _KEY_CACHE
-    for name, value in head.headers:
-        key = cache.get(name)
-        if key is None:
-            key = _environ_key(name)
-        if not key:
-            continue
-        previous = environ.get(key)
-        if previous is None:
-            environ[key] = value
-        elif key == "HTTP_COOKIE":
-            environ[key] = previous + "; " + value
-        else:
-            environ[key] = previous + "," + value
+    _add_headers(environ, head.headers)
+    return environ
+
+
+LEAN_BASE_KEYS = ("wsgi.url_scheme", "wsgi.errors", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
+"""The server-wide keys a lean environ carries (what a same-origin CORS check reads)."""
+
+
+def lean_base(full_base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """What every lean environ starts from: :data:`LEAN_BASE_KEYS` of a server's base
+    environ, and the keys the deployment added (``WSGIServer(environ=...)``)."""
+    base = {key: full_base[key] for key in LEAN_BASE_KEYS if key in full_base}
+    base.update(extra)
+    return base
+
+
+def lean_environ(
+    base: dict[str, Any], head: RequestHead, path: str, query: str, wsgi_input: Any
+) -> dict[str, Any] | None:
+    """The environ of the direct route (:meth:`gsocketio.wsgi.WSGIApp.direct_route`): the
+    method, path, query, body, header fields as in :func:`build_environ`, and ``base``
+    (:func:`lean_base`); not the CGI and WSGI constants, the peer's address, the raw socket.
+    None for a request asking for an upgrade, which needs the socket (the general way)."""
+    environ = base.copy()
+    environ["REQUEST_METHOD"] = head.method
+    environ["PATH_INFO"] = path
+    environ["QUERY_STRING"] = query
+    environ["wsgi.input"] = wsgi_input
+    _add_headers(environ, head.headers)
+    if "HTTP_UPGRADE" in environ:
+        return None
     return environ

@@ -218,7 +218,11 @@ def _apply_header_rules(head: RequestHead, special: list[tuple[str, str]]) -> No
         if lname == "host":
             hosts += 1
         elif lname == "connection":
-            connection.extend(token.strip().lower() for token in value.split(","))
+            lowered = value.lower()
+            if "," in lowered:
+                connection.extend([token.strip() for token in lowered.split(",")])
+            else:
+                connection.append(lowered.strip())
         elif lname == "content-length":
             # llhttp checked the digits and refused duplicates; it keeps trailing whitespace.
             if not (value.isascii() and value.isdigit()):

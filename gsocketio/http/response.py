@@ -136,6 +136,18 @@ class Response:
         self.code = int(status[:3])
         return self.write
 
+    def start_trusted(self, status: str, headers: list[tuple[str, str]]) -> Callable[[bytes], None]:
+        """:meth:`start_response` without its checks, for an application of this package that
+        builds only valid statuses and headers from validated input (the direct route: the
+        engine's answers to a session's polling requests, whose only client-chosen header
+        value is the ``Origin`` llhttp already refused CR/LF in)."""
+        if self._status is not None:
+            raise AssertionError("start_response() was already called")
+        self._status = status
+        self._headers = headers
+        self.code = int(status[:3])
+        return self.write
+
     # --- sending ---------------------------------------------------------------------------------
 
     def _head(self, total: int | None) -> bytes:

@@ -24,7 +24,7 @@ from gevent.server import StreamServer
 
 from gsocketio._logging import escape_control_chars, get_logger
 from gsocketio.http.connection import HTTPConnection
-from gsocketio.http.environ import base_environ
+from gsocketio.http.environ import base_environ, lean_base
 from gsocketio.http.limits import DEFAULT_HTTP_LIMITS, HTTPLimits
 from gsocketio.http.parser import RequestHead
 from gsocketio.http.response import keepalive_hint
@@ -75,7 +75,11 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
     """Serve a WSGI ``application`` on ``listener`` (an address or a listening socket).
 
     ``limits`` bounds what clients may send and how long they may take (see
-    :class:`gsocketio.http.limits.HTTPLimits`); ``log`` receives one access line per request
+    :class:`gsocketio.http.limits.HTTPLimits`). ``direct`` (default on) lets an application
+    with a ``direct_route(path, query)`` method (gsocketio's ``WSGIApp``, when it is the
+    application itself and not wrapped) answer the requests it names from a lean environ
+    (:func:`gsocketio.http.environ.lean_environ`); off, every request takes the general WSGI
+    call. ``log`` receives one access line per request
     (a ``logging.Logger``: at INFO; a file-like object: written; None: off), ``error_log``
     application errors with their traceback.
     """
@@ -93,10 +97,12 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
         environ: dict[str, Any] | None = None,
         *,
         limits: HTTPLimits = DEFAULT_HTTP_LIMITS,
+        direct: bool = True,
         **ssl_args: Any,
     ) -> None:
         super().__init__(listener, backlog=backlog, spawn=spawn, **ssl_args)
         self.application = application
+        self.direct = direct
         self.limits = limits
         self.keepalive_hint = keepalive_hint(limits.head_timeout)
         self.log = _log_target(log)
@@ -104,6 +110,7 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
         self._environ_extra = dict(environ or {})
         self.waiting: set[HTTPConnection] = set()  # connections between two requests
         self.environ: dict[str, Any] = {}
+        self.lean_environ: dict[str, Any] = {}
         self._update_environ()
 
     @property
@@ -136,6 +143,18 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
             environ["wsgi.errors"] = self.error_log
         environ.update(self._environ_extra)
         self.environ = environ
+        self.lean_environ = lean_base(environ, self._environ_extra)
+
+    @property
+    def direct_route(self) -> Callable[[str, str], WSGIApplication | None] | None:
+        """The application's ``direct_route``, looked up per request (an application may be
+        replaced after start-up); None when ``direct`` is off or the application has none."""
+        if not self.direct:
+            return None
+        route: Callable[[str, str], WSGIApplication | None] | None = getattr(
+            self.application, "direct_route", None
+        )
+        return route
 
     # --- connections ---------------------------------------------------------------------------
 

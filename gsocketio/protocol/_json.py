@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Callable
 from itertools import accumulate
@@ -149,8 +150,42 @@ def _finite_float(literal: str) -> float:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_FAST_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 # What decode() scans with, called directly (typeshed does not declare the attribute).
 _scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_fast_scan_once: Callable[[str, int], tuple[Any, int]] = _FAST_DECODER.scan_once  # type: ignore[attr-defined]
+
+# Finite without the hook: a double overflows only for a number with an exponent of three or
+# more digits, or (an exponent of at most 99) with at least 210 integer digits, since below that
+# the magnitude stays under 10**308. Both show in C-speed passes over the text's ASCII bytes;
+# dropping the non-ASCII characters can only join runs, never split a number (its characters
+# are ASCII and contiguous), and digits inside a string only raise false alarms (the strict
+# decoder answers them), so the check may err towards the hook, never away from it.
+_DIGIT_RUNS: Final = bytes(ord("0") if code in b"0123456789" else ord(" ") for code in range(256))
+_LONG_RUN: Final = 210
+_LONG_ZEROS: Final = b"0" * _LONG_RUN
+_SHORT_TEXT: Final = 128  # shorter: the hook costs less than looking at the text
+_SAMPLE: Final = 96  # the first characters, where a float-heavy text shows (counts cost)
+_FEW_DOTS: Final = 4
+# Each starts with a literal letter, which the regex engine finds by a fast scan.
+_EXPONENTS: Final = (re.compile(rb"e[-+]?[0-9]{3}"), re.compile(rb"E[-+]?[0-9]{3}"))
+
+
+def _may_overflow(text: str) -> bool:
+    """Whether ``text`` could hold a number that reads as infinity (conservative)."""
+    data = text.encode("ascii", "ignore")
+    for exponent in _EXPONENTS:
+        if exponent.search(data) is not None:
+            return True
+    return _LONG_ZEROS in data.translate(_DIGIT_RUNS)
+
+
+def _float_heavy(text: str) -> bool:
+    """Whether the start of ``text`` looks like numbers rather than strings: four "." or more
+    in its first 96 characters and fewer than one quote per two "." (a list of IP addresses
+    has more)."""
+    dots = text.count(".", 0, _SAMPLE)
+    return dots >= _FEW_DOTS and text.count('"', 0, _SAMPLE) * 2 < dots
 
 
 def loads(text: str) -> Any:
@@ -158,15 +193,26 @@ def loads(text: str) -> Any:
 
     Raises ``ValueError`` (``json.JSONDecodeError`` for syntax) on anything refused.
     """
+    # ``NaN``/``Infinity`` literals are refused by ``parse_constant`` in both decoders. The
+    # ``parse_float`` hook that refuses ``1e400`` costs a Python call per float, so it is left
+    # out for a float-heavy text (:func:`_float_heavy`) that :func:`_may_overflow` clears; for
+    # the others (a short text, few floats) the hook costs less than looking.
+    scan = _scan_once
+    if len(text) >= _SHORT_TEXT and _float_heavy(text) and not _may_overflow(text):
+        scan = _fast_scan_once
     # The decoder's scanner directly (a third of the time of ``decode`` for a small event);
     # whitespace around the value, trailing data and errors take ``decode`` for its handling.
     try:
-        obj, end = _scan_once(text, 0)
+        obj, end = scan(text, 0)
     except StopIteration:
-        return _DECODER.decode(text)
+        return _decoder_of(scan).decode(text)
     if end != len(text):
-        return _DECODER.decode(text)
+        return _decoder_of(scan).decode(text)
     return obj
+
+
+def _decoder_of(scan: Callable[[str, int], tuple[Any, int]]) -> json.JSONDecoder:
+    return _FAST_DECODER if scan is _fast_scan_once else _DECODER
 
 
 # --- nesting ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import math
 import re
 import subprocess
 import sys
@@ -218,3 +219,101 @@ def test_every_dumps_refuses_non_finite_with_encode_error(bad: Any) -> None:
     for dumps in (_json.dumps, _json.legacy_dumps, _json.probing_dumps):
         with pytest.raises(EncodeError):
             dumps(bad)
+
+
+# --- the float fast path: no parse_float hook where no number can overflow (issue 9) -----------
+
+
+def _walk_finite(value: Any) -> None:
+    if isinstance(value, float) and math.isinf(value):
+        raise ValueError("infinite")
+    if isinstance(value, list):
+        for item in value:
+            _walk_finite(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _walk_finite(item)
+
+
+def reference_loads(text: str) -> Any:
+    """The oracle: the standard library's decoder, then a walk refusing infinities."""
+    value = json.loads(text, parse_constant=_json._reject_constant)
+    _walk_finite(value)
+    return value
+
+
+def _outcome(fn: Any, text: str) -> tuple[str, Any]:
+    try:
+        return ("ok", fn(text))
+    except ValueError:
+        return ("refused", None)
+
+
+number_literals = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.builds(
+        lambda mantissa, exponent, sign, letter: f"{mantissa}{letter}{sign}{exponent}",
+        st.sampled_from(["1", "9.99", "0.5", "17", "1" * 12]),
+        st.integers(min_value=0, max_value=1200),
+        st.sampled_from(["", "+", "-"]),
+        st.sampled_from(["e", "E"]),
+    ),
+    st.builds(
+        lambda digits, frac: digits + frac,
+        st.text(alphabet="0123456789", min_size=1, max_size=420).filter(
+            lambda d: d == "0" or d[0] != "0"
+        ),
+        st.sampled_from(["", ".5", ".0001", "e5", "e99", "e-5"]),
+    ),
+)
+filler_strings = st.text(alphabet=st.sampled_from("e0E9-+. é\u2028x"), max_size=8)
+
+
+@PROPERTY
+@given(st.lists(number_literals | filler_strings.map(json.dumps), min_size=1, max_size=60))
+def test_float_fast_path_agrees_with_the_strict_reference(items: list[str]) -> None:
+    text = "[" + ",".join(items) + "]"
+    assert _outcome(_json.loads, text) == _outcome(reference_loads, text)
+
+
+@PROPERTY
+@given(number_literals, st.integers(min_value=0, max_value=40))
+def test_an_overflowing_number_is_never_missed(literal: str, position: int) -> None:
+    floats = [f"{i}.25" for i in range(40)]
+    floats.insert(position, literal)
+    text = "[" + ",".join(floats) + "]"
+    if math.isinf(float(literal)):
+        assert _json._may_overflow(text)
+        with pytest.raises(ValueError):
+            _json.loads(text)
+    else:
+        assert _json.loads(text) == json.loads(text)
+
+
+FLOATS = json.dumps(["echo", [i * 1.37 + 0.5 for i in range(50)]])
+
+
+def test_a_float_heavy_text_takes_the_fast_decoder() -> None:
+    # What the speed-up rests on (docs/benchmarks.md): 50 plain floats need no hook.
+    assert _json._float_heavy(FLOATS)
+    assert not _json._may_overflow(FLOATS)
+    assert _json.loads(FLOATS) == json.loads(FLOATS)
+
+
+@pytest.mark.parametrize(
+    "bad", ["NaN", "Infinity", "-Infinity", "1e400", "-1E+400", "1" * 320 + ".5"]
+)
+def test_the_fast_decoder_still_refuses_what_json_parse_refuses(bad: str) -> None:
+    text = FLOATS[:-2] + "," + bad + "]]"
+    with pytest.raises(ValueError):
+        _json.loads(text)
+    # NaN and Infinity reach the fast decoder itself (nothing in their shape looks like an
+    # overflow): its parse_constant refuses them.
+    if bad.lstrip("-") in ("NaN", "Infinity"):
+        assert not _json._may_overflow(text)
+
+
+def test_strings_that_look_like_numbers_only_cost_the_strict_path() -> None:
+    text = json.dumps(["e400", "9" * 300] + [i + 0.5 for i in range(40)])
+    assert _json._may_overflow(text)  # a false alarm: the strict decoder answers
+    assert _json.loads(text) == json.loads(text)
