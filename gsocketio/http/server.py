@@ -151,9 +151,12 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
         replaced after start-up); None when ``direct`` is off or the application has none."""
         if not self.direct:
             return None
-        route: Callable[[str, str], WSGIApplication | None] | None = getattr(
-            self.application, "direct_route", None
-        )
+        app = self.application
+        # Looked up on the class: a wrapper that delegates attributes to the app it wraps
+        # (``__getattr__``, as the metrics wrapper does) must see every request itself.
+        if getattr(type(app), "direct_route", None) is None:
+            return None
+        route: Callable[[str, str], WSGIApplication | None] = app.direct_route
         return route
 
     # --- connections ---------------------------------------------------------------------------

@@ -277,3 +277,37 @@ def test_lean_environ_is_a_part_of_the_full_environ(
             assert lean[key] == full[key]
     for key in ("REQUEST_METHOD", "QUERY_STRING", "PATH_INFO", "wsgi.input", "wsgi.url_scheme"):
         assert lean[key] == full[key]
+
+
+def test_a_wrapper_that_delegates_attributes_still_sees_every_request() -> None:
+    # Middleware forwarding unknown attributes to the app it wraps (the metrics wrapper does)
+    # must not hand the HTTP server the engine's direct route: it would be skipped.
+    engine = EngineServer(EchoHandler(), ping_interval=10, ping_timeout=10)
+    seen: list[str] = []
+
+    class Wrapper:
+        def __init__(self, app: WSGIApp) -> None:
+            self.app = app
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.app, name)
+
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+            seen.append(environ["QUERY_STRING"])
+            return self.app(environ, start_response)
+
+    server = SocketIOServer(("127.0.0.1", 0), Wrapper(WSGIApp(engine)), log=None)
+    server.start()
+    client = Client(server.server_port)
+    try:
+        raw = client.request(_request("GET", "EIO=4&transport=polling"))
+        found = re.search(rb'"sid":"([^"]+)"', raw)
+        assert found is not None, raw
+        sid = found.group(1).decode()
+        client.request(_request("POST", _q(sid), b"4hi"))
+        assert b"4hi" in client.request(_request("GET", _q(sid)))
+        assert len(seen) == 3
+    finally:
+        client.close()
+        server.stop(timeout=2)
+        engine.close()
