@@ -55,7 +55,7 @@ def _saved_stacks() -> list[int]:
     return sorted(
         int(g._stack_saved)
         for g in gc.get_objects()
-        if isinstance(g, greenlet) and g.gr_frame is not None
+        if issubclass(type(g), greenlet) and g.gr_frame is not None
     )
 
 

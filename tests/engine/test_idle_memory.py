@@ -45,7 +45,7 @@ def _parked_readers() -> list[Any]:
     """Greenlets parked in the WebSocket read (``PlainIO._park``)."""
     found = []
     for obj in gc.get_objects():
-        if isinstance(obj, greenlet) and obj.gr_frame is not None:
+        if issubclass(type(obj), greenlet) and obj.gr_frame is not None:
             frame = obj.gr_frame
             while frame is not None and frame.f_code.co_name != "_park":
                 frame = frame.f_back
@@ -93,7 +93,7 @@ def _reading_greenlets(port: int) -> list[Any]:
     """Greenlets (other than the test's) with a frame of the server's read loop."""
     found = []
     for obj in gc.get_objects():
-        if isinstance(obj, greenlet) and obj.gr_frame is not None:
+        if issubclass(type(obj), greenlet) and obj.gr_frame is not None:
             frame = obj.gr_frame
             while frame is not None and frame.f_code.co_name not in ("_read", "_serve"):
                 frame = frame.f_back
@@ -116,9 +116,7 @@ def test_an_idle_connection_parks_with_no_greenlet_and_no_request(
     assert _reading_greenlets(port) == []
     assert len(sockets) == 3 and all(ws._wake is not None for ws in sockets)  # parked
     objects = gc.get_objects()
-    assert not [
-        o for o in objects if isinstance(o, HTTPConnection) and o.server.server_port == port
-    ]
+    assert not [o for o in objects if type(o) is HTTPConnection and o.server.server_port == port]
     for ws in sockets:
         assert isinstance(ws, WebSocket)
         assert ws._send_timer is None  # no write had to wait
@@ -149,9 +147,7 @@ def test_a_request_parked_in_its_read_holds_no_parser_or_headers(
     _sio, port = _idle_connections(serve, clients, 2, detachable=False)
     gc.collect()
     http = [
-        o
-        for o in gc.get_objects()
-        if isinstance(o, HTTPConnection) and o.server.server_port == port
+        o for o in gc.get_objects() if type(o) is HTTPConnection and o.server.server_port == port
     ]
     assert len(http) == 2
     assert all(conn._parser._parser is None for conn in http)
