@@ -36,6 +36,7 @@ from gsocketio.node_id import new_session_id
 from gsocketio.protocol.engineio_session import Session, SessionConfig
 from gsocketio.protocol.limits import Limits
 from gsocketio.websocket.connection import WebSocket, accept_websocket, is_websocket_request
+from gsocketio.websocket.handshake import DETACH_KEY
 
 __all__ = ["EngineServer", "Request"]
 
@@ -236,7 +237,7 @@ class EngineServer:
             conn = self._new_connection(req, "websocket")
             io = conn.attach_websocket(ws)
             conn.connected()
-            io.run()
+            _detach(req, io.run(detachable=_detachable(req)))
             return []
         conn = self._new_connection(req, "polling")
         polling, packets = conn.open_polling()
@@ -259,7 +260,7 @@ class EngineServer:
             close_quietly(ws)
             return []
         if probe.run_probe():
-            probe.run()
+            _detach(req, probe.run(detachable=_detachable(req)))
         return []
 
     def _accept(self, req: Request) -> WebSocket | None:
@@ -282,6 +283,16 @@ class EngineServer:
         conn = EngineConnection(self, session, req.environ, b64=bool(req.query.get("b64")))
         self._connections[sid] = conn
         return conn
+
+
+def _detachable(req: Request) -> bool:
+    """The HTTP server lets a WebSocket outlive its request (``DETACH_KEY``, see run)."""
+    return req.environ.get(DETACH_KEY) is False
+
+
+def _detach(req: Request, detached: bool) -> None:
+    if detached:
+        req.environ[DETACH_KEY] = True
 
 
 def _parse_query(text: str) -> dict[str, str]:

@@ -36,6 +36,7 @@ from gsocketio.protocol.engineio import WsEncoder
 from gsocketio.protocol.engineio_session import ProbeReply, Upgraded, UpgradeFailed
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.websocket.framing import FrameCache
+from gsocketio.websocket.parking import WOULD_BLOCK
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,6 +51,10 @@ log = get_logger("gsocketio.engine")
 
 # WebSocket close codes that mean "the peer or the network ended it", not "it broke the rules".
 _CLEAN_CLOSE_CODES = frozenset({1000, 1001, 1005, 1006})
+# Seconds a detachable reader waits for the next bytes on its greenlet before it parks the
+# connection without one: an active connection pays no spawn per message, an idle one no
+# greenlet (issue #14, docs/benchmarks.md).
+LINGER = 1.0
 
 
 @dataclass(slots=True)
@@ -69,10 +74,12 @@ class WebSocketIO:
 
     __slots__ = (
         "_conn",
+        "_detached",
         "_encode",
         "_ended",
         "_flush_queued",
         "_flushed",
+        "_park",
         "_reader",
         "_session",
         "_writing",
@@ -91,6 +98,8 @@ class WebSocketIO:
         self._flushed: Event | None = None  # set when that writer ends (only while closing)
         self._reader: Any = None  # the greenlet reading now (see run_inline)
         self._ended: Event | None = None  # set once reading ended (a reader was taken over)
+        self._park = False  # an idle connection waits with no greenlet (see run)
+        self._detached = False  # the request's greenlet no longer reads: we close the socket
 
     @property
     def writing(self) -> bool:
@@ -186,14 +195,25 @@ class WebSocketIO:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, detachable: bool = False) -> bool:
         """The reader: deliver every message in order until the WebSocket or session closes.
-        Returns once the connection ended, even when another greenlet took over the reading."""
-        if self._read():
-            return
+
+        ``detachable`` (the server lets the WebSocket outlive the request, and the socket is
+        plain): once idle, the connection parks with no greenlet (its read watcher starts a
+        recycled reader when bytes arrive), and this returns True at once: the WebSocket is
+        detached from the request and closed by whichever reader ends it. Otherwise returns
+        False once the connection ended, even when another greenlet took over the reading."""
+        self._park = detachable and self.ws.can_park
+        if self._park:
+            self.ws.linger = LINGER
+        if self._read() and not self._detached:
+            return False
+        if self._park:
+            return True
         ended = self._ended
         if ended is not None:  # taken over (see run_inline): the last reader sets it
             ended.wait()
+        return False
 
     def run_inline(self, fn: Callable[..., object], args: tuple[Any, ...]) -> bool:
         """Run ``fn(*args)`` here when called on the reader (False otherwise: spawn it). If it
@@ -215,16 +235,19 @@ class WebSocketIO:
         # From the hub: the reader blocked in a handler; a fresh greenlet reads from now on.
         if self._reader is blocked:
             self._reader = None
-            if self._ended is None:
+            if self._park:
+                self._detached = True
+            elif self._ended is None:
                 self._ended = Event()
             POOL.spawn(self._read)
 
     def _read(self) -> bool:
         """The read loop, on whichever greenlet is the reader; True when this greenlet read
-        to the end (and closed), False when a handler blocked it and a successor took over."""
+        to the end (and closed) or parked the connection, False when a handler blocked it and
+        a successor took over."""
         me = self._reader = getcurrent()
         conn, session, ws = self._conn, self._session, self.ws
-        receive = ws.receive
+        receive = ws.receive_nowait if self._park else ws.receive
         receive_frame = session.receive_frame
         engine_message = conn.handler.engine_message
         monotonic = time.monotonic
@@ -233,8 +256,13 @@ class WebSocketIO:
                 message = receive()
                 if message is None:
                     break
+                if message is WOULD_BLOCK:  # idle for LINGER: wait with no greenlet (see run)
+                    self._reader = None
+                    self._detached = True
+                    ws.when_readable(self._readable)
+                    return True
                 try:
-                    result = receive_frame(message, monotonic())
+                    result = receive_frame(message, monotonic())  # type: ignore[arg-type]
                 except ProtocolError as exc:
                     conn.fail(DisconnectReason.PARSE_ERROR, str(exc))
                     break
@@ -252,7 +280,14 @@ class WebSocketIO:
             if self._reader is me:
                 self._reader = None
                 self._close_reading()
+                if self._detached:  # the request is gone: this reader ends the socket
+                    ws.finish()
+                    ws.release()
         return True
+
+    def _readable(self) -> None:
+        # From the hub: a parked connection got bytes (or EOF): a recycled greenlet reads.
+        POOL.spawn(self._read)
 
     def _close_reading(self) -> None:
         session, ws = self._session, self.ws

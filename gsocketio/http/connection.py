@@ -17,6 +17,7 @@ application returned, and the connection closes.
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from gsocketio.http.environ import build_environ, lean_environ, split_target
 from gsocketio.http.parser import HeadParser, RequestHead
 from gsocketio.http.response import Response, simple_response
 from gsocketio.websocket.connection import (
+    DETACH_KEY,
     RFILE_KEY,
     SOCKET_KEY,
     TAKEN_KEY,
@@ -77,7 +79,17 @@ class _Buffered:
 class HTTPConnection:
     """Serves the requests of one accepted socket (:meth:`run`, in its own greenlet)."""
 
-    __slots__ = ("_buffered", "_fills", "_parser", "_raw", "address", "buf", "server", "sock")
+    __slots__ = (
+        "_buffered",
+        "_detached",
+        "_fills",
+        "_parser",
+        "_raw",
+        "address",
+        "buf",
+        "server",
+        "sock",
+    )
 
     def __init__(self, server: WSGIServer, sock: Any, address: Any) -> None:
         self.server = server
@@ -87,6 +99,7 @@ class HTTPConnection:
         self._parser = HeadParser(server.limits)
         self._fills = 0
         self._buffered = _Buffered(self)
+        self._detached = False  # a WebSocket went on without this connection (DETACH_KEY)
         # gevent's plain TCP socket wraps a non-blocking one: a response that fits the socket
         # buffer (nearly all) is written with one send(), without sendall's timeout machinery.
         # Not for TLS (gevent's SSLSocket), whose wrapped socket carries ciphertext.
@@ -134,15 +147,17 @@ class HTTPConnection:
 
     # --- the loop ------------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self) -> bool:
+        """Serve until the connection closes; True when a WebSocket went on without it (the
+        socket is then the WebSocket's to close)."""
         try:
             pipelined = 0
             while True:
                 head = self._read_head()
                 if head is None:
-                    return
+                    return False
                 if not self._serve(head, pipelined >= self.server.limits.max_pipelined):
-                    return
+                    return self._detached
                 if self.buf:  # the client sent the next request before this response
                     pipelined += 1
                     gevent.sleep(0)
@@ -150,8 +165,10 @@ class HTTPConnection:
                     pipelined = 0
         except OSError as exc:  # reset, broken pipe, send timeout: the client is gone
             logger.debug("%s: connection ended: %s", self.address, exc)
+            return False
         finally:
-            self._close()
+            if not self._detached:
+                self._close()
 
     def _read_head(self) -> RequestHead | None:
         """The next request head; None when the connection should just close."""
@@ -212,7 +229,7 @@ class HTTPConnection:
             expect_continue=head.expect_continue,
         )
         environ = None
-        application = server.application
+        application = server.call_application
         route = server.direct_route
         if route is not None and head.method in _DIRECT_METHODS and not head.upgrade:
             path, query = split_target(head.target)
@@ -222,9 +239,11 @@ class HTTPConnection:
                 application = direct
         if environ is None:
             environ = build_environ(server.environ, head, self.address, body)
+            head.headers.clear()  # in the environ now, else held as long as a WebSocket
             environ[SOCKET_KEY] = self.sock
             environ[RFILE_KEY] = self._buffered
-            application = server.application
+            environ[DETACH_KEY] = False  # a WebSocket may outlive this request
+            application = server.call_application
         close = last or not head.keep_alive or server.closed
         response = Response(
             self,
@@ -237,7 +256,7 @@ class HTTPConnection:
         try:
             start = (
                 response.start_response
-                if application is server.application
+                if application is server.call_application
                 else response.start_trusted  # the direct route: an answer of the engine's
             )
             result = application(environ, start)
@@ -245,7 +264,13 @@ class HTTPConnection:
             if isinstance(ws, WebSocket):
                 self._close_result(result)
                 result = None
-                ws.finish()
+                if environ.get(DETACH_KEY):  # its reader finishes it and closes the socket
+                    self._detached = True
+                    # The environ outlives the request: it must not keep this connection.
+                    environ[RFILE_KEY] = None
+                    environ["wsgi.input"] = io.BytesIO()
+                else:
+                    ws.finish()
                 server.log_request(self.address, head, 101, 0, time.monotonic() - started)
                 return False
             if environ.get(TAKEN_KEY):  # piped to another process, which answered

@@ -90,7 +90,7 @@ class HeadParser:
 
     def __init__(self, limits: HTTPLimits) -> None:
         self._limits = limits
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self._fed = 0  # bytes of the current head already fed to llhttp
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -156,8 +156,9 @@ class HeadParser:
         head = self._head(size, upgrade)
         if upgrade or not self._reusable:
             # llhttp now waits for a body (framed by the server instead) or is paused after
-            # an upgrade: the next head gets a fresh parser.
-            self._parser = httptools.HttpRequestParser(self)
+            # an upgrade: the next head gets a fresh parser, made when it arrives (an upgraded
+            # connection never has one: it would live as long as the WebSocket).
+            self._parser = None
         self._fed = 0
         self._url = b""
         self._headers = []
@@ -166,8 +167,11 @@ class HeadParser:
 
     def _feed(self, data: memoryview) -> bool:
         """Feed head bytes to llhttp; True when it stopped at an upgrade."""
+        parser = self._parser
+        if parser is None:
+            parser = self._parser = httptools.HttpRequestParser(self)
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             return True
         except httptools.HttpParserError as exc:
@@ -176,6 +180,7 @@ class HeadParser:
 
     def _head(self, size: int, upgrade: bool) -> RequestHead:
         parser = self._parser
+        assert parser is not None  # the head was just fed to it
         version = parser.get_http_version()
         if version not in _VERSIONS:
             status = 505 if version[:1] not in ("0", "1") else 400

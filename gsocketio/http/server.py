@@ -16,6 +16,7 @@ import logging
 import socket
 import sys
 import traceback
+import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -46,6 +47,21 @@ def set_nodelay(sock: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError as exc:  # the peer may already have reset the connection
         logger.debug("TCP_NODELAY not set: %s", exc)
+
+
+def direct_call(application: Any) -> Any:
+    """What to call to run ``application``: an instance of a class with a Python
+    ``__call__`` is called through that function bound to it, which CPython runs in the
+    caller's C frame, instead of through the type's call slot, a C-level recursion. Every
+    C frame between a connection greenlet's start and its wait is saved (copied) while it
+    is parked: a WebSocket reader parks for the whole connection (docs/benchmarks.md, #14)."""
+    call = next(
+        (c.__dict__["__call__"] for c in type(application).__mro__ if "__call__" in c.__dict__),
+        None,
+    )
+    if isinstance(call, types.FunctionType):
+        return types.MethodType(call, application)
+    return application
 
 
 def _log_target(target: Any) -> Any:
@@ -85,7 +101,7 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
         **ssl_args: Any,
     ) -> None:
         super().__init__(listener, backlog=backlog, spawn=spawn, **ssl_args)
-        self.application: Any = application
+        self.application = application
         self.direct = direct
         self.limits = limits
         self.keepalive_hint = keepalive_hint(limits.head_timeout)
@@ -96,6 +112,16 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
         self.environ: dict[str, Any] = {}
         self.lean_environ: dict[str, Any] = {}
         self._update_environ()
+
+    @property
+    def application(self) -> Any:
+        """The WSGI application (assignable, as on gevent's ``pywsgi.WSGIServer``)."""
+        return self._application
+
+    @application.setter
+    def application(self, application: Any) -> None:
+        self._application = application
+        self.call_application = direct_call(application)
 
     # --- set-up --------------------------------------------------------------------------------
 
@@ -153,10 +179,32 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
             client_socket.close()
             return None
 
-    def handle(self, sock: Any, address: Any) -> None:
+    def do_handle(self, sock: Any, address: Any) -> None:
+        """gevent's, minus its ``handle(*args)`` (a C-level call): fewer C frames to save
+        under each parked connection greenlet (see :func:`direct_call`)."""
+        spawn = self._spawn
+        try:
+            if spawn is None:
+                self._handle_and_close(sock, address)
+            else:
+                spawn(self._handle_and_close, sock, address)
+        except BaseException:
+            self.do_close(sock, address)
+            raise
+
+    def _handle_and_close(self, sock: Any, address: Any) -> None:
+        detached = False
+        try:
+            detached = self._handle(sock, address) is True
+        finally:
+            if not detached:  # else a WebSocket outlives the request and closes it
+                self.do_close(sock, address)
+
+    def handle(self, sock: Any, address: Any) -> bool:
+        """Serve one connection; True when a WebSocket outlives it (the socket stays open)."""
         if not self.ssl_enabled:
             set_nodelay(sock)
-        HTTPConnection(self, sock, address).run()
+        return HTTPConnection(self, sock, address).run()
 
     # --- logging -------------------------------------------------------------------------------
 

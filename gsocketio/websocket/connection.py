@@ -11,18 +11,15 @@ from __future__ import annotations
 import socket
 import struct
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import gevent
 import gevent.lock
-from websockets.datastructures import Headers
-from websockets.exceptions import InvalidHeaderValue
 from websockets.exceptions import ProtocolError as WSProtocolError
 from websockets.extensions.base import ServerExtensionFactory
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.frames import CloseCode
-from websockets.http11 import Request
 from websockets.protocol import Protocol, Side, State
 from websockets.server import ServerProtocol
 
@@ -30,22 +27,34 @@ from gsocketio._logging import get_logger
 from gsocketio.exceptions import WebSocketClosedError, WebSocketError, WebSocketHandshakeError
 from gsocketio.websocket import _gevent_io
 from gsocketio.websocket.framing import FrameCache, FrameReader, frame_message
+from gsocketio.websocket.handshake import (
+    DETACH_KEY,
+    GUNICORN_SOCKET_KEY,
+    RFILE_KEY,
+    SOCKET_KEY,
+    TAKEN_KEY,
+    WEBSOCKET_KEY,
+    Environ,
+    drain_buffered,
+    is_websocket_request,
+    request_from_environ,
+)
+from gsocketio.websocket.parking import WOULD_BLOCK, Parking, WouldBlock
 
 __all__ = [
+    "DETACH_KEY",
     "GUNICORN_SOCKET_KEY",
     "RFILE_KEY",
     "SOCKET_KEY",
+    "TAKEN_KEY",
     "WEBSOCKET_KEY",
+    "WOULD_BLOCK",
     "WebSocket",
+    "WouldBlock",
     "accept_websocket",
     "is_websocket_request",
 ]
 
-SOCKET_KEY: Final = "gsocketio.socket"
-RFILE_KEY: Final = "gsocketio.rfile"
-GUNICORN_SOCKET_KEY: Final = "gunicorn.socket"
-WEBSOCKET_KEY: Final = "gsocketio.websocket"
-TAKEN_KEY: Final = "gsocketio.taken"  # the app took the socket over (a piped upgrade)
 
 DEFAULT_CLOSE_TIMEOUT: Final = 5.0
 DEFAULT_SEND_TIMEOUT: Final = 60.0
@@ -56,32 +65,8 @@ MAX_BURST_MESSAGES: Final = 128
 MAX_BURST_BYTES: Final = 256 * 1024
 _LINGER_RESET: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets
 
-# Only the headers the opening handshake reads are copied, so an odd unrelated header (a cookie
-# with bytes websockets' header validator refuses) cannot fail the upgrade.
-_HANDSHAKE_HEADERS: Final = (
-    ("HTTP_HOST", "Host"),
-    ("HTTP_CONNECTION", "Connection"),
-    ("HTTP_UPGRADE", "Upgrade"),
-    ("HTTP_SEC_WEBSOCKET_KEY", "Sec-WebSocket-Key"),
-    ("HTTP_SEC_WEBSOCKET_VERSION", "Sec-WebSocket-Version"),
-    ("HTTP_SEC_WEBSOCKET_EXTENSIONS", "Sec-WebSocket-Extensions"),
-    ("HTTP_SEC_WEBSOCKET_PROTOCOL", "Sec-WebSocket-Protocol"),
-    ("HTTP_ORIGIN", "Origin"),
-)
-
 logger = get_logger("gsocketio.websocket.connection")
 _frames_logger = get_logger("gsocketio.websocket.connection.frames")
-
-Environ = MutableMapping[str, Any]
-
-
-def is_websocket_request(environ: Environ) -> bool:
-    """True when the client asks for a WebSocket upgrade (``Upgrade: websocket``); only the
-    intent: :func:`accept_websocket` validates the rest (a broken upgrade gets a 400)."""
-    upgrade = environ.get("HTTP_UPGRADE")
-    if not isinstance(upgrade, str):
-        return False
-    return any(token.strip().lower() == "websocket" for token in upgrade.split(","))
 
 
 def accept_websocket(
@@ -116,7 +101,7 @@ def accept_websocket(
     if compression:
         extensions = list(enable_server_permessage_deflate(None))
     handshake = ServerProtocol(extensions=extensions, max_size=max_message_size, logger=logger)
-    response = handshake.accept(_request_from_environ(environ))
+    response = handshake.accept(request_from_environ(environ))
     if response.status_code != 101:
         raise WebSocketHandshakeError(f"invalid WebSocket upgrade: {handshake.handshake_exc}")
     response.headers.update(environ.get("gsocketio.extra_headers", ()))  # engine/hooks.py
@@ -127,7 +112,7 @@ def accept_websocket(
         Side.SERVER, state=State.OPEN, max_size=max_message_size, logger=_frames_logger
     )
     protocol.extensions = handshake.extensions
-    pending = _drain_buffered(environ.get(RFILE_KEY), sock)
+    pending = drain_buffered(environ.get(RFILE_KEY), sock, _RECV_SIZE)
     ws = WebSocket(
         sock,
         protocol,
@@ -145,54 +130,11 @@ def accept_websocket(
     return ws
 
 
-def _request_from_environ(environ: Environ) -> Request:
-    headers = Headers()
-    try:
-        for key, name in _HANDSHAKE_HEADERS:
-            value = environ.get(key)
-            if isinstance(value, str):
-                headers[name] = value
-    except InvalidHeaderValue as exc:
-        raise WebSocketHandshakeError(f"invalid WebSocket upgrade: {exc}") from exc
-    path = environ.get("PATH_INFO") or "/"
-    query = environ.get("QUERY_STRING")
-    if query:
-        path = f"{path}?{query}"
-    return Request(
-        path=path,
-        headers=headers,
-        method=str(environ.get("REQUEST_METHOD", "GET")),
-        protocol=str(environ.get("SERVER_PROTOCOL", "HTTP/1.1")),
-    )
-
-
-def _drain_buffered(rfile: Any, sock: Any) -> bytes:
-    """Return bytes the server's reader holds past the request head, without blocking.
-
-    ``read1`` returns buffered bytes if there are any, else does one raw read, which a zero
-    socket timeout turns into "nothing available" instead of a wait.
-    """
-    if rfile is None or not hasattr(rfile, "read1"):
-        return b""
-    previous = sock.gettimeout()
-    sock.settimeout(0.0)
-    try:
-        data = rfile.read1(_RECV_SIZE)
-    except (BlockingIOError, InterruptedError):
-        data = b""
-    except OSError as exc:  # peer already gone: the first receive() sees EOF
-        logger.debug("reading buffered bytes after the upgrade failed: %s", exc)
-        data = b""
-    finally:
-        sock.settimeout(previous)
-    return bytes(data) if data else b""
-
-
 class _SendTimedOut(Exception):
     """Thrown into a writer by its send timer; never leaves this module."""
 
 
-class WebSocket:
+class WebSocket(Parking):
     """One accepted WebSocket connection: read from one greenlet, write from any number.
 
     ``receive()`` returns ``None`` as soon as the connection leaves the OPEN state (peer close,
@@ -205,6 +147,22 @@ class WebSocket:
     ``None`` while open; then the code of whoever closed first (the peer's, 1005 if its close
     frame had none; ours; 1002/1007/1009/1011 when we failed the connection), or 1006.
     """
+
+    __slots__ = (
+        "_aborted",
+        "_close_timer",
+        "_messages",
+        "_out",
+        "_protocol",
+        "_read_lock",
+        "_reader",
+        "_send_timer",
+        "_taken",
+        "_write_lock",
+        "close_timeout",
+        "linger",
+        "send_timeout",
+    )
 
     def __init__(
         self,
@@ -227,6 +185,9 @@ class WebSocket:
         limit = sys.maxsize if max_message_size is None else max_message_size
         self._reader = FrameReader(protocol, limit)
         self._messages = self._reader.messages
+        self._taken = 0  # messages[:_taken] were returned by receive()
+        self._wake: Callable[[], object] | None = None  # see when_readable
+        self.linger = 0.0  # see receive_nowait
         self._aborted = False
         self._close_timer: gevent.Greenlet | None = None
         self._out: list[bytes | memoryview] = []  # framed, not yet written (the backlog)
@@ -236,11 +197,10 @@ class WebSocket:
         self._burst_bytes = 0
         # Reads may idle as long as the engine's ping/pong allows, so the socket has no timeout
         # (a server-set one would drop idle connections). One reusable timer bounds each write
-        # that has to wait: a socket timeout would also arm a timer on every idle read.
+        # that has to wait (a socket timeout would also arm a timer on every idle read); most
+        # connections never wait, so it is made on the first write that does.
         sock.settimeout(None)
-        self._send_timer = (
-            gevent.Timeout(send_timeout, _SendTimedOut) if send_timeout is not None else None
-        )
+        self._send_timer: gevent.Timeout | None = None  # made by the first write that waits
 
     @property
     def closed(self) -> bool:
@@ -283,16 +243,38 @@ class WebSocket:
         A reader that keeps finding data yields to the hub every :data:`MAX_BURST_MESSAGES`
         messages or :data:`MAX_BURST_BYTES` bytes (fairness; no switch otherwise)."""
         with self._read_lock:
-            messages = self._messages
-            while not messages:
-                if self._aborted or self._protocol._state is not State.OPEN:
-                    return None
-                self._process(self._read())
-            self._burst_messages += 1
-            if self._burst_messages >= MAX_BURST_MESSAGES or self._burst_bytes >= MAX_BURST_BYTES:
-                self._burst_messages = self._burst_bytes = 0
-                gevent.sleep(0)
-            return messages.popleft()
+            return self._next(True)  # type: ignore[return-value]  # blocking: never WOULD_BLOCK
+
+    def receive_nowait(self) -> str | bytes | WouldBlock | None:
+        """As :meth:`receive`, but :data:`WOULD_BLOCK` once no bytes came for :attr:`linger`
+        seconds (0: at once); then :meth:`when_readable` parks the connection without a
+        greenlet (needs :attr:`can_park`)."""
+        with self._read_lock:
+            return self._next(False)
+
+    def _next(self, block: bool) -> str | bytes | WouldBlock | None:
+        messages = self._messages
+        taken = self._taken
+        while taken == len(messages):  # all taken (cleared below): read more
+            if self._aborted or self._protocol._state is not State.OPEN:
+                return None
+            data = self._read() if block else self._read_nowait()
+            if data is None:
+                if self.linger and self.wait_readable(self.linger):
+                    continue  # bytes came while this greenlet waited
+                return WOULD_BLOCK
+            self._process(data)
+        message = messages[taken]
+        if taken + 1 == len(messages):  # the last one: an idle connection holds none
+            messages.clear()
+            self._taken = 0
+        else:
+            self._taken = taken + 1
+        self._burst_messages += 1
+        if self._burst_messages >= MAX_BURST_MESSAGES or self._burst_bytes >= MAX_BURST_BYTES:
+            self._burst_messages = self._burst_bytes = 0
+            gevent.sleep(0)
+        return message
 
     def _read(self) -> bytes:
         """Next bytes from the peer; ``b""`` on EOF or a socket error (both end the connection)."""
@@ -406,6 +388,8 @@ class WebSocket:
                 self._out.append(memoryview(data)[sent:])
                 return False
             timer = self._send_timer
+            if timer is None and self.send_timeout is not None:
+                timer = self._send_timer = gevent.Timeout(self.send_timeout, _SendTimedOut)
             if timer is not None:
                 timer.start()
             self._sock.sendall(memoryview(data)[sent:])
@@ -458,6 +442,7 @@ class WebSocket:
                     while not self._aborted and self._protocol.state is not State.CLOSED:
                         self._process(self._read())
                         self._messages.clear()  # nobody reads them any more
+                        self._taken = 0
             finally:
                 self._read_lock.release()
         self._abort()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import struct
-from collections import deque
 from typing import Final, Protocol
 
 from websockets.frames import CloseCode, Frame, Opcode
@@ -67,7 +66,8 @@ class FrameCache(dict[int, tuple[str, list[bytes]]]):
 
 
 class FrameReader:
-    """Turns received bytes into complete messages (``str`` or ``bytes``) in ``messages``."""
+    """Turns received bytes into complete messages (``str`` or ``bytes``) appended to
+    ``messages``, which the reader takes in order and clears."""
 
     __slots__ = (
         "_binary_parts",
@@ -82,7 +82,9 @@ class FrameReader:
 
     def __init__(self, protocol: WSProtocol, max_size: int) -> None:
         self.protocol = protocol
-        self.messages: deque[str | bytes] = deque()
+        # A list (the reader takes them by index): an empty list costs 56 bytes, an empty
+        # deque 760, and an idle connection has an empty one (#14).
+        self.messages: list[str | bytes] = []
         self._max_size = max_size
         self._buffer = bytearray()  # the start of a frame not completely received yet
         self._fragmented = False  # a fragmented message is going through the protocol

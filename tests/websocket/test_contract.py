@@ -15,6 +15,7 @@ import socket as stdlib_socket
 from importlib.metadata import version
 
 import gevent
+import gevent.exceptions
 import gevent.socket
 import pytest
 from websockets.frames import Close, CloseCode
@@ -139,6 +140,47 @@ def test_a_reader_that_keeps_finding_data_yields() -> None:
         assert [ws.receive() for _ in range(count)] == ["x"] * count
         assert ticks[0] - start >= count // MAX_BURST_MESSAGES - 1
         other.kill()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_parked_read_is_woken_by_a_close_from_another_greenlet() -> None:
+    """``PlainIO`` parks on the read watcher with the greenlet's own ``switch`` as callback
+    (no gevent Waiter): gevent's ``cancel_wait`` must still reach it when another greenlet
+    closes the socket, and a second reader must still get gevent's concurrent-use error."""
+    a, b = _pair()
+    try:
+        io_a = _gevent_io.PlainIO(a)
+        reader = gevent.spawn(io_a.recv, 100, True)
+        gevent.sleep(0.01)
+        assert not reader.ready()
+        second = gevent.spawn(_gevent_io.PlainIO(a).recv, 100, True)
+        with pytest.raises(gevent.exceptions.ConcurrentObjectUseError):
+            second.get(timeout=2)
+        a.close()
+        with pytest.raises(OSError):  # gevent's cancel_wait_ex (EBADF), as with sock._wait
+            reader.get(timeout=2)
+        assert reader.dead
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_parked_read_leaves_no_watcher_started() -> None:
+    a, b = _pair()
+    try:
+        io_a = _gevent_io.PlainIO(a)
+        reader = gevent.spawn(io_a.recv, 100, True)
+        gevent.sleep(0.01)
+        assert a._read_event.callback is not None  # parked on the watcher
+        b.sendall(b"hi")
+        assert reader.get(timeout=2) == b"hi"
+        assert a._read_event.callback is None and not a._read_event.active
+        reader = gevent.spawn(io_a.recv, 100, True)
+        gevent.sleep(0.01)
+        reader.kill(block=True, timeout=2)  # killed while parked: the watcher is stopped
+        assert a._read_event.callback is None and not a._read_event.active
     finally:
         a.close()
         b.close()
