@@ -124,8 +124,8 @@ class Client:
     """The client's records in order: events that arrive before ``connect`` (Node writes
     missed packets before its CONNECT reply; the client emits them right after) are kept."""
 
-    def __init__(self, urls: list[str]) -> None:
-        self.node = NodeClient(CLIENT, "", args={"urls": urls}, timeout=40)
+    def __init__(self, urls: list[str], script: str = CLIENT, **args: Any) -> None:
+        self.node = NodeClient(script, "", args={"urls": urls, **args}, timeout=40)
         self.pending: list[Any] = []
 
     def expect(self, key: str) -> dict[str, Any]:

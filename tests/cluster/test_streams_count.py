@@ -22,6 +22,7 @@ import gsocketio
 from gsocketio.adapters import streams_wire as sw
 from gsocketio.adapters.redis_streams import RedisStreamsAdapter
 from tests.cluster.conftest import REDIS_URL, eventually, redis_client
+from tests.cluster.test_streams import Client as StreamsClient
 from tests.cluster.test_streams_kill import cleanup
 from tests.helpers.node import NodeClient, run_node
 
@@ -186,34 +187,11 @@ def _wait(event: Event) -> None:
     event.clear()
 
 
-class Client:
-    """The client's records in order; events that arrive before ``connect`` are kept."""
+class Client(StreamsClient):
+    """test_streams' recording client, on the namespace ``nsp`` (this module's script)."""
 
     def __init__(self, urls: list[str], nsp: str) -> None:
-        self.node = NodeClient(CLIENT, "", args={"urls": urls, "nsp": nsp}, timeout=40)
-        self.pending: list[Any] = []
-
-    def expect(self, key: str) -> dict[str, Any]:
-        for _ in range(1000):
-            rec = self.node.expect("r")
-            if key in rec:
-                rec.pop("r")
-                return rec
-            if "ev" in rec:
-                self.pending.append(rec["ev"][0])
-        raise AssertionError(f"no {key}")
-
-    def evs(self, n: int) -> list[Any]:
-        while len(self.pending) < n:
-            self.pending.append(self.expect("ev")["ev"][0])
-        got, self.pending = self.pending[:n], self.pending[n:]
-        return got
-
-    def send(self, cmd: dict[str, Any]) -> None:
-        self.node.send(cmd)
-
-    def close(self) -> None:
-        self.node.close()
+        super().__init__(urls, CLIENT, nsp=nsp)
 
 
 def _namespaces_by_stream(key: str) -> dict[str, set[str]]:
