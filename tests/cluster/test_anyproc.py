@@ -122,7 +122,22 @@ def cluster(key: str) -> Iterator[Callable[..., Cluster]]:
     tmp.cleanup()
 
 
-STEADY = """
+# Bounded waits both client scripts use: a predicate, a pause, one event's ack.
+WAITS = """
+const until = (pred, ms, what) => new Promise((ok, ko) => {
+  const t0 = Date.now();
+  const tick = () => pred() ? ok() : (Date.now() - t0 > ms ? ko(new Error(what)) : setTimeout(tick, 20));
+  tick();
+});
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ask = (s, ev, arg) => new Promise((ok, ko) => {
+  const t = setTimeout(() => ko(new Error(`no ack for ${ev} ${arg}`)), 10000);
+  s.emit(ev, arg, (reply) => { clearTimeout(t); ok(reply); });
+});
+"""
+
+STEADY = (
+    """
 const v2 = ARGS.client === "v2";
 const io = v2 ? require("socket.io-client-v2") : require("socket.io-client").io;
 const { polling, upgrading, broadcasts, seconds } = ARGS;
@@ -140,17 +155,9 @@ for (let i = 0; i < polling + upgrading; i++) {
   s.on("connect_error", (e) => errors.push(`client ${i}: connect_error ${e && e.message}`));
   clients.push(c);
 }
-const until = (pred, ms, what) => new Promise((ok, ko) => {
-  const t0 = Date.now();
-  const tick = () => pred() ? ok() : (Date.now() - t0 > ms ? ko(new Error(what)) : setTimeout(tick, 20));
-  tick();
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const ask = (s, ev, arg) => new Promise((ok, ko) => {
-  const t = setTimeout(() => ko(new Error(`no ack for ${ev} ${arg}`)), 10000);
-  s.emit(ev, arg, (reply) => { clearTimeout(t); ok(reply); });
-});
-(async () => {
+"""
+    + WAITS
+    + """(async () => {
   await until(() => clients.every((c) => c.s.connected), 15000, "not all connected");
   const stopAt = seconds ? Date.now() + seconds * 1000 : Infinity;
   const run = async (c, i) => {
@@ -181,8 +188,10 @@ const ask = (s, ev, arg) => new Promise((ok, ko) => {
   done();
 })().catch((e) => fail(e.stack || e));
 """
+)
 
-LEGACY = """
+LEGACY = (
+    """
 const lio = require("socket.io-client-legacy");
 const { clients: n, rounds, broadcasts, transport: want_transport } = ARGS;
 const errors = [];
@@ -198,17 +207,9 @@ for (let i = 0; i < n; i++) {
   s.on("error", (e) => errors.push(`client ${i}: error ${e}`));
   clients.push(c);
 }
-const until = (pred, ms, what) => new Promise((ok, ko) => {
-  const t0 = Date.now();
-  const tick = () => pred() ? ok() : (Date.now() - t0 > ms ? ko(new Error(what)) : setTimeout(tick, 20));
-  tick();
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const ask = (s, ev, arg) => new Promise((ok, ko) => {
-  const t = setTimeout(() => ko(new Error(`no ack for ${ev} ${arg}`)), 10000);
-  s.emit(ev, arg, (reply) => { clearTimeout(t); ok(reply); });
-});
-(async () => {
+"""
+    + WAITS
+    + """(async () => {
   await until(() => clients.every((c) => c.connected), 15000, "not all connected");
   const run = async (c, i) => {
     for (let v = 0; v < rounds; v++) {
@@ -236,6 +237,7 @@ const ask = (s, ev, arg) => new Promise((ok, ko) => {
   done();
 })().catch((e) => fail(e.stack || e));
 """
+)
 
 
 def steady(
