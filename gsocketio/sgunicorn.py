@@ -130,11 +130,12 @@ class GeventSocketIOBaseWorker(GeventPyWSGIWorker):  # type: ignore[misc]  # gun
             policy_server=self.policy_server,
             **kwargs,
         )
-        if int(getattr(self.cfg, "workers", 1)) > 1:
+        several = int(getattr(self.cfg, "workers", 1)) > 1
+        if several:
             # As gunicorn does for its own gevent servers: one connection per wake-up, so the
             # worker that wakes first does not take a burst of them all (the others woke too).
             server.max_accept = 1
-        if int(getattr(self.cfg, "workers", 1)) > 1 or os.environ.get(NODE_DIR_ENV):
+        if several or os.environ.get(NODE_DIR_ENV):
             # Several workers: each one's sessions are reachable from the others.
             start_node(server.application, default_node_dir(self.ppid))
         return server
