@@ -11,7 +11,25 @@ from typing import Any
 import gevent.socket
 from greenlet import getcurrent  # type: ignore[import-untyped]
 
-__all__ = ["PlainIO", "is_plain"]
+__all__ = ["PlainIO", "is_plain", "repeating_timer", "restart"]
+
+
+def repeating_timer(hub: Any, seconds: float) -> Any:
+    """A libev timer for :func:`restart`: ``seconds`` is also its repeat interval."""
+    return hub.loop.timer(seconds, seconds)
+
+
+def restart(timer: Any, callback: Any, *args: Any) -> None:
+    """(Re)start a :func:`repeating_timer` to fire ``seconds`` from now.
+
+    Not ``timer.start()``: libev's ``ev_timer_stop`` keeps only the time *left* in a stopped
+    timer, and ``start`` counts down from that, so a timer stopped and started again fires
+    after the *sum* of its waits reaches ``seconds`` (a 1 s linger that ended four 0.25 s
+    waits expires at once on the fifth; gevent's reused ``Timeout`` does the same).
+    ``ev_timer_again`` re-arms from the repeat interval. The caller stops it when the wait
+    ends (it would fire again every ``seconds`` otherwise). It counts from the clock's time,
+    not the loop's (as old as the loop iteration), as gevent's ``Timeout`` does."""
+    timer.again(callback, *args, update=True)
 
 
 def is_plain(sock: Any) -> bool:
@@ -84,7 +102,8 @@ class PlainIO:
         """Wait (cooperatively) up to ``seconds`` for the socket to become readable: True when
         it did (or was closed: at once), False when the time passed. Raises :class:`OSError`
         when another greenlet closes the socket meanwhile. A bare libev timer, made once per
-        wait streak: cheaper than a ``gevent.Timeout``, whose ``start`` binds ``throw``."""
+        wait streak: cheaper than a ``gevent.Timeout``, whose ``start`` binds ``throw``. It is
+        restarted with :func:`restart` (the full ``seconds`` each wait), not ``start``."""
         event = self._sock._read_event
         if event is None:
             return True
@@ -92,10 +111,10 @@ class PlainIO:
             self._sock._wait(event)
         timer = self._timer
         if timer is None:
-            timer = self._timer = self._hub.loop.timer(seconds)
+            timer = self._timer = repeating_timer(self._hub, seconds)
         switch = getcurrent().switch
         event.start(switch, True)
-        timer.start(switch, False)
+        restart(timer, switch, False)
         try:
             came: object = self._hub.switch()
         finally:

@@ -16,6 +16,8 @@ from typing import Any, Final
 
 import gevent
 import gevent.lock
+from gevent.hub import get_hub
+from greenlet import getcurrent  # type: ignore[import-untyped]
 from websockets.exceptions import ProtocolError as WSProtocolError
 from websockets.extensions.base import ServerExtensionFactory
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
@@ -200,7 +202,7 @@ class WebSocket(Parking):
         # that has to wait (a socket timeout would also arm a timer on every idle read); most
         # connections never wait, so it is made on the first write that does.
         sock.settimeout(None)
-        self._send_timer: gevent.Timeout | None = None  # made by the first write that waits
+        self._send_timer: Any = None  # a bare libev timer, made by the first write that waits
 
     @property
     def closed(self) -> bool:
@@ -389,9 +391,9 @@ class WebSocket(Parking):
                 return False
             timer = self._send_timer
             if timer is None and self.send_timeout is not None:
-                timer = self._send_timer = gevent.Timeout(self.send_timeout, _SendTimedOut)
-            if timer is not None:
-                timer.start()
+                timer = self._send_timer = _gevent_io.repeating_timer(get_hub(), self.send_timeout)
+            if timer is not None:  # each wait gets all of send_timeout (see restart)
+                _gevent_io.restart(timer, getcurrent().throw, _SendTimedOut)
             self._sock.sendall(memoryview(data)[sent:])
             return True
         except _SendTimedOut as exc:
@@ -404,7 +406,7 @@ class WebSocket(Parking):
             raise WebSocketError(f"send failed: {exc}") from exc
         finally:
             if timer is not None:
-                timer.cancel()
+                timer.stop()
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake; idempotent, never waits for the peer.

@@ -731,3 +731,37 @@ def test_send_nowait_frames_a_shared_message_once_per_cache() -> None:
         for a, b in pairs:
             a.close()
             b.close()
+
+
+def test_every_blocking_write_gets_the_whole_send_timeout() -> None:
+    """The send timer is made once and reused: each write that has to wait still gets all of
+    ``send_timeout`` (a restarted libev timer kept only the time left: writes that waited
+    0.25 s each were aborted on the third with a 0.6 s timeout), and one that waits longer
+    is still aborted."""
+    a, b = gevent.socket.socketpair()
+    try:
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        ws = WebSocket(a, Protocol(Side.SERVER, state=State.OPEN), send_timeout=0.6)
+        big = b"x" * 1_000_000
+        frame_size = len(big) + 10  # 64-bit length form: 2 + 8 header bytes
+
+        def drain_after(delay: float) -> None:
+            gevent.sleep(delay)
+            got = 0
+            while got < frame_size:  # bounded by the frame; recv blocks at most TIMEOUT
+                got += len(b.recv(65536))
+
+        b.settimeout(TIMEOUT)
+        for _ in range(4):  # 4 x 0.25 s waits: past 0.6 s in all from the third on
+            reader = gevent.spawn(drain_after, 0.25)
+            ws.send(big)
+            reader.get(timeout=TIMEOUT)
+        assert not ws.closed
+        start = gevent.get_hub().loop.now()
+        with pytest.raises(WebSocketError, match="timed out"):
+            ws.send(big)  # nobody reads
+        assert gevent.get_hub().loop.now() - start >= 0.5
+    finally:
+        a.close()
+        b.close()

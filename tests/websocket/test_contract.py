@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _socket
 import socket as stdlib_socket
+from collections.abc import Callable
 from importlib.metadata import version
 
 import gevent
@@ -181,6 +182,47 @@ def test_a_parked_read_leaves_no_watcher_started() -> None:
         gevent.sleep(0.01)
         reader.kill(block=True, timeout=2)  # killed while parked: the watcher is stopped
         assert a._read_event.callback is None and not a._read_event.active
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_reused_libev_timer_keeps_only_the_time_left() -> None:
+    """Why ``_gevent_io.restart`` exists: libev's ``ev_timer_stop`` keeps the time left, so a
+    timer stopped and ``start``-ed again fires once its waits add up to its duration (this
+    made the 1 s linger expire every few messages at 5,000 clients, issue #14). Should gevent
+    change that, the first assertion fails: ``restart`` stays correct either way."""
+    hub = gevent.get_hub()
+
+    def three_waits(timer: object, start: Callable[[Callable[[], None]], None]) -> bool:
+        fired: list[int] = []
+        for _ in range(3):  # three waits of 0.15 s, each ended before 0.3 s
+            start(lambda: fired.append(1))
+            gevent.sleep(0.15)
+            timer.stop()  # type: ignore[attr-defined]
+        timer.close()  # type: ignore[attr-defined]
+        return bool(fired)
+
+    plain = hub.loop.timer(0.3)
+    assert three_waits(plain, plain.start), "libev: a restarted timer gets its full time again"
+    again = _gevent_io.repeating_timer(hub, 0.3)
+    assert not three_waits(again, lambda cb: _gevent_io.restart(again, cb))
+
+
+def test_each_linger_wait_gets_the_whole_linger() -> None:
+    """``PlainIO.wait`` reuses its timer over a streak of waits: every wait still lasts up to
+    ``seconds`` (before, the streak's waits shared one budget of ``seconds``)."""
+    a, b = _pair()
+    try:
+        io_a = _gevent_io.PlainIO(a)
+        for _ in range(4):  # 4 x 0.12 s: past 0.3 s from the second wait on
+            sender = gevent.spawn_later(0.12, b.sendall, b"x")
+            assert io_a.wait(0.3) is True
+            assert io_a.recv_nowait(10) == b"x"
+            sender.join(timeout=2)
+        start = gevent.get_hub().loop.now()
+        assert io_a.wait(0.3) is False
+        assert gevent.get_hub().loop.now() - start >= 0.25
     finally:
         a.close()
         b.close()
