@@ -11,8 +11,9 @@ and exits when both are empty.
 
 **Handlers run inline on the reader** (:meth:`WebSocketIO.run_inline`, which the Socket.IO
 layer's ``Client.spawn`` asks first): a handler that returns without blocking costs no greenlet
-switch and no hub callback. Should it block, the hub gets control, and a callback armed before
-the call makes a recycled greenlet the reader from then on, so the connection keeps being read
+switch and no hub callback of its own. Should it block, the hub gets control, and a callback
+queued before the call (one per loop iteration for every connection, :class:`_InlineRuns`)
+makes a recycled greenlet the reader from then on, so the connection keeps being read
 (pongs, acks the handler waits for, the next events) while the handler waits, exactly as if it
 had been spawned. The greenlet it blocked on finishes the handler and leaves the reading to
 its successor; the original reader (the request's greenlet) then waits for the connection to
@@ -67,6 +68,48 @@ class _FlushShared:
 
 
 _FLUSHES = FlushQueue(_FlushShared)
+
+
+class _InlineRuns:
+    """The handlers running inline on their readers now, and one hub callback per loop
+    iteration (armed by the first run) that hands the reading of those still running, which
+    blocked, to a new reader. A callback per run would make a gevent callback object per
+    message that lives until the loop iteration ends: with thousands of connections per
+    iteration they outlive young garbage collections and trigger full ones
+    (docs/benchmarks.md, echo scaling). A run that returns is the last entry (runs on other
+    readers only start while it is blocked, and the check always comes before a blocked run
+    resumes: it was queued before the run started); :meth:`check` takes every entry."""
+
+    __slots__ = ("_armed", "_hub", "running")
+
+    def __init__(self) -> None:
+        self._hub: Any = None  # the hub of the first run's thread
+        self._armed = False
+        self.running: list[WebSocketIO] = []
+
+    def enter(self, io: WebSocketIO) -> bool:
+        """Note a run starting on ``io``'s reader; False from another thread's hub (the
+        caller arms a callback of its own)."""
+        hub = gevent.get_hub()
+        if hub is not self._hub:
+            if self._hub is not None:
+                return False
+            self._hub = hub
+        if not self._armed:
+            self._armed = True
+            hub.loop.run_callback(self.check)
+        self.running.append(io)
+        return True
+
+    def check(self) -> None:
+        # From the hub: every run still listed blocked; its reader is taken over.
+        self._armed = False
+        running, self.running = self.running, []
+        for io in running:
+            io._take_over(io._reader)
+
+
+_INLINE = _InlineRuns()
 
 
 class WebSocketIO:
@@ -222,13 +265,20 @@ class WebSocketIO:
         me = getcurrent()
         if me is not self._reader:
             return False
-        takeover = gevent.get_hub().loop.run_callback(self._take_over, me)
+        takeover = None
+        if not _INLINE.enter(self):  # another thread's hub: a callback of its own
+            takeover = gevent.get_hub().loop.run_callback(self._take_over, me)
         context, me.gr_context = me.gr_context, None
         try:
             fn(*args)
         finally:
             me.gr_context = context
-            takeover.stop()
+            if takeover is not None:
+                takeover.stop()
+            elif self._reader is me:  # not taken over: still the last entry
+                running = _INLINE.running
+                if running and running[-1] is self:
+                    running.pop()
         return True
 
     def _take_over(self, blocked: Any) -> None:

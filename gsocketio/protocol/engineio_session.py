@@ -382,9 +382,13 @@ class Session:
         ``[NOOP]`` too. A transport that is not (yet) the session's gets nothing.
         """
         if transport is None or transport == self._transport:
-            packets = self._queue
-            if packets:
-                self._queue = []
+            queue = self._queue
+            if queue:
+                # A copy, the queue kept: a new empty queue per take would live until the next
+                # message, outlive the young GC generations and trigger full collections
+                # (docs/benchmarks.md, echo scaling); the copy is gone once written.
+                packets = queue.copy()
+                queue.clear()
                 self._queued_bytes = 0
                 return packets
             return [_NOOP] if self._state is SessionState.UPGRADING else []

@@ -244,15 +244,23 @@ class WebSocket(Parking):
 
         A reader that keeps finding data yields to the hub every :data:`MAX_BURST_MESSAGES`
         messages or :data:`MAX_BURST_BYTES` bytes (fairness; no switch otherwise)."""
-        with self._read_lock:
+        lock = self._read_lock  # not `with`: its bound __exit__ would live through the wait
+        lock.acquire()
+        try:
             return self._next(True)  # type: ignore[return-value]  # blocking: never WOULD_BLOCK
+        finally:
+            lock.release()
 
     def receive_nowait(self) -> str | bytes | WouldBlock | None:
         """As :meth:`receive`, but :data:`WOULD_BLOCK` once no bytes came for :attr:`linger`
         seconds (0: at once); then :meth:`when_readable` parks the connection without a
         greenlet (needs :attr:`can_park`)."""
-        with self._read_lock:
+        lock = self._read_lock  # as in receive (see docs/benchmarks.md, GC and scaling)
+        lock.acquire()
+        try:
             return self._next(False)
+        finally:
+            lock.release()
 
     def _next(self, block: bool) -> str | bytes | WouldBlock | None:
         messages = self._messages

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import gevent
 import gevent.event
@@ -18,6 +18,7 @@ import pytest
 import socketio
 
 import gsocketio
+from gsocketio.engine.websocket import _InlineRuns
 
 WAIT = 10.0
 
@@ -58,8 +59,17 @@ def test_quick_handlers_run_on_the_reader(
     assert len(set(map(id, seen))) == 1  # one greenlet for all: the connection's reader
 
 
+@pytest.fixture(params=["shared", "per-run"])
+def takeover(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a blocked run is noticed: the shared per-iteration check, and the callback a
+    run arms itself when called from another thread's hub (forced here)."""
+    if request.param == "per-run":
+        monkeypatch.setattr(_InlineRuns, "enter", lambda self, io: False)
+    return str(request.param)
+
+
 def test_a_blocked_handler_hands_the_reading_over(
-    serve: Callable[..., str], client: Callable[..., socketio.Client]
+    serve: Callable[..., str], client: Callable[..., socketio.Client], takeover: str
 ) -> None:
     sio = gsocketio.Server()
     release = gevent.event.Event()
@@ -168,3 +178,68 @@ def test_a_client_leaving_while_its_handler_blocks_disconnects_once(
     gevent.sleep(0.1)  # a second disconnect, were there one, would come now
     assert gone == [sid]
     assert sio.sockets() == []
+
+
+def test_handlers_that_block_one_after_another_each_hand_the_reading_over(
+    serve: Callable[..., str], client: Callable[..., socketio.Client], takeover: str
+) -> None:
+    """The reader blocks in a handler, its successor blocks in the next one, and the first
+    resumes while the second still waits: a third reader must still be made (the shared
+    check lists connections, not greenlets)."""
+    sio = gsocketio.Server()
+    gates = {name: gevent.event.Event() for name in ("one", "two")}
+    ran_on: list[Any] = []
+
+    def wait(sid: str, name: str) -> str:
+        ran_on.append(gevent.getcurrent())
+        return name if gates[name].wait(WAIT) else "timed out"
+
+    def free(sid: str, name: str) -> str:
+        gates[name].set()
+        return f"freed {name}"
+
+    sio.on("wait", wait)
+    sio.on("free", free)
+    url = serve(sio.wsgi_app())
+    c = client()
+    _connect(c, url)
+    done = {name: gevent.event.AsyncResult() for name in gates}
+    c.emit("wait", "one", callback=lambda *a: done["one"].set(a))
+    c.emit("wait", "two", callback=lambda *a: done["two"].set(a))
+    assert c.call("free", "one", timeout=WAIT) == "freed one"
+    assert done["one"].get(timeout=WAIT) == ("one",)
+    assert c.call("free", "two", timeout=WAIT) == "freed two"  # read by a third reader
+    assert done["two"].get(timeout=WAIT) == ("two",)
+    assert len(set(map(id, ran_on))) == 2
+    assert c.call("free", "one", timeout=WAIT) == "freed one"
+
+
+class _FakeIO:
+    def __init__(self) -> None:
+        self._reader = object()
+        self.taken: list[object] = []
+
+    def _take_over(self, blocked: object) -> None:
+        self.taken.append(blocked)
+
+
+def test_the_shared_check_takes_over_only_runs_still_listed() -> None:
+    from gevent import monkey
+
+    runs = _InlineRuns()
+    quick, blocked = _FakeIO(), _FakeIO()
+    assert runs.enter(quick)  # type: ignore[arg-type]
+    assert runs.running.pop() is cast(Any, quick)  # it returned: its entry is the last
+    assert runs.enter(blocked)  # type: ignore[arg-type]
+    gevent.sleep(0)  # the hub runs the check (armed once for both)
+    assert quick.taken == [] and blocked.taken == [blocked._reader]
+    assert runs.running == []
+    other: list[bool] = []  # another thread's hub: refused, the run arms its own callback
+    start_thread = monkey.get_original("_thread", "start_new_thread")
+    real_sleep = monkey.get_original("time", "sleep")
+    start_thread(lambda: other.append(runs.enter(_FakeIO())), ())  # type: ignore[arg-type]
+    for _ in range(500):  # bounded: 5 s
+        if other:
+            break
+        real_sleep(0.01)
+    assert other == [False]
