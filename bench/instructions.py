@@ -8,10 +8,13 @@ its measured window and off at its end, so start-up and connection setup are lef
 Before/after work compares a tree of another revision with ``--tree``:
 
     .venv/bin/python bench/instructions.py [--scenario echo|broadcast] [--repeat 2]
-                                           [--tree DIR ...]
+                                           [--clients N] [--tree DIR ...]
 
 Under callgrind the server runs ~50x slower, so the load is small (20 echo clients; 500
 broadcast clients, 50 broadcasts): per-message cost, not scaling, is what this measures.
+``--clients`` changes the echo client count (instructions per ack at 20 vs 200 vs 500 show
+work that grows with the number of connections). Keep it at or below ~500: each client's
+round trip is ~50x slower too, and past the server's 1 s linger the readers park.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from harness import ENV, HERE, PY, ROOT, Cell, LoadProcess, free_port, load_cmd,
 VALGRIND = shutil.which("valgrind") or "valgrind"
 CONTROL = shutil.which("callgrind_control") or "callgrind_control"
 ANNOTATE = shutil.which("callgrind_annotate") or "callgrind_annotate"
+
+
+KEEP: Path | None = None
 
 
 def count(tree: Path, cell: Cell, workdir: Path) -> tuple[int, int]:
@@ -70,6 +76,9 @@ def count(tree: Path, cell: Cell, workdir: Path) -> tuple[int, int]:
     dumps = sorted(workdir.glob(f"callgrind.{port}*"), key=lambda p: p.stat().st_size)
     totals = subprocess.run([ANNOTATE, str(dumps[-1])], capture_output=True, text=True).stdout
     total = next(x for x in totals.splitlines() if "PROGRAM TOTALS" in x)
+    if KEEP is not None:  # --keep: for callgrind_annotate
+        KEEP.mkdir(parents=True, exist_ok=True)
+        shutil.copy(dumps[-1], KEEP / f"callgrind.{tree.name}.{cell.clients}.{port}")
     return int(total.split()[0].replace(",", "")), done
 
 
@@ -77,12 +86,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", choices=["echo", "broadcast"], default="echo")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=20, help="echo clients (default 20)")
     parser.add_argument("--tree", type=Path, action="append", default=[], help="another tree")
+    parser.add_argument("--keep", type=Path, help="copy each run's callgrind output here")
     args = parser.parse_args()
+    global KEEP
+    KEEP = args.keep
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     if args.scenario == "echo":
-        cell = Cell("echo", clients=20, seconds=8)
+        cell = Cell("echo", clients=args.clients, seconds=8)
     else:
         cell = Cell("broadcast", clients=500, broadcasts=50, rounds=2)
     trees = [ROOT, *args.tree]

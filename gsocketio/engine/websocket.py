@@ -71,21 +71,21 @@ _FLUSHES = FlushQueue(_FlushShared)
 
 
 class _InlineRuns:
-    """The handlers running inline on their readers now, and one hub callback per loop
-    iteration (armed by the first run) that hands the reading of those still running, which
-    blocked, to a new reader. A callback per run would make a gevent callback object per
-    message that lives until the loop iteration ends: with thousands of connections per
+    """The handlers run inline on their readers in this loop iteration, and one hub callback
+    per iteration (armed by the first run) that hands the reading of those still running,
+    which blocked, to a new reader. A callback per run would make a gevent callback object
+    per message that lives until the iteration ends: with thousands of connections per
     iteration they outlive young garbage collections and trigger full ones
-    (docs/benchmarks.md, echo scaling). A run that returns is the last entry (runs on other
-    readers only start while it is blocked, and the check always comes before a blocked run
-    resumes: it was queued before the run started); :meth:`check` takes every entry."""
+    (docs/benchmarks.md, echo scaling). A run marks its connection (``_in_handler``, its
+    greenlet) and clears the mark when it returns; the check always comes before a blocked
+    run resumes (it was queued before the run started), so a mark it finds is a blocked run."""
 
-    __slots__ = ("_armed", "_hub", "running")
+    __slots__ = ("_armed", "_hub", "runs")
 
     def __init__(self) -> None:
         self._hub: Any = None  # the hub of the first run's thread
         self._armed = False
-        self.running: list[WebSocketIO] = []
+        self.runs: list[WebSocketIO] = []  # since the last check, a connection once per run
 
     def enter(self, io: WebSocketIO) -> bool:
         """Note a run starting on ``io``'s reader; False from another thread's hub (the
@@ -98,15 +98,18 @@ class _InlineRuns:
         if not self._armed:
             self._armed = True
             hub.loop.run_callback(self.check)
-        self.running.append(io)
+        self.runs.append(io)
         return True
 
     def check(self) -> None:
-        # From the hub: every run still listed blocked; its reader is taken over.
+        # From the hub: every connection still marked is blocked in a handler: taken over.
         self._armed = False
-        running, self.running = self.running, []
-        for io in running:
-            io._take_over(io._reader)
+        runs, self.runs = self.runs, []
+        for io in runs:
+            blocked = io._in_handler
+            if blocked is not None:
+                io._in_handler = None
+                io._take_over(blocked)
 
 
 _INLINE = _InlineRuns()
@@ -122,6 +125,7 @@ class WebSocketIO:
         "_ended",
         "_flush_queued",
         "_flushed",
+        "_in_handler",
         "_park",
         "_reader",
         "_session",
@@ -140,6 +144,7 @@ class WebSocketIO:
         self._flush_queued = False  # flush() is scheduled (see wake)
         self._flushed: Event | None = None  # set when that writer ends (only while closing)
         self._reader: Any = None  # the greenlet reading now (see run_inline)
+        self._in_handler: Any = None  # the reader, while it runs a handler inline
         self._ended: Event | None = None  # set once reading ended (a reader was taken over)
         self._park = False  # an idle connection waits with no greenlet (see run)
         self._detached = False  # the request's greenlet no longer reads: we close the socket
@@ -266,7 +271,9 @@ class WebSocketIO:
         if me is not self._reader:
             return False
         takeover = None
-        if not _INLINE.enter(self):  # another thread's hub: a callback of its own
+        if _INLINE.enter(self):
+            self._in_handler = me
+        else:  # another thread's hub: a callback of its own
             takeover = gevent.get_hub().loop.run_callback(self._take_over, me)
         context, me.gr_context = me.gr_context, None
         try:
@@ -275,10 +282,8 @@ class WebSocketIO:
             me.gr_context = context
             if takeover is not None:
                 takeover.stop()
-            elif self._reader is me:  # not taken over: still the last entry
-                running = _INLINE.running
-                if running and running[-1] is self:
-                    running.pop()
+            elif self._in_handler is me:  # not taken over (a successor's mark stays)
+                self._in_handler = None
         return True
 
     def _take_over(self, blocked: Any) -> None:

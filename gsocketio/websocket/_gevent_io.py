@@ -29,7 +29,7 @@ def restart(timer: Any, callback: Any, *args: Any) -> None:
     ``ev_timer_again`` re-arms from the repeat interval. The caller stops it when the wait
     ends (it would fire again every ``seconds`` otherwise). It counts from the clock's time,
     not the loop's (as old as the loop iteration), as gevent's ``Timeout`` does."""
-    timer.again(callback, *args, update=True)
+    timer.again(callback, *args)  # update=True is again()'s default
 
 
 def is_plain(sock: Any) -> bool:
@@ -48,7 +48,7 @@ class PlainIO:
     socket the wrapped one is closed too, so the bound methods fail with :class:`OSError`.
     """
 
-    __slots__ = ("_hub", "_recv", "_send", "_sock", "_switch", "_timer", "_watcher")
+    __slots__ = ("_hub", "_owner", "_recv", "_send", "_sock", "_switch", "_timer", "_watcher")
 
     def __init__(self, sock: Any) -> None:
         raw = sock._sock
@@ -58,7 +58,8 @@ class PlainIO:
         self._hub = sock.hub
         self._watcher: Any = None  # our own read watcher, for parking without a greenlet
         self._timer: Any = None  # bounds wait()
-        self._switch: Any = None  # the waiting greenlet's bound switch (see _switch_here)
+        self._owner: Any = None  # the greenlet that last waited, and its bound switch
+        self._switch: Any = None  # (see _switch_here)
 
     def _switch_here(self) -> Any:
         """``getcurrent().switch``, made once per reader greenlet instead of per wait: a bound
@@ -66,10 +67,10 @@ class PlainIO:
         clients), outlives the young garbage collections and is promoted to the oldest
         generation, whose full collections it then triggers (docs/benchmarks.md)."""
         me = getcurrent()
-        switch = self._switch
-        if switch is None or switch.__self__ is not me:
-            switch = self._switch = me.switch
-        return switch
+        if self._owner is not me:
+            self._owner = me
+            self._switch = me.switch
+        return self._switch
 
     def send_some(self, data: bytes | memoryview) -> int:
         """One non-blocking ``send``: bytes written, 0 when the socket's buffer is full.
@@ -133,8 +134,8 @@ class PlainIO:
             event.stop()
             timer.stop()
         if came is False:
-            self._timer = self._switch = None  # idle: made again by the next wait; parked, no
-            timer.close()  # greenlet is held
+            self._timer = self._owner = self._switch = None  # idle: made again by the next
+            timer.close()  # wait; parked, it holds no greenlet
             return False
         return True
 

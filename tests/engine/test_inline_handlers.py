@@ -216,28 +216,29 @@ def test_handlers_that_block_one_after_another_each_hand_the_reading_over(
 
 class _FakeIO:
     def __init__(self) -> None:
-        self._reader = object()
+        self._in_handler: object = None
         self.taken: list[object] = []
 
     def _take_over(self, blocked: object) -> None:
         self.taken.append(blocked)
 
 
-def test_the_shared_check_takes_over_only_runs_still_listed() -> None:
+def test_the_shared_check_takes_over_only_runs_still_marked() -> None:
     from gevent import monkey
 
     runs = _InlineRuns()
     quick, blocked = _FakeIO(), _FakeIO()
-    assert runs.enter(quick)  # type: ignore[arg-type]
-    assert runs.running.pop() is cast(Any, quick)  # it returned: its entry is the last
-    assert runs.enter(blocked)  # type: ignore[arg-type]
-    gevent.sleep(0)  # the hub runs the check (armed once for both)
-    assert quick.taken == [] and blocked.taken == [blocked._reader]
-    assert runs.running == []
+    for io in (quick, blocked, blocked):  # a connection may run several handlers
+        assert runs.enter(cast(Any, io))
+        io._in_handler = reader = object()
+    quick._in_handler = None  # it returned
+    gevent.sleep(0)  # the hub runs the check (armed once for all)
+    assert quick.taken == [] and blocked.taken == [reader] and blocked._in_handler is None
+    assert runs.runs == []
     other: list[bool] = []  # another thread's hub: refused, the run arms its own callback
     start_thread = monkey.get_original("_thread", "start_new_thread")
     real_sleep = monkey.get_original("time", "sleep")
-    start_thread(lambda: other.append(runs.enter(_FakeIO())), ())  # type: ignore[arg-type]
+    start_thread(lambda: other.append(runs.enter(cast(Any, _FakeIO()))), ())
     for _ in range(500):  # bounded: 5 s
         if other:
             break
