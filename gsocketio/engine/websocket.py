@@ -80,30 +80,33 @@ class _InlineRuns:
     greenlet) and clears the mark when it returns; the check always comes before a blocked
     run resumes (it was queued before the run started), so a mark it finds is a blocked run."""
 
-    __slots__ = ("_armed", "_hub", "runs")
+    __slots__ = ("armed", "hub", "runs")
 
     def __init__(self) -> None:
-        self._hub: Any = None  # the hub of the first run's thread
-        self._armed = False
+        self.hub: Any = None  # the hub of the first run's thread
+        self.armed = False
         self.runs: list[WebSocketIO] = []  # since the last check, a connection once per run
 
     def enter(self, io: WebSocketIO) -> bool:
         """Note a run starting on ``io``'s reader; False from another thread's hub (the
-        caller arms a callback of its own)."""
+        caller arms a callback of its own). ``run_inline`` has the fast path inline."""
         hub = gevent.get_hub()
-        if hub is not self._hub:
-            if self._hub is not None:
+        if hub is not self.hub:
+            if self.hub is not None:
                 return False
-            self._hub = hub
-        if not self._armed:
-            self._armed = True
-            hub.loop.run_callback(self.check)
+            self.hub = hub
+        if not self.armed:
+            self.arm()
         self.runs.append(io)
         return True
 
+    def arm(self) -> None:
+        self.armed = True
+        self.hub.loop.run_callback(self.check)
+
     def check(self) -> None:
         # From the hub: every connection still marked is blocked in a handler: taken over.
-        self._armed = False
+        self.armed = False
         runs, self.runs = self.runs, []
         for io in runs:
             blocked = io._in_handler
@@ -271,7 +274,13 @@ class WebSocketIO:
         if me is not self._reader:
             return False
         takeover = None
-        if _INLINE.enter(self):
+        runs = _INLINE
+        if runs.hub is gevent.get_hub():  # runs.enter(self), inline: the hot path
+            if not runs.armed:
+                runs.arm()
+            runs.runs.append(self)
+            self._in_handler = me
+        elif runs.enter(self):  # the first run of all
             self._in_handler = me
         else:  # another thread's hub: a callback of its own
             takeover = gevent.get_hub().loop.run_callback(self._take_over, me)

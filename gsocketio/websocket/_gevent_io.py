@@ -125,7 +125,11 @@ class PlainIO:
         timer = self._timer
         if timer is None:
             timer = self._timer = repeating_timer(self._hub, seconds)
-        switch = self._switch_here()
+        me = getcurrent()  # _switch_here, inline (a call per message)
+        if self._owner is not me:
+            self._owner = me
+            self._switch = me.switch
+        switch = self._switch
         event.start(switch, True)
         restart(timer, switch, False)
         try:
