@@ -384,9 +384,7 @@ class Session:
         if transport is None or transport == self._transport:
             queue = self._queue
             if queue:
-                # A copy, the queue kept: a new empty queue per take would live until the next
-                # message, outlive the young GC generations and trigger full collections
-                # (docs/benchmarks.md, echo scaling); the copy is gone once written.
+                # A copy: a new queue per take would outlive young GCs (docs/benchmarks.md)
                 packets = queue.copy()
                 queue.clear()
                 self._queued_bytes = 0
