@@ -11,7 +11,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gevent.event import Event
+import gevent
+from greenlet import getcurrent  # type: ignore[import-untyped]
 
 from gsocketio._logging import get_logger
 from gsocketio.engine.http import (
@@ -64,24 +65,73 @@ def read_body(environ: Mapping[str, Any], limit: int) -> bytes | None:
 
 class PollingIO:
     """The long-polling transport of one connection (and, after an upgrade, the GET that may
-    still be pending on it)."""
+    still be pending on it).
 
-    __slots__ = ("_conn", "_session", "_wake", "get_active", "post_active")
+    A waiting GET parks its greenlet on the hub with one libev timer of its own (made once,
+    restarted per wait) instead of a ``gevent.event.Event`` and the ``gevent.Timeout`` its
+    timed wait creates each time (~10 Python calls). :meth:`wake` and the timer both reach the
+    greenlet through a hub callback that checks it still waits here (``_waiter``), so a late
+    wake-up can never switch into a greenlet that went on to wait for something else.
+    """
+
+    __slots__ = (
+        "_conn",
+        "_hub",
+        "_session",
+        "_timer",
+        "_waiter",
+        "_wake_pending",
+        "get_active",
+        "post_active",
+    )
 
     def __init__(self, conn: EngineConnection, session: Session) -> None:
         self._conn = conn
         self._session = session
-        self._wake = Event()
+        self._hub: Any = gevent.get_hub()
+        self._timer: Any = None  # the GET's deadline, made at the first wait
+        self._waiter: Any = None  # the greenlet of the GET parked in _wait, if any
+        self._wake_pending = False  # a _fire callback is scheduled
         self.get_active = False  # a GET is waiting for packets
         self.post_active = False
 
     # --- TransportIO -----------------------------------------------------------------------
 
     def wake(self) -> None:
-        self._wake.set()
+        """Release a waiting GET (from any greenlet, or the hub); no-op when none waits (a GET
+        looks at the queue before it waits)."""
+        if self._waiter is not None and not self._wake_pending:
+            self._wake_pending = True
+            self._hub.loop.run_callback(self._fire)
 
     def on_closed(self, reason: DisconnectReason) -> None:
-        self._wake.set()  # the pending GET returns what is left (CLOSE included)
+        self.wake()  # the pending GET returns what is left (CLOSE included)
+
+    def _fire(self) -> None:  # in the hub
+        self._wake_pending = False
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.switch(True)
+
+    def _expire(self) -> None:  # in the hub: the timer
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.switch(False)
+
+    def _wait(self, seconds: float) -> None:
+        """Park this greenlet until :meth:`wake` or ``seconds`` passed."""
+        timer = self._timer
+        if timer is None:
+            timer = self._timer = self._hub.loop.timer(seconds)
+        self._waiter = getcurrent()
+        timer.start(self._expire)
+        try:
+            self._hub.switch()
+        finally:
+            self._waiter = None
+            timer.stop()
 
     def pending_delivery(self) -> bool:
         return not self.get_active and self._session.has_outgoing()
@@ -101,8 +151,7 @@ class PollingIO:
         try:
             if not session.closed and not session.has_outgoing("polling"):
                 options = self._conn.options
-                self._wake.clear()
-                self._wake.wait(options.ping_interval + options.ping_timeout)
+                self._wait(options.ping_interval + options.ping_timeout)
             packets = session.take_outgoing("polling")
         finally:
             self.get_active = False

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.socket
+from greenlet import getcurrent  # type: ignore[import-untyped]
 
 from gsocketio._logging import get_logger
 from gsocketio.exceptions import HTTPBodyError, HTTPRequestError
@@ -83,6 +84,7 @@ class HTTPConnection:
         "_buffered",
         "_detached",
         "_fills",
+        "_hub",
         "_parser",
         "_raw",
         "address",
@@ -104,20 +106,26 @@ class HTTPConnection:
         # buffer (nearly all) is written with one send(), without sendall's timeout machinery.
         # Not for TLS (gevent's SSLSocket), whose wrapped socket carries ciphertext.
         self._raw = sock._sock if type(sock) is gevent.socket.socket else None
+        self._hub: Any = sock.hub if self._raw is not None else None
 
     # --- the I/O a body and a response need -------------------------------------------------
 
     def fill(self, deadline: float | None) -> bool:
         """Receive into :attr:`buf`; False on EOF; ``TimeoutError`` once ``deadline`` passed."""
-        sock = self.sock
-        if deadline is None:
-            sock.settimeout(None)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError("deadline passed")
+        raw = self._raw
+        if raw is None:  # TLS: gevent's socket does the waiting
+            sock = self.sock
+            sock.settimeout(None if deadline is None else deadline - time.monotonic())
+            data = sock.recv(_RECV_SIZE)
         else:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("deadline passed")
-            sock.settimeout(left)
-        data = sock.recv(_RECV_SIZE)
+            while True:
+                try:
+                    data = raw.recv(_RECV_SIZE)
+                    break
+                except BlockingIOError:
+                    self._wait_readable(deadline)
         if not data:
             return False
         self.buf += data
@@ -125,6 +133,36 @@ class HTTPConnection:
         if self._fills % _YIELD_EVERY == 0:
             gevent.sleep(0)  # a client streaming as fast as it can shares the hub
         return True
+
+    def _wait_readable(self, deadline: float | None) -> None:
+        """Park until the plain socket is readable; ``TimeoutError`` once ``deadline`` passed.
+
+        gevent's own ``recv`` with a timeout makes a ``gevent.Timeout`` per wait (~10 Python
+        calls); this waits on the socket's read watcher (so a close by another greenlet still
+        throws into it, as gevent's ``cancel_wait`` expects) and a bare libev timer."""
+        sock = self.sock
+        event = sock._read_event
+        if event is None:  # closed by another greenlet
+            raise ConnectionAbortedError("socket closed")
+        if event.callback is not None:  # another greenlet reads: gevent raises its error
+            sock._wait(event)
+        switch = getcurrent().switch
+        timer = None
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("deadline passed")
+            timer = self._hub.loop.timer(left)
+            timer.start(switch, False)
+        event.start(switch, True)
+        try:
+            came = self._hub.switch()
+        finally:
+            event.stop()
+            if timer is not None:
+                timer.close()
+        if came is False:
+            raise TimeoutError("deadline passed")
 
     def send(self, data: bytes) -> None:
         try:
