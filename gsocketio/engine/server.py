@@ -153,7 +153,7 @@ class EngineServer:
             transport,
             query.get("sid") or None,
             transport == "websocket" and is_websocket_request(environ),
-            _jsonp_index(query),
+            None if "j" not in query else _jsonp_index(query),
         )
         error = self._verify(req)
         if error is not None:
