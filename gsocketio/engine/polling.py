@@ -8,7 +8,7 @@ answers 413 and closes it; a malformed body answers 400 and closes it.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -24,6 +24,7 @@ from gsocketio.engine.http import (
 )
 from gsocketio.exceptions import PayloadFormatError, ProtocolError
 from gsocketio.protocol.engineio import Packet, PacketType, encode_poll
+from gsocketio.protocol.engineio_session import Event, MessageReceived
 from gsocketio.protocol.reasons import DisconnectReason
 
 if TYPE_CHECKING:
@@ -31,12 +32,36 @@ if TYPE_CHECKING:
     from gsocketio.engine.server import Request
     from gsocketio.protocol.engineio_session import Session
 
-__all__ = ["PollingIO", "read_body"]
+__all__ = ["PollingIO", "one_text_message", "read_body"]
 
 log = get_logger("gsocketio.engine")
 
 _NOOP = Packet(PacketType.NOOP)
 _READ_CHUNK = 65536
+
+
+def one_text_message(
+    body: bytes, eio: int, content_type: str, jsonp: bool, max_payload: int
+) -> str | None:
+    """The body as text when it is one v4 text MESSAGE packet (``4...`` in valid UTF-8, no
+    ``\x1e``, a plain-text POST within ``max_payload`` bytes), which
+    ``Session.receive_frame`` handles like ``receive_post`` would, without the payload
+    decoder's Packet and generator; None for any other body (``receive_post`` decides).
+    ``tests/protocol/test_fast_paths.py`` pins the two paths together."""
+    if (
+        eio != 4
+        or jsonp
+        or body[:1] != b"4"
+        or len(body) < 2
+        or len(body) > max_payload
+        or content_type[:10] != "text/plain"
+        or b"\x1e" in body
+    ):
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # refused by the general path, with its message
 
 
 def read_body(environ: Mapping[str, Any], limit: int) -> bytes | None:
@@ -210,12 +235,18 @@ class PollingIO:
         session = self._session
         if not session.closed:
             try:
-                events = session.receive_post(
-                    body,
-                    content_type=environ.get("CONTENT_TYPE", ""),
-                    jsonp=req.jsonp is not None,
-                    now=time.monotonic(),
-                )
+                content_type = environ.get("CONTENT_TYPE", "")
+                jsonp = req.jsonp is not None
+                text = one_text_message(body, conn.eio, content_type, jsonp, limit)
+                if text is not None:  # the usual body: handled as a WebSocket text frame is
+                    result = session.receive_frame(text, time.monotonic())
+                    events: Iterable[Event] = (
+                        [MessageReceived(result)] if isinstance(result, str) else result
+                    )
+                else:
+                    events = session.receive_post(
+                        body, content_type=content_type, jsonp=jsonp, now=time.monotonic()
+                    )
             except ProtocolError as exc:
                 log.info("%s: malformed payload: %s", conn.sid, exc)
                 conn.fail(DisconnectReason.PARSE_ERROR, str(exc))
