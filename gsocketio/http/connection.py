@@ -221,7 +221,7 @@ class HTTPConnection:
                     head = parser.parse(self.buf)
                     if head is not None:
                         return head
-                elif self.server.closed:
+                elif self.server.stopping:
                     return None  # stopping: no new request on this connection
                 waiting.add(self)
                 try:
@@ -282,7 +282,7 @@ class HTTPConnection:
             environ[RFILE_KEY] = self._buffered
             environ[DETACH_KEY] = False  # a WebSocket may outlive this request
             application = server.call_application
-        close = last or not head.keep_alive or server.closed
+        close = last or not head.keep_alive or server.stopping
         response = Response(
             self,
             version=head.version,
