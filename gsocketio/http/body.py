@@ -56,7 +56,6 @@ class RequestBody:
         self,
         source: BodySource,
         limits: HTTPLimits,
-        *,
         length: int | None,
         chunked: bool,
         expect_continue: bool,

@@ -258,14 +258,8 @@ class HTTPConnection:
         """Run the application for ``head``; True when the connection stays open."""
         server = self.server
         limits = server.limits
-        started = time.monotonic()
-        body = RequestBody(
-            self,
-            limits,
-            length=head.content_length,
-            chunked=head.chunked,
-            expect_continue=head.expect_continue,
-        )
+        started = time.monotonic() if server.log is not None else 0.0  # for the access log
+        body = RequestBody(self, limits, head.content_length, head.chunked, head.expect_continue)
         environ = None
         application = server.call_application
         route = server.direct_route
@@ -283,13 +277,7 @@ class HTTPConnection:
             environ[DETACH_KEY] = False  # a WebSocket may outlive this request
             application = server.call_application
         close = last or not head.keep_alive or server.stopping
-        response = Response(
-            self,
-            version=head.version,
-            method=head.method,
-            close=close,
-            keepalive_hint=server.keepalive_hint,
-        )
+        response = Response(self, head.version, head.method, close, server.keepalive_hint)
         result: Any = None
         try:
             start = (

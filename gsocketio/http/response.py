@@ -29,6 +29,7 @@ _REASONS = {
 }
 
 _date_cache: list[Any] = [0, b""]
+_CODES: dict[str, int] = {}  # the code of each status start_trusted was given
 
 
 def _date_header() -> bytes:
@@ -91,7 +92,6 @@ class Response:
     def __init__(
         self,
         sink: ResponseSink,
-        *,
         version: str,
         method: str,
         close: bool,
@@ -150,7 +150,10 @@ class Response:
         self._trusted = True
         self._status = status
         self._headers = headers
-        self.code = int(status[:3])
+        code = _CODES.get(status)
+        if code is None:
+            code = _CODES[status] = int(status[:3])  # this package's few statuses
+        self.code = code
         return self.write
 
     # --- sending ---------------------------------------------------------------------------------
