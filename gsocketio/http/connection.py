@@ -280,13 +280,11 @@ class HTTPConnection:
         response = Response(self, head.version, head.method, close, server.keepalive_hint)
         result: Any = None
         try:
-            start = (
-                response.start_response
-                if application is server.call_application
-                else response.start_trusted  # the direct route: an answer of the engine's
-            )
+            general = application is server.call_application
+            # the direct route: an answer of the engine's, and never an upgrade
+            start = response.start_response if general else response.start_trusted
             result = application(environ, start)
-            ws = environ.get(WEBSOCKET_KEY)
+            ws = environ.get(WEBSOCKET_KEY) if general else None
             if isinstance(ws, WebSocket):
                 self._close_result(result)
                 result = None

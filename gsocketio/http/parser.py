@@ -143,7 +143,9 @@ class HeadParser:
                 raise HTTPRequestError(400, "too many header lines")
             return None
         size = end + 4
-        if buf.find(b"\r\n", 0, limits.max_request_line + 2) < 0:
+        # The request line ends at the head's end at the latest: look for it only when the
+        # head is longer than a request line may be.
+        if end > limits.max_request_line and buf.find(b"\r\n", 0, limits.max_request_line + 2) < 0:
             raise HTTPRequestError(414, "request line too long")
         if size > limits.max_head_size:
             raise HTTPRequestError(400, "request head too large")
