@@ -26,6 +26,7 @@ from gsocketio.exceptions import PayloadFormatError, ProtocolError
 from gsocketio.protocol.engineio import Packet, PacketType, encode_poll
 from gsocketio.protocol.engineio_session import Event, MessageReceived
 from gsocketio.protocol.reasons import DisconnectReason
+from gsocketio.websocket._gevent_io import repeating_timer, restart
 
 if TYPE_CHECKING:
     from gsocketio.engine.connection import EngineConnection
@@ -149,9 +150,9 @@ class PollingIO:
         """Park this greenlet until :meth:`wake` or ``seconds`` passed."""
         timer = self._timer
         if timer is None:
-            timer = self._timer = self._hub.loop.timer(seconds)
+            timer = self._timer = repeating_timer(self._hub, seconds)
         self._waiter = getcurrent()
-        timer.start(self._expire)
+        restart(timer, self._expire)  # not start(): each wait gets all of seconds
         try:
             self._hub.switch()
         finally:

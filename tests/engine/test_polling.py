@@ -136,3 +136,26 @@ def test_a_late_wake_never_reaches_a_greenlet_waiting_elsewhere() -> None:
     assert woken == [False]  # the other wait ran to its own timeout, undisturbed
     polling.wake()  # nothing waits: a no-op
     engine.close()
+
+
+def test_every_get_wait_gets_the_whole_deadline() -> None:
+    """The GET's timer is made once and restarted per wait: each wait still lasts up to its
+    deadline (a libev timer restarted with start() keeps only the time left: after GETs that
+    waited the deadline in all, every idle GET would return at once, and the client poll in
+    a loop)."""
+    from typing import Any, cast
+
+    import gevent
+
+    from gsocketio.engine.polling import PollingIO
+
+    io = PollingIO(cast(Any, None), cast(Any, None))
+    for _ in range(4):  # 4 x 0.12 s: past 0.3 s in all from the third wait on
+        waker = gevent.spawn_later(0.12, io.wake)
+        start = gevent.get_hub().loop.now()
+        io._wait(0.3)
+        assert gevent.get_hub().loop.now() - start >= 0.1  # woken, not expired
+        waker.join(timeout=2)
+    start = gevent.get_hub().loop.now()
+    io._wait(0.3)  # nobody wakes it
+    assert gevent.get_hub().loop.now() - start >= 0.25
