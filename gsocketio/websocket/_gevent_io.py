@@ -169,6 +169,7 @@ class PlainIO:
 
     def close_watcher(self) -> None:
         """Release the watcher of :meth:`when_readable` (before the socket is closed)."""
+        self._owner = self._switch = None
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.stop()
