@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
 from gevent.event import Event
@@ -39,13 +39,42 @@ from gsocketio.websocket.framing import FrameCache
 from gsocketio.websocket.parking import WOULD_BLOCK
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from gsocketio.engine.connection import EngineConnection
     from gsocketio.protocol.engineio_session import Session
-    from gsocketio.websocket.connection import WebSocket
+    from gsocketio.websocket.parking import WouldBlock
 
-__all__ = ["WebSocketIO", "close_quietly"]
+__all__ = ["WebSocketIO", "WebSocketLike", "close_quietly"]
+
+
+class WebSocketLike(Protocol):
+    """What the engine uses of a :class:`gsocketio.websocket.WebSocket`. A protocol, not the
+    class: code compiled by mypyc checks a concrete class at run time, and the engine's unit
+    tests drive it with a scripted fake (tests/helpers/fakes.py)."""
+
+    close_timeout: float
+    linger: float
+
+    @property
+    def backlog(self) -> bool: ...
+    @property
+    def can_park(self) -> bool: ...
+    @property
+    def close_code(self) -> int | None: ...
+    def receive(self) -> str | bytes | None: ...
+    def receive_nowait(self) -> str | bytes | WouldBlock | None: ...
+    def when_readable(self, callback: Callable[[], object]) -> None: ...
+    def send_nowait(
+        self, messages: Iterable[str | bytes], cache: FrameCache | None = None
+    ) -> bool: ...
+    def send(self, message: str | bytes) -> None: ...
+    def flush(self) -> None: ...
+    def close(self, code: int = 1000, reason: str = "") -> None: ...
+    def finish(self) -> None: ...
+    def abort(self) -> None: ...
+    def release(self) -> None: ...
+
 
 log = get_logger("gsocketio.engine")
 
@@ -87,7 +116,7 @@ class WebSocketIO:
     )
 
     def __init__(
-        self, conn: EngineConnection, session: Session, ws: WebSocket, encode: WsEncoder
+        self, conn: EngineConnection, session: Session, ws: WebSocketLike, encode: WsEncoder
     ) -> None:
         self._conn = conn
         self._session = session
@@ -343,7 +372,7 @@ def _release_get(conn: EngineConnection) -> None:
         conn.polling.wake()
 
 
-def close_quietly(ws: WebSocket) -> None:
+def close_quietly(ws: WebSocketLike) -> None:
     """Start the closing handshake; a failure only means the peer is gone already."""
     try:
         ws.close()
