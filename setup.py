@@ -180,6 +180,14 @@ MYPYC_MODULES = [
     "gsocketio/engine/connection.py",
     "gsocketio/websocket/connection.py",
     "gsocketio/websocket/parking.py",  # WebSocket's base class: compiled with it
+    # the long-polling path: HTTP/1.1 server side and the engine's polling transport
+    "gsocketio/http/parser.py",
+    "gsocketio/http/connection.py",
+    "gsocketio/http/response.py",
+    "gsocketio/http/environ.py",
+    "gsocketio/http/body.py",
+    "gsocketio/engine/http.py",
+    "gsocketio/engine/polling.py",
 ]
 MYPY = "mypy>=1.10"  # as in the test extra; tested with mypy/mypyc 2.4.1
 
@@ -232,12 +240,13 @@ def build_in_place(tree: Path, paths: list[str] = MYPYC_MODULES) -> None:
 
 
 def _build_requirements() -> list[str]:
-    """mypy, and the runtime dependencies whose types the compiled modules use (an isolated
-    build environment has only what the build asks for)."""
+    """mypy, and the dependencies whose types mypy follows from the compiled modules (an
+    isolated build environment has only what the build asks for): the runtime ones and the
+    metrics extra (the other extras' libraries are untyped, ignored by [tool.mypy])."""
     import tomllib
 
     project = tomllib.loads((HERE / "pyproject.toml").read_text())["project"]
-    return [MYPY, *project["dependencies"]]
+    return [MYPY, *project["dependencies"], *project["optional-dependencies"]["metrics"]]
 
 
 class BuildExtOrFallBack(build_ext):

@@ -112,7 +112,6 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
         self.adapter.bind(self._cluster_host)
         self.recovery = RecoveryOptions.parse(connection_state_recovery)  # docs/recovery.md
         self.draining = False  # drain(): new connections are closed at once
-        track(self)  # a stopping worker drains and closes it (gsocketio.drain.shut_down)
         if self.recovery is not None:
             self.adapter.enable_recovery(self.recovery)
         self.always_connect = always_connect
@@ -147,6 +146,9 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
         self._clients: dict[str, Client] = {}  # engine sid -> client
         self._sockets: dict[str, dict[str, Socket]] = {}  # namespace -> sid -> socket
         self._wsgi: WSGIApp | None = None
+        # last: a stopping worker drains and closes it (gsocketio.drain.shut_down), so only a
+        # complete Server (one whose __init__ did not raise) is ever tracked
+        track(self)
 
     # --- registration ------------------------------------------------------------------------
 

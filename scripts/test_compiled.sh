@@ -19,8 +19,9 @@ modules=$(paste -sd, "$tmp/tree/COMPILED")
 tests=(
   tests/protocol tests/websocket tests/engine tests/http
   tests/test_server.py tests/test_hooks.py tests/test_slow_consumer.py
-  tests/interop/test_python_client.py tests/interop/test_node_client_v4.py
+  tests/hostile tests/interop/test_python_client.py tests/interop/test_node_client_v4.py
   tests/interop/test_msgpack_node.py tests/interop/test_recovery_node.py
+  tests/interop/test_http_keepalive.py
 )
 [ $# -gt 0 ] && tests=("$@")
 cd "$tmp/tree"
