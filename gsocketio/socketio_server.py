@@ -483,7 +483,9 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
     def close(self) -> None:
         """Node's ``io.close()``: every disconnect handler gets ``"server shutting down"``,
         the engine closes every connection, then the adapter leaves the cluster (a Redis
-        adapter unsubscribes and closes its connections)."""
+        adapter unsubscribes and closes its connections); the Admin UI's stats greenlet ends."""
+        if self.admin is not None:
+            self.admin.stop()
         for client in list(self._clients.values()):
             self.close_client(client, DisconnectReason.SERVER_SHUTTING_DOWN)
         self.engine.close()

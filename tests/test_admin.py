@@ -96,6 +96,16 @@ def test_instrument_arguments_are_checked(stop: list[Instrumentation]) -> None:
         sio.instrument(auth=False)
 
 
+def test_server_close_ends_the_stats_greenlet() -> None:
+    sio = gsocketio.Server()
+    admin = sio.instrument(auth=False, mode="production", server_stats_interval=0.01)
+    greenlet = admin._greenlet
+    assert greenlet is not None and not greenlet.dead
+    sio.close()
+    greenlet.join(timeout=5)
+    assert greenlet.dead and admin._greenlet is None
+
+
 def test_metrics_endpoint_shares_the_admin_counters(stop: list[Instrumentation]) -> None:
     sio = gsocketio.Server()
     stop.append(sio.instrument(auth=False, mode="production"))
