@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
 # Copied: what a checkout holds, minus VCS data, caches, build output and the bench results.
-COPY = ["gsocketio", "bench", "tests", "examples", "scripts", "setup.py", "pyproject.toml"]
+COPY = ["gsocketio", "bench", "tests", "examples", "scripts", "docs", "setup.py", "pyproject.toml"]
 COPY += ["package.json", "README.md"]
 IGNORE = shutil.ignore_patterns("__pycache__", "*.so", "results", ".mypy_cache", "*.pyc")
 

@@ -21,7 +21,8 @@ tests=(
   tests/test_server.py tests/test_hooks.py tests/test_slow_consumer.py
   tests/hostile tests/interop/test_python_client.py tests/interop/test_node_client_v4.py
   tests/interop/test_msgpack_node.py tests/interop/test_recovery_node.py
-  tests/interop/test_http_keepalive.py
+  tests/interop/test_http_keepalive.py tests/interop/test_node_client_v2.py
+  tests/legacy tests/compat tests/interop/test_legacy_node.py
 )
 [ $# -gt 0 ] && tests=("$@")
 cd "$tmp/tree"
