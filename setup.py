@@ -251,9 +251,14 @@ def _build_requirements() -> list[str]:
 
 class BuildExtOrFallBack(build_ext):
     """``build_ext`` that, under ``GSOCKETIO_MYPYC=auto``, leaves pure Python in place of the
-    extension modules when they fail to compile or link."""
+    extension modules when they fail to compile or link, and never compiles into the source
+    tree (``pip install -e``, ``build_ext --inplace``: see :func:`build_in_place` instead)."""
 
     def run(self) -> None:
+        if getattr(self, "editable_mode", False) or self.inplace:
+            # the .so files would land in the checkout and shadow every later edit of a .py
+            self.warn("GSOCKETIO_MYPYC: an editable or in-place build stays pure Python")
+            return
         if mypyc_mode() != "auto":
             super().run()
             return
