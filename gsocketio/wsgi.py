@@ -319,7 +319,7 @@ class WSGIApp:
         if path != self.prefix:
             return None
         hooks = self.engine_hooks
-        if hooks is not None and hooks.active:
+        if hooks is not None and hooks.listeners:  # hooks.active, without its call
             return None
         engine = self.engine
         if not isinstance(engine, EngineServer) or current() is not None:

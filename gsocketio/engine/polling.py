@@ -8,10 +8,11 @@ answers 413 and closes it; a malformed body answers 400 and closes it.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gevent.event import Event
+import gevent
+from greenlet import getcurrent  # type: ignore[import-untyped]
 
 from gsocketio._logging import get_logger
 from gsocketio.engine.http import (
@@ -23,6 +24,7 @@ from gsocketio.engine.http import (
 )
 from gsocketio.exceptions import PayloadFormatError, ProtocolError
 from gsocketio.protocol.engineio import Packet, PacketType, encode_poll
+from gsocketio.protocol.engineio_session import Event, MessageReceived
 from gsocketio.protocol.reasons import DisconnectReason
 
 if TYPE_CHECKING:
@@ -30,12 +32,36 @@ if TYPE_CHECKING:
     from gsocketio.engine.server import Request
     from gsocketio.protocol.engineio_session import Session
 
-__all__ = ["PollingIO", "read_body"]
+__all__ = ["PollingIO", "one_text_message", "read_body"]
 
 log = get_logger("gsocketio.engine")
 
 _NOOP = Packet(PacketType.NOOP)
 _READ_CHUNK = 65536
+
+
+def one_text_message(
+    body: bytes, eio: int, content_type: str, jsonp: bool, max_payload: int
+) -> str | None:
+    """The body as text when it is one v4 text MESSAGE packet (``4...`` in valid UTF-8, no
+    ``\x1e``, a plain-text POST within ``max_payload`` bytes), which
+    ``Session.receive_frame`` handles like ``receive_post`` would, without the payload
+    decoder's Packet and generator; None for any other body (``receive_post`` decides).
+    ``tests/protocol/test_fast_paths.py`` pins the two paths together."""
+    if (
+        eio != 4
+        or jsonp
+        or body[:1] != b"4"
+        or len(body) < 2
+        or len(body) > max_payload
+        or content_type[:10] != "text/plain"
+        or b"\x1e" in body
+    ):
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # refused by the general path, with its message
 
 
 def read_body(environ: Mapping[str, Any], limit: int) -> bytes | None:
@@ -64,24 +90,73 @@ def read_body(environ: Mapping[str, Any], limit: int) -> bytes | None:
 
 class PollingIO:
     """The long-polling transport of one connection (and, after an upgrade, the GET that may
-    still be pending on it)."""
+    still be pending on it).
 
-    __slots__ = ("_conn", "_session", "_wake", "get_active", "post_active")
+    A waiting GET parks its greenlet on the hub with one libev timer of its own (made once,
+    restarted per wait) instead of a ``gevent.event.Event`` and the ``gevent.Timeout`` its
+    timed wait creates each time (~10 Python calls). :meth:`wake` and the timer both reach the
+    greenlet through a hub callback that checks it still waits here (``_waiter``), so a late
+    wake-up can never switch into a greenlet that went on to wait for something else.
+    """
+
+    __slots__ = (
+        "_conn",
+        "_hub",
+        "_session",
+        "_timer",
+        "_waiter",
+        "_wake_pending",
+        "get_active",
+        "post_active",
+    )
 
     def __init__(self, conn: EngineConnection, session: Session) -> None:
         self._conn = conn
         self._session = session
-        self._wake = Event()
+        self._hub: Any = gevent.get_hub()
+        self._timer: Any = None  # the GET's deadline, made at the first wait
+        self._waiter: Any = None  # the greenlet of the GET parked in _wait, if any
+        self._wake_pending = False  # a _fire callback is scheduled
         self.get_active = False  # a GET is waiting for packets
         self.post_active = False
 
     # --- TransportIO -----------------------------------------------------------------------
 
     def wake(self) -> None:
-        self._wake.set()
+        """Release a waiting GET (from any greenlet, or the hub); no-op when none waits (a GET
+        looks at the queue before it waits)."""
+        if self._waiter is not None and not self._wake_pending:
+            self._wake_pending = True
+            self._hub.loop.run_callback(self._fire)
 
     def on_closed(self, reason: DisconnectReason) -> None:
-        self._wake.set()  # the pending GET returns what is left (CLOSE included)
+        self.wake()  # the pending GET returns what is left (CLOSE included)
+
+    def _fire(self) -> None:  # in the hub
+        self._wake_pending = False
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.switch(True)
+
+    def _expire(self) -> None:  # in the hub: the timer
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.switch(False)
+
+    def _wait(self, seconds: float) -> None:
+        """Park this greenlet until :meth:`wake` or ``seconds`` passed."""
+        timer = self._timer
+        if timer is None:
+            timer = self._timer = self._hub.loop.timer(seconds)
+        self._waiter = getcurrent()
+        timer.start(self._expire)
+        try:
+            self._hub.switch()
+        finally:
+            self._waiter = None
+            timer.stop()
 
     def pending_delivery(self) -> bool:
         return not self.get_active and self._session.has_outgoing()
@@ -101,8 +176,7 @@ class PollingIO:
         try:
             if not session.closed and not session.has_outgoing("polling"):
                 options = self._conn.options
-                self._wake.clear()
-                self._wake.wait(options.ping_interval + options.ping_timeout)
+                self._wait(options.ping_interval + options.ping_timeout)
             packets = session.take_outgoing("polling")
         finally:
             self.get_active = False
@@ -161,12 +235,18 @@ class PollingIO:
         session = self._session
         if not session.closed:
             try:
-                events = session.receive_post(
-                    body,
-                    content_type=environ.get("CONTENT_TYPE", ""),
-                    jsonp=req.jsonp is not None,
-                    now=time.monotonic(),
-                )
+                content_type = environ.get("CONTENT_TYPE", "")
+                jsonp = req.jsonp is not None
+                text = one_text_message(body, conn.eio, content_type, jsonp, limit)
+                if text is not None:  # the usual body: handled as a WebSocket text frame is
+                    result = session.receive_frame(text, time.monotonic())
+                    events: Iterable[Event] = (
+                        [MessageReceived(result)] if isinstance(result, str) else result
+                    )
+                else:
+                    events = session.receive_post(
+                        body, content_type=content_type, jsonp=jsonp, now=time.monotonic()
+                    )
             except ProtocolError as exc:
                 log.info("%s: malformed payload: %s", conn.sid, exc)
                 conn.fail(DisconnectReason.PARSE_ERROR, str(exc))

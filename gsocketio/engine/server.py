@@ -131,10 +131,12 @@ class EngineServer:
         already parsed, by :meth:`direct_query`)."""
         method = environ.get("REQUEST_METHOD", "GET")
         cors = self.cors
-        if not cors.is_allowed(environ):
-            log.info("refused origin %r", environ.get("HTTP_ORIGIN"))
-            return respond_error(start_response, BAD_REQUEST, [])
-        headers = cors.headers(environ, preflight=method == "OPTIONS")
+        headers: Headers = []
+        if environ.get("HTTP_ORIGIN"):  # without one, CORS allows and adds nothing
+            if not cors.is_allowed(environ):
+                log.info("refused origin %r", environ.get("HTTP_ORIGIN"))
+                return respond_error(start_response, BAD_REQUEST, [])
+            headers = cors.headers(environ, preflight=method == "OPTIONS")
         if method == "OPTIONS" and cors.enabled:
             start_response("204 No Content", headers)
             return [b""]
@@ -153,7 +155,7 @@ class EngineServer:
             transport,
             query.get("sid") or None,
             transport == "websocket" and is_websocket_request(environ),
-            _jsonp_index(query),
+            None if "j" not in query else _jsonp_index(query),
         )
         error = self._verify(req)
         if error is not None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.socket
+from greenlet import getcurrent  # type: ignore[import-untyped]
 
 from gsocketio._logging import get_logger
 from gsocketio.exceptions import HTTPBodyError, HTTPRequestError
@@ -85,6 +86,7 @@ class HTTPConnection:
         "_buffered",
         "_detached",
         "_fills",
+        "_hub",
         "_parser",
         "_raw",
         "address",
@@ -106,20 +108,26 @@ class HTTPConnection:
         # buffer (nearly all) is written with one send(), without sendall's timeout machinery.
         # Not for TLS (gevent's SSLSocket), whose wrapped socket carries ciphertext.
         self._raw = sock._sock if type(sock) is gevent.socket.socket else None
+        self._hub: Any = sock.hub if self._raw is not None else None
 
     # --- the I/O a body and a response need -------------------------------------------------
 
     def fill(self, deadline: float | None) -> bool:
         """Receive into :attr:`buf`; False on EOF; ``TimeoutError`` once ``deadline`` passed."""
-        sock = self.sock
-        if deadline is None:
-            sock.settimeout(None)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError("deadline passed")
+        raw = self._raw
+        if raw is None:  # TLS: gevent's socket does the waiting
+            sock = self.sock
+            sock.settimeout(None if deadline is None else deadline - time.monotonic())
+            data = sock.recv(_RECV_SIZE)
         else:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("deadline passed")
-            sock.settimeout(left)
-        data = sock.recv(_RECV_SIZE)
+            while True:
+                try:
+                    data = raw.recv(_RECV_SIZE)
+                    break
+                except BlockingIOError:
+                    self._wait_readable(deadline)
         if not data:
             return False
         self.buf += data
@@ -127,6 +135,36 @@ class HTTPConnection:
         if self._fills % _YIELD_EVERY == 0:
             gevent.sleep(0)  # a client streaming as fast as it can shares the hub
         return True
+
+    def _wait_readable(self, deadline: float | None) -> None:
+        """Park until the plain socket is readable; ``TimeoutError`` once ``deadline`` passed.
+
+        gevent's own ``recv`` with a timeout makes a ``gevent.Timeout`` per wait (~10 Python
+        calls); this waits on the socket's read watcher (so a close by another greenlet still
+        throws into it, as gevent's ``cancel_wait`` expects) and a bare libev timer."""
+        sock = self.sock
+        event = sock._read_event
+        if event is None:  # closed by another greenlet
+            raise ConnectionAbortedError("socket closed")
+        if event.callback is not None:  # another greenlet reads: gevent raises its error
+            sock._wait(event)
+        switch = getcurrent().switch
+        timer = None
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("deadline passed")
+            timer = self._hub.loop.timer(left)
+            timer.start(switch, False)
+        event.start(switch, True)
+        try:
+            came = self._hub.switch()
+        finally:
+            event.stop()
+            if timer is not None:
+                timer.close()
+        if came is False:
+            raise TimeoutError("deadline passed")
 
     def send(self, data: bytes) -> None:
         try:
@@ -185,7 +223,7 @@ class HTTPConnection:
                     head = parser.parse(self.buf)
                     if head is not None:
                         return head
-                elif self.server.closed:
+                elif self.server.stopping:
                     return None  # stopping: no new request on this connection
                 waiting.add(self)
                 try:
@@ -222,14 +260,8 @@ class HTTPConnection:
         """Run the application for ``head``; True when the connection stays open."""
         server = self.server
         limits = server.limits
-        started = time.monotonic()
-        body = RequestBody(
-            self,
-            limits,
-            length=head.content_length,
-            chunked=head.chunked,
-            expect_continue=head.expect_continue,
-        )
+        started = time.monotonic() if server.log is not None else 0.0  # for the access log
+        body = RequestBody(self, limits, head.content_length, head.chunked, head.expect_continue)
         environ = None
         application = server.call_application
         route = server.direct_route
@@ -246,23 +278,15 @@ class HTTPConnection:
             environ[RFILE_KEY] = self._buffered
             environ[DETACH_KEY] = False  # a WebSocket may outlive this request
             application = server.call_application
-        close = last or not head.keep_alive or server.closed
-        response = Response(
-            self,
-            version=head.version,
-            method=head.method,
-            close=close,
-            keepalive_hint=server.keepalive_hint,
-        )
+        close = last or not head.keep_alive or server.stopping
+        response = Response(self, head.version, head.method, close, server.keepalive_hint)
         result: Any = None
         try:
-            start = (
-                response.start_response
-                if application is server.call_application
-                else response.start_trusted  # the direct route: an answer of the engine's
-            )
+            general = application is server.call_application
+            # the direct route: an answer of the engine's, and never an upgrade
+            start = response.start_response if general else response.start_trusted
             result = application(environ, start)
-            ws = environ.get(WEBSOCKET_KEY)
+            ws = environ.get(WEBSOCKET_KEY) if general else None
             if isinstance(ws, WebSocket):
                 self._close_result(result)
                 result = None

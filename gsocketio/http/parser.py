@@ -137,19 +137,19 @@ class HeadParser:
                 raise HTTPRequestError(414, "request line too long")
             if len(buf) > limits.max_head_size:
                 raise HTTPRequestError(400, "request head too large")
-            with memoryview(buf) as view:
-                self._feed(view[fed:])
+            self._feed(buf[fed:])  # a copy of the new bytes only: cheaper than a memoryview
             self._fed = len(buf)
             if len(self._headers) > limits.max_headers:
                 raise HTTPRequestError(400, "too many header lines")
             return None
         size = end + 4
-        if buf.find(b"\r\n", 0, limits.max_request_line + 2) < 0:
+        # The request line ends at the head's end at the latest: look for it only when the
+        # head is longer than a request line may be.
+        if end > limits.max_request_line and buf.find(b"\r\n", 0, limits.max_request_line + 2) < 0:
             raise HTTPRequestError(414, "request line too long")
         if size > limits.max_head_size:
             raise HTTPRequestError(400, "request head too large")
-        with memoryview(buf) as view:
-            upgrade = self._feed(view[fed:size])
+        upgrade = self._feed(buf[fed:size])
         if not self._complete:  # llhttp saw no end of head where CRLF CRLF is: refuse
             raise HTTPRequestError(400, "malformed request head")
         del buf[:size]
@@ -165,7 +165,7 @@ class HeadParser:
         self._complete = self._reusable = False
         return head
 
-    def _feed(self, data: memoryview) -> bool:
+    def _feed(self, data: bytearray) -> bool:
         """Feed head bytes to llhttp; True when it stopped at an upgrade."""
         parser = self._parser
         if parser is None:

@@ -29,6 +29,7 @@ _REASONS = {
 }
 
 _date_cache: list[Any] = [0, b""]
+_CODES: dict[str, int] = {}  # the code of each status start_trusted was given
 
 
 def _date_header() -> bytes:
@@ -77,6 +78,7 @@ class Response:
         "_keepalive_hint",
         "_sink",
         "_status",
+        "_trusted",
         "body_less",
         "chunked",
         "close",
@@ -90,7 +92,6 @@ class Response:
     def __init__(
         self,
         sink: ResponseSink,
-        *,
         version: str,
         method: str,
         close: bool,
@@ -102,6 +103,7 @@ class Response:
         self._status: str | None = None
         self._headers: list[tuple[str, str]] = []
         self._keepalive_hint = keepalive_hint  # the server's "Keep-Alive: timeout=N\r\n"
+        self._trusted = False  # started by start_trusted
         self.headers_sent = False
         self.body_less = method == "HEAD"
         self.chunked = False
@@ -140,12 +142,18 @@ class Response:
         """:meth:`start_response` without its checks, for an application of this package that
         builds only valid statuses and headers from validated input (the direct route: the
         engine's answers to a session's polling requests, whose only client-chosen header
-        value is the ``Origin`` llhttp already refused CR/LF in)."""
+        value is the ``Origin`` llhttp already refused CR/LF in). Such an answer also sets its
+        ``Content-Length`` from the body it returns, and neither ``Date`` nor
+        ``Transfer-Encoding``: a one-item list result is framed by :meth:`_trusted_head`."""
         if self._status is not None:
             raise AssertionError("start_response() was already called")
+        self._trusted = True
         self._status = status
         self._headers = headers
-        self.code = int(status[:3])
+        code = _CODES.get(status)
+        if code is None:
+            code = _CODES[status] = int(status[:3])  # this package's few statuses
+        self.code = code
         return self.write
 
     # --- sending ---------------------------------------------------------------------------------
@@ -213,8 +221,38 @@ class Response:
         else:
             self._sink.send(prefix + bytes(data))
 
+    def _trusted_head(self) -> bytes | None:
+        """:meth:`_head` for an answer of :meth:`start_trusted` (its ``Content-Length`` is the
+        body's, no header to check or look for but ``Connection``); None when it has a
+        ``Connection`` header (the general :meth:`_head` decides then).
+        ``tests/engine/test_direct_path.py`` pins it to the general path, byte for byte."""
+        text = "".join(
+            ["HTTP/1.1 ", self._status or "", "\r\n"]
+            + [name + ": " + value + "\r\n" for name, value in self._headers]
+        )
+        if "\r\nConnection:" in text:
+            return None
+        self.headers_sent = True
+        if self.close:
+            return text.encode("latin-1") + _date_header() + b"Connection: close\r\n\r\n"
+        return (
+            text.encode("latin-1")
+            + _date_header()
+            + b"Connection: keep-alive\r\n"
+            + self._keepalive_hint
+            + b"\r\n"
+        )
+
     def send_result(self, result: Iterable[bytes]) -> None:
         """Send what the application returned (a list/tuple: with the head, in one send)."""
+        if self._trusted and type(result) is list and len(result) == 1 and not self.headers_sent:
+            body = result[0]
+            if type(body) is bytes and not self.body_less and self.code not in (204, 304):
+                head = self._trusted_head()
+                if head is not None:
+                    self.length = self.sent = len(body)
+                    self._sink.send(head + body)
+                    return
         if not self.headers_sent and isinstance(result, list | tuple):
             for item in result:
                 if not isinstance(item, bytes):

@@ -109,6 +109,9 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
         self.error_log = _log_target(error_log)
         self._environ_extra = dict(environ or {})
         self.waiting: set[HTTPConnection] = set()  # connections between two requests
+        # close() was called: what connections check per request (gevent's ``closed`` is a
+        # property with a hasattr() behind it; it is also true before the socket exists)
+        self.stopping = False
         self.environ: dict[str, Any] = {}
         self.lean_environ: dict[str, Any] = {}
         self._update_environ()
@@ -151,7 +154,7 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
         replaced after start-up); None when ``direct`` is off or the application has none."""
         if not self.direct:
             return None
-        app = self.application
+        app = self._application
         # Looked up on the class: a wrapper that delegates attributes to the app it wraps
         # (``__getattr__``, as the metrics wrapper does) must see every request itself.
         if getattr(type(app), "direct_route", None) is None:
@@ -165,6 +168,7 @@ class WSGIServer(StreamServer):  # type: ignore[misc]  # gevent is untyped
         """Stop accepting, and end the keep-alive connections that wait for a next request
         (those in a request finish it with ``Connection: close``): a graceful stop does not
         have to wait out their idle deadline."""
+        self.stopping = True
         super().close()
         for conn in list(self.waiting):
             conn.interrupt_idle()

@@ -3,10 +3,12 @@ minimal WSGI environ (tests/helpers/fakes.call_wsgi)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 
 import gevent
+import gevent.event
 import pytest
 
 from gsocketio.engine import EngineServer
@@ -101,3 +103,36 @@ def test_read_body_bounds() -> None:
     assert read_body(environ(b"x" * 70_000, None), 69_999) is None
     with pytest.raises(PayloadFormatError):
         read_body(environ(b"", "+5"), 10)
+
+
+def test_a_pending_get_ends_with_a_noop_at_its_deadline() -> None:
+    engine = EngineServer(EchoHandler(), ping_interval=0.05, ping_timeout=0.05)
+    sid = open_session(engine)
+    response = call_wsgi(engine, "GET", f"EIO=4&transport=polling&sid={sid}")
+    assert response.text in ("6", "2")  # a NOOP, or the ping the interval queued
+    engine.close()
+
+
+def test_a_late_wake_never_reaches_a_greenlet_waiting_elsewhere() -> None:
+    """A wake scheduled while a GET waited, but run after it left (here: it was killed),
+    must not switch into the same greenlet's next, unrelated wait."""
+    engine = EngineServer(EchoHandler())
+    sid = open_session(engine)
+    conn = engine.connections[sid]
+    polling = conn.polling
+    assert polling is not None
+    woken: list[object] = []
+
+    def get_then_wait_elsewhere() -> None:
+        with contextlib.suppress(gevent.GreenletExit):
+            polling._wait(30)
+        woken.append(gevent.event.Event().wait(0.2))  # a wait of another kind
+
+    glet = gevent.spawn(get_then_wait_elsewhere)
+    wait_until(lambda: polling._waiter is glet, "the GET waiting")
+    glet.kill(block=False)  # the waiter leaves first (the kill is scheduled first)...
+    polling.wake()  # ...then a release is scheduled, which runs after it left
+    glet.join(timeout=5)
+    assert woken == [False]  # the other wait ran to its own timeout, undisturbed
+    polling.wake()  # nothing waits: a no-op
+    engine.close()

@@ -6,6 +6,8 @@ import io
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from gsocketio.exceptions import HTTPBodyError
 from gsocketio.http.body import RequestBody
@@ -101,6 +103,46 @@ def test_chunked_body_reads_and_the_rest_stays() -> None:
     body = RequestBody(src, LIMITS, length=None, chunked=True, expect_continue=False)
     assert body.read() == b"abcde"
     assert body.done and src.buf == b"NEXT"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=40),
+    st.integers(0, 45),
+    st.lists(st.integers(0, 50), max_size=6),
+    st.lists(st.integers(1, 12), max_size=6),
+    st.booleans(),
+)
+@example(b"0123456789", 0, [3, 8], [12], False)  # the next request is buffered behind the body
+def test_read_with_a_size_is_take(
+    data: bytes, received: int, sizes: list[int], pieces: list[int], expect: bool
+) -> None:
+    """``read(n)`` on a Content-Length body (its shortcut when the bytes are buffered
+    already) returns what the general ``_take`` returns, leaves the same buffer and state,
+    and sends 100-continue at the same moment, over generated bodies and read sizes."""
+    rest = data[received:] + b"NEXT"
+    chunks = [rest[sum(pieces[:i]) : sum(pieces[: i + 1])] for i in range(len(pieces))]
+    chunks.append(rest[sum(pieces) :])
+    sources = [Source(*chunks), Source(*chunks)]
+    bodies = []
+    for src in sources:
+        src.buf += data[:received]
+        bodies.append(
+            RequestBody(src, LIMITS, length=len(data), chunked=False, expect_continue=expect)
+        )
+    for size in [*sizes, 64]:
+        outcomes = []
+        for src, body, general in zip(sources, bodies, (False, True), strict=True):
+            try:
+                got = (
+                    body._take(size, stop_at_newline=False) if general and size else body.read(size)
+                )
+            except HTTPBodyError:
+                got = None
+            outcomes.append(
+                (got, bytes(src.buf), body.done, body.unread, src.continued, body.failed)
+            )
+        assert outcomes[0] == outcomes[1]
 
 
 def test_truncated_body_is_an_error_and_marks_the_body_failed() -> None:

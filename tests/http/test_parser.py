@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from gsocketio.exceptions import HTTPRequestError
@@ -175,3 +177,25 @@ def test_bounds() -> None:
 def test_obs_text_in_values_is_kept_as_latin1() -> None:
     head, _ = parse(b"GET / HTTP/1.1\r\nHost: a\r\nX-Name: caf\xe9\r\n\r\n")
     assert head is not None and head.headers[1] == ("X-Name", "caf\xe9")
+
+
+def test_too_many_header_lines_are_counted_while_the_head_arrives() -> None:
+    """Fed one byte at a time: a head with max_headers fields completes, one with more is
+    refused, also before the head ends."""
+    limits = HTTPLimits(max_headers=5)
+    for fields, expected in ((4, True), (5, False)):
+        data = b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(
+            b"X-%d: v\r\n" % i for i in range(fields)
+        )
+        parser, buf = HeadParser(limits), bytearray()
+        with pytest.raises(HTTPRequestError) if not expected else contextlib.nullcontext():
+            head = None
+            for byte in data + b"\r\n":
+                buf.append(byte)
+                head = parser.parse(buf)
+            assert head is not None and len(head.headers) == fields + 1
+    parser, buf = HeadParser(limits), bytearray()
+    with pytest.raises(HTTPRequestError):  # too many, and the head has not ended
+        for byte in b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X: v\r\n" * 6:
+            buf.append(byte)
+            parser.parse(buf)

@@ -15,9 +15,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from gsocketio.engine.polling import one_text_message
 from gsocketio.engine.server import _parse_query
 from gsocketio.exceptions import ProtocolError
 from gsocketio.protocol.engineio import Packet as EioPacket
@@ -230,3 +231,58 @@ queries = st.lists(
 def test_query_split_is_parse_qsl(fields: list[tuple[str, str]], tail: str) -> None:
     text = "&".join(f"{name}={value}" if value else name for name, value in fields) + tail
     assert _parse_query(text) == dict(parse_qsl(text, keep_blank_values=True))
+
+
+posts = st.one_of(
+    st.binary(max_size=12),
+    st.binary(max_size=12).map(lambda blob: b"4" + blob),
+    st.text(max_size=12).map(lambda text: ("4" + text).encode()),
+    st.sampled_from([b"4", b"", b"4a\x1e4b", b"4\xff", b"6", b"1", b"bAQID", b"4" + b"x" * 20]),
+)
+
+
+@settings(max_examples=400)
+@given(
+    posts,
+    st.sampled_from(["text/plain;charset=UTF-8", "text/plain", "application/octet-stream", ""]),
+    st.booleans(),
+    st.sampled_from([3, 4]),
+    st.sampled_from([11.0, 12.5]),
+    st.booleans(),
+    st.booleans(),
+)
+@example(b"4a\x1e4b", "text/plain;charset=UTF-8", False, 4, 11.0, True, False)  # two packets
+@example(b"4\xe9t\xe9", "text/plain;charset=UTF-8", False, 4, 11.0, False, False)  # not UTF-8
+@example(b"4" + b"x" * 20, "text/plain;charset=UTF-8", False, 4, 11.0, False, False)  # too long
+@example(b"4x", "application/octet-stream", False, 4, 12.5, True, False)  # binary on v4
+@example(b"4x", "text/plain;charset=UTF-8", False, 4, 12.5, True, False)
+def test_a_one_message_post_as_a_text_frame_is_receive_post(
+    body: bytes, content_type: str, jsonp: bool, eio: int, now: float, ping: bool, closed: bool
+) -> None:
+    """The polling POST shortcut (one_text_message, then Session.receive_frame) gives the
+    events and session state that receive_post gives, pings and closes included."""
+    text = one_text_message(body, eio, content_type, jsonp, 16)
+    if text is None:
+        return  # receive_post handles it
+    config = SessionConfig(ping_interval=10, ping_timeout=5, max_payload=16)
+    a, b = (Session("sid", eio=eio, transport="polling", now=0.0, config=config) for _ in "ab")
+    for session in (a, b):
+        session.take_outgoing()
+        if ping:
+            session.tick(10.0)  # a v4 ping goes out: a message later extends the pong wait
+        if closed:
+            session.close()
+    outcomes = []
+    for session, general in ((a, True), (b, False)):
+        try:
+            if general:
+                result: Any = list(
+                    session.receive_post(body, content_type=content_type, jsonp=jsonp, now=now)
+                )
+            else:
+                frame = session.receive_frame(text, now)
+                result = [MessageReceived(frame)] if isinstance(frame, str) else frame
+        except ProtocolError as exc:
+            result = type(exc)
+        outcomes.append((result, session.closed, session.next_deadline(), session.take_outgoing()))
+    assert outcomes[0] == outcomes[1]
