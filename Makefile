@@ -4,7 +4,7 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup setup-test lint typecheck coverage-report bench clean
+.PHONY: run test test-compiled setup setup-test lint typecheck coverage-report bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -16,16 +16,22 @@ run: setup
 	$(PY) -m gsocketio --host $(HOST) --port $(PORT)
 
 lint: setup-test
-	.venv/bin/ruff check gsocketio tests bench examples
-	.venv/bin/ruff format --check gsocketio tests bench examples
+	.venv/bin/ruff check gsocketio tests bench examples scripts
+	.venv/bin/ruff format --check gsocketio tests bench examples scripts
 
 typecheck: setup-test
 	.venv/bin/mypy
 
-# pytest under coverage (gevent-aware, settings in pyproject.toml), then the per-module floors
+# pytest under coverage (gevent-aware, settings in pyproject.toml), then the per-module floors,
+# then the tests of the mypyc-compiled modules against a compiled copy of the tree
 test: setup-test lint typecheck
 	$(PY) -m coverage run -m pytest tests
 	$(PY) tests/coverage_floor.py
+	$(MAKE) test-compiled
+
+# the GSOCKETIO_MYPYC build's modules compiled in a temporary copy, their tests run against it
+test-compiled: setup-test
+	PY=$(PY) bash scripts/test_compiled.sh
 
 # after `make test`: every module's coverage beside its floor, and the lines not run
 coverage-report:

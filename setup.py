@@ -9,6 +9,13 @@ docs/operations.md ("Packaging") for the fallback when neither is possible.
 
 ``GSOCKETIO_BUNDLE_CLIENT``: ``auto`` (default: bundle, warn and go on without on failure),
 ``require`` (fail the build instead) or ``skip``.
+
+``GSOCKETIO_MYPYC``: unset, empty or ``0`` (default) builds pure Python, exactly as without this
+hook; ``1`` compiles :data:`MYPYC_MODULES` with mypyc (the wheel then carries an extension
+module next to each of their ``.py`` sources; a failure fails the build); ``auto`` tries the
+same and falls back to pure Python with a warning when it cannot compile (no C compiler, no
+Python headers, a mypyc error). The build then needs mypy: it is asked for as a build
+requirement only while the variable is on. See docs/operations.md ("Compiled build").
 """
 
 from __future__ import annotations
@@ -25,9 +32,12 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from setuptools import setup
+from setuptools import Distribution, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
+from setuptools.errors import CCompilerError, ExecError, PlatformError
 
 HERE = Path(__file__).resolve().parent
 
@@ -143,12 +153,135 @@ def bundle_into(package_dir: Path) -> list[str]:
     return done
 
 
+# --- the optional mypyc build ------------------------------------------------------------------
+
+# Compiled by GSOCKETIO_MYPYC builds: the sans-I/O per-message core and the layers every
+# message crosses (chosen by measurement: docs/benchmarks.md, "mypyc build"). Left pure:
+# protocol/_text.py (mypyc refuses surrogate code points in string literals), the legacy
+# 0.9/EIO3 modules (off the v4 path) and everything users subclass or patch.
+MYPYC_MODULES = [
+    "gsocketio/protocol/__init__.py",
+    "gsocketio/protocol/_json.py",
+    "gsocketio/protocol/engineio.py",
+    "gsocketio/protocol/engineio_session.py",
+    "gsocketio/protocol/ids.py",
+    "gsocketio/protocol/limits.py",
+    "gsocketio/protocol/msgpack_codec.py",
+    "gsocketio/protocol/msgpack_parser.py",
+    "gsocketio/protocol/reasons.py",
+    "gsocketio/protocol/recovery.py",
+    "gsocketio/protocol/socketio.py",
+    "gsocketio/protocol/socketio_session.py",
+    "gsocketio/websocket/framing.py",
+    "gsocketio/client.py",
+    "gsocketio/default_handlers.py",
+    "gsocketio/socket.py",
+    "gsocketio/engine/websocket.py",
+    "gsocketio/engine/connection.py",
+    "gsocketio/websocket/connection.py",
+    "gsocketio/websocket/parking.py",  # WebSocket's base class: compiled with it
+    # the long-polling path: HTTP/1.1 server side and the engine's polling transport
+    "gsocketio/http/parser.py",
+    "gsocketio/http/connection.py",
+    "gsocketio/http/response.py",
+    "gsocketio/http/environ.py",
+    "gsocketio/http/body.py",
+    "gsocketio/engine/http.py",
+    "gsocketio/engine/polling.py",
+]
+MYPY = "mypy>=1.10"  # as in the test extra; tested with mypy/mypyc 2.4.1
+
+
+class MypycError(Exception):
+    """The modules could not be compiled."""
+
+
+class MypycMissing(MypycError):
+    """mypyc is not installed (yet: PEP 517 asks for the build requirements first)."""
+
+
+def mypyc_mode() -> str:
+    """``""`` (pure), ``"1"`` (compile or fail) or ``"auto"`` (compile or fall back)."""
+    mode = os.environ.get("GSOCKETIO_MYPYC", "").strip().lower()
+    if mode in ("", "0"):
+        return ""
+    if mode not in ("1", "auto"):
+        raise SystemExit(f"GSOCKETIO_MYPYC={mode!r}: expected 0, 1 or auto")
+    return mode
+
+
+def mypyc_extensions(paths: list[str]) -> list[Any]:
+    """The extension modules of ``paths`` (relative to the current directory, the tree root):
+    mypyc type-checks them (``--strict``, pyproject.toml's [tool.mypy]) and writes their C."""
+    try:
+        from mypyc.build import mypycify
+    except ImportError as exc:
+        raise MypycMissing(f"mypyc is not installed ({exc}): pip install '{MYPY}'") from exc
+    try:
+        return list(mypycify(paths, opt_level="3"))
+    except SystemExit as exc:  # mypycify exits on a type or compile error it has printed
+        raise MypycError(f"mypyc failed on {len(paths)} modules (exit {exc.code})") from exc
+
+
+def build_in_place(tree: Path, paths: list[str] = MYPYC_MODULES) -> None:
+    """Compile ``paths`` next to their sources under ``tree`` (a copy of the checkout: never
+    the repository itself, whose edits a stale ``.so`` would shadow). setuptools'
+    ``Distribution`` directly, so pyproject.toml is not parsed as build metadata (older
+    setuptools refuse its license field). Used by scripts/compiled_tree.py."""
+    cwd = Path.cwd()
+    os.chdir(tree)
+    try:
+        dist = Distribution({"name": "gsocketio", "ext_modules": mypyc_extensions(paths)})
+        dist.script_args = ["build_ext", "--inplace"]
+        dist.parse_command_line()
+        dist.run_commands()
+    finally:
+        os.chdir(cwd)
+
+
+def _build_requirements() -> list[str]:
+    """mypy, and the dependencies whose types mypy follows from the compiled modules (an
+    isolated build environment has only what the build asks for): the runtime ones and the
+    metrics extra (the other extras' libraries are untyped, ignored by [tool.mypy])."""
+    import tomllib
+
+    project = tomllib.loads((HERE / "pyproject.toml").read_text())["project"]
+    return [MYPY, *project["dependencies"], *project["optional-dependencies"]["metrics"]]
+
+
+class BuildExtOrFallBack(build_ext):
+    """``build_ext`` that, under ``GSOCKETIO_MYPYC=auto``, leaves pure Python in place of the
+    extension modules when they fail to compile or link, and never compiles into the source
+    tree (``pip install -e``, ``build_ext --inplace``: see :func:`build_in_place` instead)."""
+
+    def run(self) -> None:
+        if getattr(self, "editable_mode", False) or self.inplace:
+            # the .so files would land in the checkout and shadow every later edit of a .py
+            self.warn("GSOCKETIO_MYPYC: an editable or in-place build stays pure Python")
+            return
+        if mypyc_mode() != "auto":
+            super().run()
+            return
+        try:
+            super().run()
+        except (CCompilerError, ExecError, PlatformError, OSError) as exc:
+            for path in self.get_outputs():
+                Path(path).unlink(missing_ok=True)
+            self.extensions = []
+            self.distribution.ext_modules = []
+            self.warn(f"GSOCKETIO_MYPYC=auto: compiling failed ({exc}); building pure Python")
+
+
 class BuildPyWithClient(build_py):
     """``build_py`` that also adds the browser clients to the build (not in editable mode,
     where the server finds them in the checkout's node_modules)."""
 
     def run(self) -> None:
         super().run()
+        if mypyc_mode() and not self.distribution.ext_modules:
+            if mypyc_mode() == "1":
+                raise SystemExit(f"GSOCKETIO_MYPYC=1 but nothing was compiled (needs '{MYPY}')")
+            self.warn("GSOCKETIO_MYPYC=auto: nothing compiled; building pure Python")
         mode = os.environ.get("GSOCKETIO_BUNDLE_CLIENT", "auto").lower()
         if getattr(self, "editable_mode", False) or mode == "skip":
             return
@@ -164,4 +297,27 @@ class BuildPyWithClient(build_py):
             )
 
 
-setup(cmdclass={"build_py": BuildPyWithClient})
+def _setup_args() -> dict[str, Any]:
+    mode = mypyc_mode()
+    if not mode:
+        return {}
+    args: dict[str, Any] = {
+        "cmdclass": {"build_ext": BuildExtOrFallBack},
+        "setup_requires": _build_requirements(),
+    }
+    try:
+        args["ext_modules"] = mypyc_extensions(MYPYC_MODULES)
+    except MypycMissing as exc:
+        # PEP 517's first pass, which only collects setup_requires (the build then runs again
+        # with mypy installed), or a build without it: BuildPyWithClient fails or warns
+        logging.getLogger("gsocketio").warning("gsocketio: %s", exc)
+    except MypycError as exc:
+        if mode == "1":
+            raise SystemExit(f"GSOCKETIO_MYPYC=1: {exc}") from exc
+        logging.getLogger("gsocketio").warning("GSOCKETIO_MYPYC=auto: %s; building pure", exc)
+    return args
+
+
+if __name__ == "__main__":  # as setuptools runs it; scripts/compiled_tree.py imports it
+    extra = _setup_args()
+    setup(cmdclass={"build_py": BuildPyWithClient, **extra.pop("cmdclass", {})}, **extra)

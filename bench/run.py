@@ -33,7 +33,9 @@ window is reported next to every figure and a loud warning is printed above 85% 
 server with ``sio.instrument(auth=False, mode=...)`` and no admin connected.
 ``--baseline DIR`` adds "gsocketio (baseline)": the same server script importing the
 ``gsocketio`` package found in DIR (a copy of another revision's source tree), for
-before/after figures from one interleaved run. Every run, wait and loop is bounded in time.
+before/after figures from one interleaved run; ``--baseline-label`` names it otherwise (say
+"gsocketio (compiled)" for a copy from scripts/compiled_tree.py). Every run, wait and loop is
+bounded in time.
 
     .venv/bin/python bench/run.py [--scenario echo] [--clients N] [--seconds 10] [--repeat 1]
     .venv/bin/python bench/run.py --matrix [--repeat 2] [--baseline DIR]
@@ -163,6 +165,11 @@ def parse_args() -> argparse.Namespace:
         help="also run gsocketio from the source tree in DIR (before/after)",
     )
     parser.add_argument(
+        "--baseline-label",
+        default="gsocketio (baseline)",
+        help="the name of the --baseline server in the results (and for --only)",
+    )
+    parser.add_argument(
         "--admin",
         action="store_true",
         help="also run gsocketio instrumented for the Admin UI (production, development)",
@@ -194,7 +201,7 @@ def main() -> int:
         servers[name] = (SERVERS[name], dict(ENV, BENCH_PYSIO_NAGLE="1"))
     if args.baseline:
         tree = str(Path(args.baseline).resolve())
-        servers["gsocketio (baseline)"] = (SERVERS["gsocketio"], dict(ENV, PYTHONPATH=tree))
+        servers[args.baseline_label] = (SERVERS["gsocketio"], dict(ENV, PYTHONPATH=tree))
     if args.admin:  # sio.instrument(mode=...) with no admin connected: what it costs per event
         for mode in ("production", "development"):
             env = dict(ENV, GSOCKETIO_BENCH_ADMIN=mode)

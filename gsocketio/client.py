@@ -9,7 +9,7 @@ timer, and hands the session's events to the server's handler layer (:mod:`gsock
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 import gevent
 import gevent.event
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from gsocketio.socketio_server import Server
     from gsocketio.stats import Stats
 
-__all__ = ["MAX_HANDLERS_PER_CLIENT", "Client", "Connection", "OwnWire"]
+__all__ = ["MAX_HANDLERS_PER_CLIENT", "Client", "Connection", "OwnWire", "own_wire"]
 
 log = get_logger("gsocketio.server")
 
@@ -70,10 +70,12 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
-@runtime_checkable
 class OwnWire(Protocol):
     """A connection that encodes with a wire format of its own (the 0.9 endpoint's) and is told
-    when the server ends a namespace for it: for a 0.9 client, losing ``/`` ends everything."""
+    when the server ends a namespace for it: for a 0.9 client, losing ``/`` ends everything.
+
+    Not ``runtime_checkable`` (mypyc/mypyc#909: a compiled Protocol class is no protocol to
+    ``isinstance``): :func:`own_wire` is the runtime test."""
 
     @property
     def wire(self) -> WireFormat: ...
@@ -81,6 +83,11 @@ class OwnWire(Protocol):
     def close_namespace(self, namespace: str) -> None: ...
 
     def refuse(self, namespace: str) -> None: ...
+
+
+def own_wire(conn: object) -> OwnWire | None:
+    """``conn`` as an :class:`OwnWire` if it is one (it has ``close_namespace``), else None."""
+    return cast(OwnWire, conn) if hasattr(conn, "close_namespace") else None
 
 
 class Client:
@@ -92,7 +99,7 @@ class Client:
 
     __slots__ = (
         "_inflight",
-        "_inline",
+        "_inline_conn",
         "_slot",
         "closed",
         "conn",
@@ -115,7 +122,7 @@ class Client:
         self.conn = conn
         self.eio = conn.eio
         self.session = session
-        own = conn if isinstance(conn, OwnWire) else None
+        own = own_wire(conn)
         self.own: OwnWire | None = own
         self.wire = (
             own.wire if own is not None else wire
@@ -125,8 +132,9 @@ class Client:
         self.hold: Callable[[str | bytes | Packet], None] | None = None
         self.timer: Any = None  # connect-timeout loop timer until a namespace is joined
         self._inflight = 0
-        # The engine's connections may run handlers on their reader (EngineConnection.run_inline)
-        self._inline: Any = conn if hasattr(conn, "run_inline") else None
+        # The engine's connections may run handlers on their reader (EngineConnection.run_inline).
+        # (Not named ``_inline``: mypyc would make it the C struct field ``__inline``, a keyword.)
+        self._inline_conn: Any = conn if hasattr(conn, "run_inline") else None
         self._slot: gevent.event.Event | None = None
 
     def __repr__(self) -> str:
@@ -239,7 +247,7 @@ class Client:
         # another greenlet only if fn blocks (gsocketio.engine.websocket). Else a recycled
         # bare greenlet (gsocketio.greenlets): a fresh one costs several times more per
         # message. fn never raises (the handler layer's runners log errors).
-        inline = self._inline
+        inline = self._inline_conn
         if inline is None or not inline.run_inline(self._run, (fn, args)):
             POOL.spawn(self._run, fn, args)
 

@@ -18,6 +18,7 @@ from gsocketio.dynamic import adopt
 from gsocketio.exceptions import ConnectionRefusedError
 from gsocketio.hooks import AckResponder, Hooks
 from gsocketio.listeners import filter_packet, notify_own, run_lifecycle, run_listeners
+from gsocketio.protocol._mypyc import mypyc_attr
 from gsocketio.protocol.reasons import DisconnectReason
 from gsocketio.protocol.socketio import Packet, PacketType
 from gsocketio.protocol.socketio_session import DEFAULT_REFUSAL
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["RegistryHandlers"]
 
 
+# not a native class: on_event switches by instance attribute (see refresh), which needs
+# an instance __dict__ once compiled
+@mypyc_attr(native_class=False)
 class RegistryHandlers:
     """The default handler layer: middlewares, connect policy and the handlers of a
     :class:`HandlerRegistry`, each event in a greenlet of the client's bounded set.

@@ -24,7 +24,7 @@ from gsocketio.adapters.base import Adapter, BroadcastOptions, WireFormat
 from gsocketio.adapters.memory import MemoryAdapter
 from gsocketio.adapters.recovery import RecoveryOptions, persist_socket, replay, restore_socket
 from gsocketio.admin import AdminAPI
-from gsocketio.client import Client, Connection, OwnWire
+from gsocketio.client import Client, Connection, own_wire
 from gsocketio.cluster_api import ClusterAPI
 from gsocketio.cluster_host import ServerHost
 from gsocketio.default_handlers import RegistryHandlers
@@ -112,7 +112,6 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
         self.adapter.bind(self._cluster_host)
         self.recovery = RecoveryOptions.parse(connection_state_recovery)  # docs/recovery.md
         self.draining = False  # drain(): new connections are closed at once
-        track(self)  # a stopping worker drains and closes it (gsocketio.drain.shut_down)
         if self.recovery is not None:
             self.adapter.enable_recovery(self.recovery)
         self.always_connect = always_connect
@@ -147,6 +146,9 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
         self._clients: dict[str, Client] = {}  # engine sid -> client
         self._sockets: dict[str, dict[str, Socket]] = {}  # namespace -> sid -> socket
         self._wsgi: WSGIApp | None = None
+        # last: a stopping worker drains and closes it (gsocketio.drain.shut_down), so only a
+        # complete Server (one whose __init__ did not raise) is ever tracked
+        track(self)
 
     # --- registration ------------------------------------------------------------------------
 
@@ -241,10 +243,10 @@ class Server(ClusterAPI, HookAPI, SessionAPI, AdminAPI):
 
     def _new_client(self, conn: Connection) -> Client:
         """Register the Client of a new connection. A connection may bring its own wire format
-        (the 0.9 endpoint's do: ``client.OwnWire``); the rest speak Socket.IO v4/v5, encoded
+        (the 0.9 endpoint's do: ``client.own_wire``); the rest speak Socket.IO v4/v5, encoded
         with ``self._wire``. Broadcasts are then encoded once per format."""
         # A connection with a wire of its own (0.9 clients) keeps the text decoder.
-        decoder = (self._text_decoder if isinstance(conn, OwnWire) else self._new_decoder)()
+        decoder = (self._text_decoder if own_wire(conn) is not None else self._new_decoder)()
         session = SocketIOSession(eio=conn.eio, sid=conn.sid, decoder=decoder)
         client = Client(self, conn, session, self._wire)
         self._clients[conn.sid] = client

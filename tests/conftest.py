@@ -11,6 +11,8 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import importlib  # noqa: E402
+import importlib.machinery  # noqa: E402
 import os  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable, Generator, Iterator  # noqa: E402
@@ -24,6 +26,22 @@ from coverage.exceptions import CoverageWarning  # noqa: E402
 from tests.helpers.chat_app import Recorder, build  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under scripts/test_compiled.sh (``GSOCKETIO_EXPECT_COMPILED``: module names, comma
+    separated), every one of them must be the mypyc-compiled extension module, or the run
+    would test pure Python while claiming the build."""
+    names = [n for n in os.environ.get("GSOCKETIO_EXPECT_COMPILED", "").split(",") if n]
+    pure = [
+        f"{name}: {module.__file__}"
+        for name in names
+        if not str((module := importlib.import_module(name)).__file__).endswith(
+            tuple(importlib.machinery.EXTENSION_SUFFIXES)
+        )
+    ]
+    if pure:
+        raise pytest.UsageError("expected compiled, imported pure: " + ", ".join(pure))
 
 
 @pytest.hookimpl(hookwrapper=True)

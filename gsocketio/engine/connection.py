@@ -18,7 +18,7 @@ import gevent
 
 from gsocketio._logging import get_logger
 from gsocketio.engine.polling import PollingIO
-from gsocketio.engine.websocket import WebSocketIO
+from gsocketio.engine.websocket import WebSocketIO, WebSocketLike
 from gsocketio.exceptions import SessionClosedError
 from gsocketio.protocol.engineio import Packet, PacketType, ws_encoder
 from gsocketio.protocol.engineio_session import (
@@ -35,7 +35,6 @@ from gsocketio.protocol.reasons import DisconnectReason
 if TYPE_CHECKING:
     from gsocketio.engine.options import EngineOptions
     from gsocketio.engine.reaper import Tickable
-    from gsocketio.websocket.connection import WebSocket
 
 __all__ = ["EngineConnection", "EngineHandler", "TransportIO"]
 
@@ -215,13 +214,13 @@ class EngineConnection:
         self._io = polling
         return polling, self._session.take_outgoing()
 
-    def attach_websocket(self, ws: WebSocket) -> WebSocketIO:
+    def attach_websocket(self, ws: WebSocketLike) -> WebSocketIO:
         """Make ``ws`` the transport of a new WebSocket session (run its reader next)."""
         io = WebSocketIO(self, self._session, ws, ws_encoder(self.eio, self.b64))
         self.attach(io)
         return io
 
-    def start_upgrade(self, ws: WebSocket) -> WebSocketIO:
+    def start_upgrade(self, ws: WebSocketLike) -> WebSocketIO:
         """A WebSocket claims this polling session: its probe I/O (``run_probe`` drives it).
         Raises :class:`gsocketio.SessionError` when no upgrade is possible (already upgraded
         or upgrading, or not offered)."""

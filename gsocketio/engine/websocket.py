@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
 from gevent.event import Event
@@ -40,13 +40,42 @@ from gsocketio.websocket.framing import FrameCache
 from gsocketio.websocket.parking import WOULD_BLOCK
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from gsocketio.engine.connection import EngineConnection
     from gsocketio.protocol.engineio_session import Session
-    from gsocketio.websocket.connection import WebSocket
+    from gsocketio.websocket.parking import WouldBlock
 
-__all__ = ["WebSocketIO", "close_quietly"]
+__all__ = ["WebSocketIO", "WebSocketLike", "close_quietly"]
+
+
+class WebSocketLike(Protocol):
+    """What the engine uses of a :class:`gsocketio.websocket.WebSocket`. A protocol, not the
+    class: code compiled by mypyc checks a concrete class at run time, and the engine's unit
+    tests drive it with a scripted fake (tests/helpers/fakes.py)."""
+
+    close_timeout: float
+    linger: float
+
+    @property
+    def backlog(self) -> bool: ...
+    @property
+    def can_park(self) -> bool: ...
+    @property
+    def close_code(self) -> int | None: ...
+    def receive(self) -> str | bytes | None: ...
+    def receive_nowait(self) -> str | bytes | WouldBlock | None: ...
+    def when_readable(self, callback: Callable[[], object]) -> None: ...
+    def send_nowait(
+        self, messages: Iterable[str | bytes], cache: FrameCache | None = None
+    ) -> bool: ...
+    def send(self, message: str | bytes) -> None: ...
+    def flush(self) -> None: ...
+    def close(self, code: int = 1000, reason: str = "") -> None: ...
+    def finish(self) -> None: ...
+    def abort(self) -> None: ...
+    def release(self) -> None: ...
+
 
 log = get_logger("gsocketio.engine")
 
@@ -70,6 +99,15 @@ class _FlushShared:
 _FLUSHES = FlushQueue(_FlushShared)
 
 
+class _Inline(Protocol):
+    """What :class:`_InlineRuns` uses of a :class:`WebSocketIO` (a protocol: its test drives
+    it with fakes, which a mypyc-compiled class would refuse)."""
+
+    _in_handler: Any
+
+    def _take_over(self, blocked: Any) -> None: ...
+
+
 class _InlineRuns:
     """The handlers run inline on their readers in this loop iteration, and one hub callback
     per iteration (armed by the first run) that hands the reading of those still running,
@@ -85,9 +123,9 @@ class _InlineRuns:
     def __init__(self) -> None:
         self.hub: Any = None  # the hub of the first run's thread
         self.armed = False
-        self.runs: list[WebSocketIO] = []  # since the last check, a connection once per run
+        self.runs: list[_Inline] = []  # since the last check, a connection once per run
 
-    def enter(self, io: WebSocketIO) -> bool:
+    def enter(self, io: _Inline) -> bool:
         """Note a run starting on ``io``'s reader; False from another thread's hub (the
         caller arms a callback of its own). ``run_inline`` has the fast path inline."""
         hub = gevent.get_hub()
@@ -137,7 +175,7 @@ class WebSocketIO:
     )
 
     def __init__(
-        self, conn: EngineConnection, session: Session, ws: WebSocket, encode: WsEncoder
+        self, conn: EngineConnection, session: Session, ws: WebSocketLike, encode: WsEncoder
     ) -> None:
         self._conn = conn
         self._session = session
@@ -407,7 +445,7 @@ def _release_get(conn: EngineConnection) -> None:
         conn.polling.wake()
 
 
-def close_quietly(ws: WebSocket) -> None:
+def close_quietly(ws: WebSocketLike) -> None:
     """Start the closing handshake; a failure only means the peer is gone already."""
     try:
         ws.close()

@@ -32,6 +32,7 @@ from gsocketio.http.body import RequestBody
 from gsocketio.http.environ import build_environ, lean_environ, split_target
 from gsocketio.http.parser import HeadParser, RequestHead
 from gsocketio.http.response import Response, simple_response
+from gsocketio.protocol._mypyc import mypyc_attr
 from gsocketio.websocket.connection import (
     DETACH_KEY,
     RFILE_KEY,
@@ -56,6 +57,7 @@ _LINGER_BYTES = 1 << 20
 _DIRECT_METHODS = frozenset({"GET", "POST"})
 
 
+@mypyc_attr(native_class=False)  # mypyc compiles no native subclass of OSError
 class _ClientGone(OSError):
     """A write to the client failed (reset, broken pipe, send timeout); never leaves this
     module. Distinct from an ``OSError`` the application raises itself, which is its bug (500)."""

@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
+from itertools import chain, repeat
 
 from gsocketio.exceptions import SessionClosedError, SessionError
 from gsocketio.protocol.engineio import Packet, PacketType, decode_packet, decode_post
@@ -312,7 +313,8 @@ class Session:
         packets = decode_post(
             body, eio=self._eio, content_type=content_type, jsonp=jsonp, limits=self._config.limits
         )
-        return (event for packet in packets for event in self.receive(packet, now))
+        # lazy iterators, no generator expression: mypyc would compile one as an eager list
+        return chain.from_iterable(map(self.receive, packets, repeat(now)))
 
     def _extend_pong_wait(self, now: float) -> None:
         """Another packet while waiting for a PONG extends that wait once (as upstream)."""
@@ -384,8 +386,7 @@ class Session:
         if transport is None or transport == self._transport:
             queue = self._queue
             if queue:
-                # A copy: a new queue per take would outlive young GCs (docs/benchmarks.md)
-                packets = queue.copy()
+                packets = queue.copy()  # a new queue would outlive young GCs (benchmarks.md)
                 queue.clear()
                 self._queued_bytes = 0
                 return packets

@@ -145,9 +145,11 @@ class ResponseReader:
                 if len(self._buf) > MAX_HEAD:
                     raise ForwardError("forwarded response head too large")
                 return False
-            self._parse_head(bytes(self._buf[:end]))
+            # the parsed head as a local: mypy's narrowing of self.response to None would
+            # hold across the call (and become a runtime TypeError once compiled by mypyc)
+            response = self._parse_head(bytes(self._buf[:end]))
             del self._buf[: end + 4]
-            if self.head_only or (self.response is not None and self.response.code == 101):
+            if self.head_only or response.code == 101:
                 self.rest = bytes(self._buf)
                 self._done = True
                 return True
@@ -168,7 +170,7 @@ class ResponseReader:
             raise ForwardError("forwarded response incomplete")
         return self.response
 
-    def _parse_head(self, head: bytes) -> None:
+    def _parse_head(self, head: bytes) -> ForwardedResponse:
         lines = head.decode("latin-1").split("\r\n")
         version, _, status = lines[0].partition(" ")
         if not version.startswith("HTTP/1.") or not status[:3].isdigit():
@@ -194,6 +196,7 @@ class ResponseReader:
                 continue
             response.headers.append((name, value))
         self.response = response
+        return response
 
     def _advance(self) -> bool:
         assert self.response is not None

@@ -18,6 +18,7 @@ with :class:`~gsocketio.exceptions.InvalidMsgpackError`.
 from __future__ import annotations
 
 import struct
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -58,7 +59,8 @@ def packb(obj: Any) -> bytes:
     """Encode ``obj`` (None, bool, int, float, str, bytes-like, list/tuple, dict with str keys,
     datetime); anything else raises ``TypeError``, an int outside 64 bits ``OverflowError``."""
     out = bytearray()
-    _pack(obj, out)
+    # the nesting bound: pure Python's RecursionError, also when compiled (no C stack overflow)
+    _pack(obj, out, sys.getrecursionlimit())
     return bytes(out)
 
 
@@ -107,7 +109,7 @@ def _pack_int(value: int, out: bytearray) -> None:
         raise OverflowError(f"integer {value} does not fit msgpack's 64 bits")
 
 
-def _pack(obj: Any, out: bytearray) -> None:
+def _pack(obj: Any, out: bytearray, budget: int) -> None:
     kind = type(obj)
     # The common small forms are written inline: a call per header doubled the cost.
     if kind is str:
@@ -130,13 +132,17 @@ def _pack(obj: Any, out: bytearray) -> None:
         out.append(0xCB)
         out += _d.pack(obj)
     elif kind is list or kind is tuple:
+        if budget <= 0:
+            raise RecursionError("data nested deeper than the recursion limit")
         if len(obj) < 16:
             out.append(0x90 | len(obj))
         else:
             _header(out, len(obj), None, 0, b"\x00\xdc\xdd")
         for item in obj:
-            _pack(item, out)
+            _pack(item, out, budget - 1)
     elif kind is dict:
+        if budget <= 0:
+            raise RecursionError("data nested deeper than the recursion limit")
         if len(obj) < 16:
             out.append(0x80 | len(obj))
         else:
@@ -144,17 +150,17 @@ def _pack(obj: Any, out: bytearray) -> None:
         for key, value in obj.items():
             if type(key) is not str and not isinstance(key, str):
                 raise TypeError(f"msgpack map keys must be str, not {type(key).__name__}")
-            _pack(str(key), out)
-            _pack(value, out)
+            _pack(str(key), out, budget)
+            _pack(value, out, budget - 1)
     elif isinstance(obj, _BINARY):
         raw = obj if kind is bytes else bytes(obj)
         _header(out, len(raw), None, 0, b"\xc4\xc5\xc6")
         out += raw
     else:
-        _pack_subclass(obj, out)
+        _pack_subclass(obj, out, budget)
 
 
-def _pack_subclass(obj: Any, out: bytearray) -> None:
+def _pack_subclass(obj: Any, out: bytearray, budget: int) -> None:
     """Subclasses of the basic types (``IntEnum``, ``StrEnum``, ...) and datetimes."""
     if isinstance(obj, datetime):
         moment = obj if obj.tzinfo is not None else obj.replace(tzinfo=UTC)
@@ -165,13 +171,13 @@ def _pack_subclass(obj: Any, out: bytearray) -> None:
     elif isinstance(obj, int):
         _pack_int(int(obj), out)
     elif isinstance(obj, float):
-        _pack(float(obj), out)
+        _pack(float(obj), out, budget)
     elif isinstance(obj, str):
-        _pack(str(obj), out)
+        _pack(str(obj), out, budget)
     elif isinstance(obj, list | tuple):
-        _pack(list(obj), out)
+        _pack(list(obj), out, budget)
     elif isinstance(obj, dict):
-        _pack(dict(obj), out)
+        _pack(dict(obj), out, budget)
     else:
         raise TypeError(f"Object of type {type(obj).__name__} cannot be encoded as msgpack")
 

@@ -51,7 +51,7 @@ def encode(packet: Packet) -> list[bytes]:
     data = packet.data
     if data is not None or ptype is _EVENT or ptype is _ACK:
         entry["data"] = [] if data is None else data
-    ack_id = packet.id
+    ack_id: object = packet.id  # object: a bool narrowed to int would pass (mypyc unboxes it)
     if ack_id is not None:
         if type(ack_id) is not int or not 0 <= ack_id <= MAX_ACK_ID:
             raise ValueError(f"invalid ack id {ack_id!r}")
@@ -120,7 +120,7 @@ class MsgpackDecoder(Decoder):
     def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
         super().__init__(limits=limits)
 
-    def feed(self, message: str | bytes) -> Packet | None:
+    def feed(self, message: str | bytes | bytearray | memoryview) -> Packet | None:
         if isinstance(message, bytes | bytearray | memoryview):
             return decode(message, self._limits)
         if isinstance(message, str):

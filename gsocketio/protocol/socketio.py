@@ -13,6 +13,7 @@ CONNECT's ``?query`` into :attr:`Packet.query`, and is as strict as socket.io-pa
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -29,6 +30,7 @@ from gsocketio.exceptions import (
     TooManyAttachmentsError,
 )
 from gsocketio.protocol import _json
+from gsocketio.protocol._mypyc import mypyc_attr
 from gsocketio.protocol.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -111,25 +113,42 @@ json_loads: Final = _json.loads
 # --- encoding --------------------------------------------------------------------------------
 
 
-def _has_binary(obj: Any) -> bool:
+# The recursive walkers below take a ``budget`` of nesting levels, sys.getrecursionlimit() at
+# the top: pure Python raises RecursionError near there anyway, and compiled (mypyc) code, whose
+# calls do not count against that limit, raises the same instead of overflowing the C stack.
+
+
+def _too_deep() -> RecursionError:
+    return RecursionError("data nested deeper than the recursion limit")
+
+
+def _has_binary(obj: Any, budget: int) -> bool:
     if isinstance(obj, _BINARY_TYPES):
         return True
     if isinstance(obj, list | tuple):
-        return any(_has_binary(item) for item in obj)
+        if budget <= 0:
+            raise _too_deep()
+        return any(_has_binary(item, budget - 1) for item in obj)
     if isinstance(obj, dict):
-        return any(_has_binary(value) for value in obj.values())
+        if budget <= 0:
+            raise _too_deep()
+        return any(_has_binary(value, budget - 1) for value in obj.values())
     return False
 
 
-def _deconstruct(obj: Any, attachments: list[bytes]) -> Any:
+def _deconstruct(obj: Any, attachments: list[bytes], budget: int) -> Any:
     """Copy ``obj`` with each binary value replaced by its placeholder, in document order."""
     if isinstance(obj, _BINARY_TYPES):
         attachments.append(obj if type(obj) is bytes else bytes(obj))
         return {"_placeholder": True, "num": len(attachments) - 1}
     if isinstance(obj, list | tuple):
-        return [_deconstruct(item, attachments) for item in obj]
+        if budget <= 0:
+            raise _too_deep()
+        return [_deconstruct(item, attachments, budget - 1) for item in obj]
     if isinstance(obj, dict):
-        return {key: _deconstruct(value, attachments) for key, value in obj.items()}
+        if budget <= 0:
+            raise _too_deep()
+        return {key: _deconstruct(value, attachments, budget - 1) for key, value in obj.items()}
     return obj
 
 
@@ -148,7 +167,8 @@ def _header(packet: Packet, ptype: PacketType, attachments: int) -> str:
                 raise EncodeError(f"invalid query {packet.query!r}")
             namespace = f"{namespace}?{packet.query}"
         head += namespace + ","
-    ack_id = packet.id
+    # typed object: mypyc unboxes an id narrowed to int, and True would pass as 1
+    ack_id: object = packet.id
     if ack_id is not None:
         if type(ack_id) is not int or not 0 <= ack_id <= MAX_ACK_ID:
             raise EncodeError(f"invalid ack id {ack_id!r}")
@@ -173,7 +193,7 @@ def encode(packet: Packet, *, dumps: Callable[[Any], str] = json_dumps) -> list[
             body = _json.probing_dumps(data)
         except _json.BinaryFound:
             return _encode_binary(packet, dumps)
-    elif _has_binary(data):
+    elif _has_binary(data, sys.getrecursionlimit()):
         return _encode_binary(packet, dumps)
     else:
         body = dumps(data)
@@ -187,7 +207,7 @@ def _encode_binary(packet: Packet, dumps: Callable[[Any], str]) -> list[str | by
             f"binary data is only allowed in EVENT and ACK packets, not {packet.type!r}"
         )
     attachments: list[bytes] = []
-    data = _deconstruct(packet.data, attachments)
+    data = _deconstruct(packet.data, attachments, sys.getrecursionlimit())
     text = _header(packet, wire_type, len(attachments)) + dumps(data)
     return [text, *attachments]
 
@@ -195,12 +215,15 @@ def _encode_binary(packet: Packet, dumps: Callable[[Any], str]) -> list[str | by
 # --- decoding --------------------------------------------------------------------------------
 
 
-def _reconstruct(obj: Any, buffers: list[bytes]) -> Any:
-    """Put attachments back in place of their placeholders (in place; depth already bounded)."""
+def _reconstruct(obj: Any, buffers: list[bytes], budget: int) -> Any:
+    """Put attachments back in place of their placeholders (in place). The default ``loads``
+    bounds the depth before parsing; a custom one may not: ``budget`` bounds it here."""
+    if budget <= 0:
+        raise NestingTooDeepError("placeholder nesting too deep")
     if isinstance(obj, list):
         for index, item in enumerate(obj):
             if isinstance(item, list | dict):
-                obj[index] = _reconstruct(item, buffers)
+                obj[index] = _reconstruct(item, buffers, budget - 1)
     elif isinstance(obj, dict):
         if obj.get("_placeholder") is True:
             num = obj.get("num")
@@ -209,10 +232,11 @@ def _reconstruct(obj: Any, buffers: list[bytes]) -> Any:
             return buffers[num]
         for key, value in obj.items():
             if isinstance(value, list | dict):
-                obj[key] = _reconstruct(value, buffers)
+                obj[key] = _reconstruct(value, buffers, budget - 1)
     return obj
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # a public class: users may subclass it
 class Decoder:
     """Turns incoming Engine.IO message payloads into packets; one per connection.
 
@@ -254,7 +278,7 @@ class Decoder:
         self._buffers = []
         self._buffered = 0
 
-    def feed(self, message: str | bytes) -> Packet | None:
+    def feed(self, message: str | bytes | bytearray | memoryview) -> Packet | None:
         """Take one message; return the packet it completes, or None while attachments are due."""
         if isinstance(message, str):
             # Fast path for the most frequent packets: an EVENT on "/", with or without an
@@ -310,7 +334,7 @@ class Decoder:
             return None
         self.reset()
         try:
-            packet.data = _reconstruct(packet.data, buffers)
+            packet.data = _reconstruct(packet.data, buffers, sys.getrecursionlimit())
         except RecursionError as exc:  # only reachable with a custom ``loads``
             raise NestingTooDeepError("placeholder nesting too deep") from exc
         return packet

@@ -404,10 +404,12 @@ class WebSocket(Parking):
                 _gevent_io.restart(timer, getcurrent().throw, _SendTimedOut)
             self._sock.sendall(memoryview(data)[sent:])
             return True
-        except _SendTimedOut as exc:
+        # a name of its own: compiled by mypyc, a name bound by `except <native class>` keeps
+        # that type, and the OSError below would fail its check
+        except _SendTimedOut as timed_out:
             logger.info("WebSocket send timed out after %s s; aborting", self.send_timeout)
             self._abort()
-            raise WebSocketError("send timed out") from exc
+            raise WebSocketError("send timed out") from timed_out
         except OSError as exc:
             logger.debug("WebSocket write failed: %s", exc)
             self._abort()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
 import gevent
 import gevent.event
@@ -230,7 +230,7 @@ def test_the_shared_check_takes_over_only_runs_still_marked() -> None:
     runs = _InlineRuns()
     quick, blocked = _FakeIO(), _FakeIO()
     for io in (quick, blocked, blocked):  # a connection may run several handlers
-        assert runs.enter(cast(Any, io))
+        assert runs.enter(io)
         io._in_handler = reader = object()
     quick._in_handler = None  # it returned
     gevent.sleep(0)  # the hub runs the check (armed once for all)
@@ -239,7 +239,7 @@ def test_the_shared_check_takes_over_only_runs_still_marked() -> None:
     other: list[bool] = []  # another thread's hub: refused, the run arms its own callback
     start_thread = monkey.get_original("_thread", "start_new_thread")
     real_sleep = monkey.get_original("time", "sleep")
-    start_thread(lambda: other.append(runs.enter(cast(Any, _FakeIO()))), ())
+    start_thread(lambda: other.append(runs.enter(_FakeIO())), ())
     for _ in range(500):  # bounded: 5 s
         if other:
             break

@@ -21,7 +21,7 @@ def websocket_session(
     engine = FakeEngine(**settings)
     conn = engine.connection(eio=eio, transport="websocket", b64=b64)
     ws = FakeWebSocket(incoming)
-    io = conn.attach_websocket(ws)  # type: ignore[arg-type]
+    io = conn.attach_websocket(ws)
     conn.connected()
     return engine, conn, ws, io
 
@@ -96,7 +96,7 @@ def upgrade_session(
     conn.open_polling()
     conn.connected()
     ws = FakeWebSocket(probe_frames)
-    probe = conn.start_upgrade(ws)  # type: ignore[arg-type]
+    probe = conn.start_upgrade(ws)
     return engine, conn, ws, probe
 
 
@@ -106,7 +106,7 @@ def test_probe_then_upgrade_moves_the_session() -> None:
     assert ws.sent == ["3probe"]
     assert conn.transport == "websocket" and conn.io is probe
     with pytest.raises(SessionError):  # a second WebSocket cannot upgrade any more
-        conn.start_upgrade(FakeWebSocket())  # type: ignore[arg-type]
+        conn.start_upgrade(FakeWebSocket())
 
 
 def test_a_bad_probe_leaves_the_session_on_polling() -> None:
@@ -115,4 +115,4 @@ def test_a_bad_probe_leaves_the_session_on_polling() -> None:
     assert conn.transport == "polling" and not conn.closed
     wait_until(lambda: ws.closed, "the probe to be closed")
     assert engine.handler.disconnects == {}
-    conn.start_upgrade(FakeWebSocket())  # type: ignore[arg-type]  # may try again
+    conn.start_upgrade(FakeWebSocket())  # may try again

@@ -23,6 +23,7 @@ from gsocketio.engine.reaper import Tickable
 from gsocketio.exceptions import WebSocketClosedError, WebSocketError
 from gsocketio.protocol.engineio_session import Session, SessionConfig
 from gsocketio.websocket.framing import FrameCache
+from gsocketio.websocket.parking import WouldBlock
 
 TIMEOUT = 5.0
 
@@ -119,6 +120,8 @@ class FakeWebSocket:
     """
 
     close_timeout = 1.0
+    linger = 0.0
+    can_park = False  # no socket to watch: the engine reads with receive(), never parks
 
     def __init__(self, incoming: Iterable[str | bytes] = (), *, compressed: bool = False) -> None:
         self.incoming: deque[str | bytes | None] = deque(incoming)
@@ -182,6 +185,18 @@ class FakeWebSocket:
         self.pending.clear()
         if self.close_code is None:
             self.close_code = 1006
+
+    def finish(self) -> None:
+        self.close()
+
+    def release(self) -> None:
+        self.closed = True
+
+    def receive_nowait(self) -> str | bytes | WouldBlock | None:
+        raise NotImplementedError("can_park is False: the engine only calls receive()")
+
+    def when_readable(self, callback: Callable[[], object]) -> None:
+        raise NotImplementedError("can_park is False: the engine never parks a fake")
 
 
 class Response:

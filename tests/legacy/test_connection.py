@@ -13,7 +13,7 @@ import pytest
 from gevent.event import Event
 
 import gsocketio
-from gsocketio.client import OwnWire
+from gsocketio.client import own_wire
 from gsocketio.legacy.connection import LegacyConnection
 from gsocketio.protocol.legacy_bridge import LegacyWire
 from gsocketio.protocol.legacy_session import LegacyConfig, LegacySession
@@ -65,7 +65,7 @@ def drain(conn: LegacyConnection, until: Callable[[list[str]], bool]) -> list[st
 
 def test_a_legacy_connection_is_a_connection_with_its_own_wire() -> None:
     conn = open_connection(Server())
-    assert isinstance(conn, OwnWire)
+    assert own_wire(conn) is conn
 
 
 def test_events_cross_as_packets_and_acks_come_back_in_09_form() -> None:

@@ -163,7 +163,7 @@ def test_decoder_takes_what_the_client_sends() -> None:
     undefined_auth = b"\x83\xa4type\x00\xa4data\xd4\x00\x00\xa3nsp\xa2/a"
     assert decoder.feed(undefined_auth) == Packet(PacketType.CONNECT, "/a")
     ack = msgpack.packb({"type": 3, "nsp": "/", "data": [None, b"\x00"], "id": 0})
-    from_bytearray = decoder.feed(bytearray(ack))  # type: ignore[arg-type]
+    from_bytearray = decoder.feed(bytearray(ack))
     assert from_bytearray == Packet(PacketType.ACK, "/", [None, b"\x00"], 0)
     assert not decoder.pending
 
@@ -250,3 +250,18 @@ def test_truncated_or_extended_values_raise_protocol_errors(value: Any) -> None:
             MsgpackDecoder().feed(raw[:cut])
     with pytest.raises(InvalidMsgpackError):
         MsgpackDecoder().feed(raw + b"\xc0")
+
+
+def test_packing_data_nested_beyond_the_recursion_limit_raises_recursion_error() -> None:
+    # application data: a RecursionError, pure or compiled by mypyc (no C stack overflow)
+    deep: Any = 1
+    for _ in range(100_000):
+        deep = {"k": [deep]}
+    with pytest.raises(RecursionError):
+        packb(deep)
+    with pytest.raises(RecursionError):
+        encode(Packet(PacketType.EVENT, "/", ["a", deep]))
+    shallow: Any = 1
+    for _ in range(200):
+        shallow = [shallow]
+    assert unpackb(packb(shallow), max_depth=300) == shallow

@@ -357,6 +357,29 @@ def test_encode_refuses_invalid_packets(packet: Packet, exc: type[Exception]) ->
         encode(packet)
 
 
+def _nested(depth: int, leaf: Any) -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("leaf", ["text", b"bin"])
+def test_data_nested_beyond_the_recursion_limit_raises_recursion_error(leaf: Any) -> None:
+    # Application data (never peer input, which is depth-checked first) walked recursively:
+    # a RecursionError, pure or compiled by mypyc (there, without the walkers' depth budget,
+    # the C stack would overflow: SIGSEGV). ``str`` as dumps: the custom-serializer path.
+    deep = Packet(T.EVENT, data=["a", _nested(100_000, leaf)])
+    with pytest.raises(RecursionError):
+        encode(deep, dumps=str)
+    with pytest.raises(RecursionError):
+        encode(deep)
+    # well inside the limit the same walkers still encode it
+    shallow = Packet(T.EVENT, data=["a", _nested(200, leaf)])
+    text = encode(shallow, dumps=json.dumps)[0]
+    assert isinstance(text, str) and text.endswith("]" * 201)
+
+
 def test_feed_refuses_other_types() -> None:
     with pytest.raises(TypeError):
         Decoder().feed(42)  # type: ignore[arg-type]
