@@ -124,6 +124,18 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def fault_and_split(pid: int) -> tuple[int, float, float] | None:
+    """(minor page faults, user CPU s, system CPU s) of a live process so far (None once gone):
+    large payloads move the cost between user code and the kernel (page faults of freshly
+    mapped buffers), which the CPU total alone does not show."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[7]), int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def pin(core: int, cmd: list[str]) -> list[str]:
     cores = os.cpu_count() or 1
     return ["taskset", "-c", str(core), *cmd] if shutil.which("taskset") and cores > 1 else cmd
@@ -210,8 +222,11 @@ class LoadProcess:
             self.proc.wait(timeout=10)
 
 
-def _window(server: int, load: int) -> tuple[float, float | None, float | None]:
-    return time.monotonic(), cpu_seconds(server), cpu_seconds(load)
+Window = tuple[float, float | None, float | None, tuple[int, float, float] | None]
+
+
+def _window(server: int, load: int) -> Window:
+    return time.monotonic(), cpu_seconds(server), cpu_seconds(load), fault_and_split(server)
 
 
 def run_load(cell: Cell, url: str, server_pid: int) -> dict[str, Any]:
@@ -246,6 +261,10 @@ def run_load(cell: Cell, url: str, server_pid: int) -> dict[str, Any]:
     if ops and "server_cpu_s" in result:
         key = "cpu_us_per_ack" if "acks" in result else "cpu_us_per_delivery"
         result[key] = 1e6 * result["server_cpu_s"] / ops
+    if ops and start[3] is not None and end[3] is not None:  # where the server's CPU went
+        result["server_minflt_per_op"] = (end[3][0] - start[3][0]) / ops
+        result["server_user_us_per_op"] = 1e6 * (end[3][1] - start[3][1]) / ops
+        result["server_sys_us_per_op"] = 1e6 * (end[3][2] - start[3][2]) / ops
     return result
 
 

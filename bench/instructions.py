@@ -8,13 +8,16 @@ its measured window and off at its end, so start-up and connection setup are lef
 Before/after work compares a tree of another revision with ``--tree``:
 
     .venv/bin/python bench/instructions.py [--scenario echo|broadcast] [--repeat 2]
-                                           [--clients N] [--tree DIR ...]
+                                           [--clients N] [--size BYTES] [--binary]
+                                           [--tree DIR ...]
 
 Under callgrind the server runs ~50x slower, so the load is small (20 echo clients; 500
 broadcast clients, 50 broadcasts): per-message cost, not scaling, is what this measures.
 ``--clients`` changes the echo client count (instructions per ack at 20 vs 200 vs 500 show
 work that grows with the number of connections). Keep it at or below ~500: each client's
 round trip is ~50x slower too, and past the server's 1 s linger the readers park.
+``--size`` / ``--binary`` set the echo payload (as in ``bench/run.py``): large payloads show
+per-byte work (copies, conversions) that 32 B messages hide.
 """
 
 from __future__ import annotations
@@ -78,7 +81,8 @@ def count(tree: Path, cell: Cell, workdir: Path) -> tuple[int, int]:
     total = next(x for x in totals.splitlines() if "PROGRAM TOTALS" in x)
     if KEEP is not None:  # --keep: for callgrind_annotate
         KEEP.mkdir(parents=True, exist_ok=True)
-        shutil.copy(dumps[-1], KEEP / f"callgrind.{tree.name}.{cell.clients}.{port}")
+        name = f"callgrind.{tree.name}.{cell.clients}.{cell.size}{'b' if cell.binary else ''}"
+        shutil.copy(dumps[-1], KEEP / f"{name}.{port}")
     return int(total.split()[0].replace(",", "")), done
 
 
@@ -89,13 +93,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20, help="echo clients (default 20)")
     parser.add_argument("--tree", type=Path, action="append", default=[], help="another tree")
     parser.add_argument("--keep", type=Path, help="copy each run's callgrind output here")
+    parser.add_argument("--size", type=int, default=32, help="echo payload bytes (default 32)")
+    parser.add_argument("--binary", action="store_true", help="echo a binary attachment")
     args = parser.parse_args()
     global KEEP
     KEEP = args.keep
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     if args.scenario == "echo":
-        cell = Cell("echo", clients=args.clients, seconds=8)
+        cell = Cell("echo", clients=args.clients, seconds=8, size=args.size, binary=args.binary)
     else:
         cell = Cell("broadcast", clients=500, broadcasts=50, rounds=2)
     trees = [ROOT, *args.tree]
