@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Final
 from urllib.parse import parse_qsl
 
 from gsocketio.exceptions import (
@@ -84,6 +85,15 @@ _RAW_DIGITS = bytes(range(10))
 _ASCII_TO_RAW = bytes.maketrans(b"0123456789", _RAW_DIGITS)
 _RAW_TO_ASCII = bytes.maketrans(_RAW_DIGITS, b"0123456789")
 _JSONP_NEWLINE = re.compile(r"\\\\n|\\n")
+# A text message of at least this many characters is shared through a flush's memo from its
+# second sighting on (:meth:`WsEncoder.many`); the first leaves only this marker, which holds
+# nothing and is told by its empty message (a memoized one never is; not by identity: mypyc
+# boxes a Final tuple anew at each use). Memoized at once, the large message of every
+# connection of a flush (an echo, an ack) lived until the flush ended: the heap grew by them
+# and shrank back each flush, and the kernel re-faulted those pages every time
+# (docs/benchmarks.md, "Large payloads").
+SHARE_FROM: Final = 4096
+_SEEN: Final[tuple[str, str]] = ("", "")
 
 
 # --- packets ---------------------------------------------------------------------------------
@@ -145,8 +155,14 @@ class WsEncoder:
             data = packet.data
             if type(data) is not str or packet.type is not _MESSAGE:
                 out.append(self(packet))
-            elif (hit := memo(id(data))) is not None:
+            elif (hit := memo(id(data))) is not None and hit[1]:  # not a marker
                 out.append(hit[1])
+            elif hit is None and len(data) >= SHARE_FROM:
+                # Seen once so far: marked, not kept. A marker outlives its data, whose id
+                # another object may then take: that one is memoized below (a miss, not a
+                # wrong message).
+                shared[id(data)] = _SEEN
+                out.append("4" + data)
             else:  # the memo holds data, so no other object can take its id
                 message = shared[id(data)] = (data, "4" + data)
                 out.append(message[1])

@@ -28,7 +28,7 @@ from websockets.server import ServerProtocol
 from gsocketio._logging import get_logger
 from gsocketio.exceptions import WebSocketClosedError, WebSocketError, WebSocketHandshakeError
 from gsocketio.websocket import _gevent_io
-from gsocketio.websocket.framing import FrameCache, FrameReader, frame_message
+from gsocketio.websocket.framing import SEEN, SHARE_FROM, FrameCache, FrameReader, frame_message
 from gsocketio.websocket.handshake import (
     DETACH_KEY,
     GUNICORN_SOCKET_KEY,
@@ -342,8 +342,11 @@ class WebSocket(Parking):
             for data in messages:
                 if type(data) is not str:
                     frame_message(out, data)
-                elif (hit := cached(id(data))) is not None:
+                elif (hit := cached(id(data))) is not None and hit[1]:  # not SEEN
                     out += hit[1]
+                elif hit is None and len(data) >= SHARE_FROM:  # see FrameCache
+                    cache[id(data)] = SEEN
+                    frame_message(out, data)
                 else:
                     chunks: list[bytes] = []
                     frame_message(chunks, data)

@@ -22,7 +22,7 @@ try:  # the C speedup ships with websockets' binary wheels
 except ImportError:  # pragma: no cover - a pure-Python build of websockets
     from websockets.utils import apply_mask
 
-__all__ = ["FrameCache", "FrameReader", "frame_message"]
+__all__ = ["SEEN", "SHARE_FROM", "FrameCache", "FrameReader", "frame_message"]
 
 _FIN_TEXT: Final = 0x81  # first header byte: FIN, no RSV bits, opcode
 _FIN_BINARY: Final = 0x82
@@ -60,9 +60,19 @@ def frame_message(out: _Chunks, data: str | bytes) -> None:
 class FrameCache(dict[int, tuple[str, list[bytes]]]):
     """The frames of text messages by the identity of the message, for one flush (filled by
     :meth:`gsocketio.websocket.WebSocket.send_nowait`). Each entry holds its message, so no
-    other object can take that id while the cache lives."""
+    other object can take that id while the cache lives; except :data:`SEEN`, which a message
+    of :data:`SHARE_FROM` characters or more leaves at its first sighting: such a message is
+    framed and cached from its second one on, so the one message of each connection in a
+    flush (an echo, an ack) is not kept until the flush ends (docs/benchmarks.md, "Large
+    payloads"). A marker holds nothing and has no frames (a cached message always has; it is
+    told by that, not by identity: mypyc boxes a Final tuple anew at each use); another object
+    may take its id, and is then cached (a miss, never a wrong frame)."""
 
     __slots__ = ()
+
+
+SHARE_FROM: Final = 4096
+SEEN: Final[tuple[str, list[bytes]]] = ("", [])
 
 
 class FrameReader:

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from gsocketio.engine.polling import one_text_message
 from gsocketio.engine.server import _parse_query
 from gsocketio.exceptions import ProtocolError
+from gsocketio.protocol.engineio import SHARE_FROM, decode_packet, encode_packet, ws_encoder
 from gsocketio.protocol.engineio import Packet as EioPacket
 from gsocketio.protocol.engineio import PacketType as EioType
-from gsocketio.protocol.engineio import decode_packet, encode_packet, ws_encoder
 from gsocketio.protocol.engineio_session import MessageReceived, Session, SessionConfig
 from gsocketio.protocol.limits import Limits
 from gsocketio.protocol.socketio import Decoder, json_dumps, json_loads
@@ -188,9 +188,14 @@ def test_receive_frame_matches_decode_then_receive(frame: str | bytes, eio: int)
     )
 
 
+LARGE_TEXT = "é" + "x" * SHARE_FROM
+
+
 packets = st.lists(
     st.one_of(
         st.text(max_size=8).map(lambda text: EioPacket(EioType.MESSAGE, text)),
+        # at and past SHARE_FROM: memoized from the second sighting on
+        st.sampled_from([LARGE_TEXT, LARGE_TEXT[1:]]).map(lambda t: EioPacket(EioType.MESSAGE, t)),
         st.binary(max_size=8).map(lambda blob: EioPacket(EioType.MESSAGE, blob)),
         st.sampled_from(
             [EioPacket(EioType.PING), EioPacket(EioType.CLOSE, ""), EioPacket(EioType.NOOP)]
@@ -218,6 +223,30 @@ def test_ws_encoder_many_is_encode_packet(
             assert second is encode.many([packet], shared)[0]  # one shared message object
     if not b64:
         assert expected == [encode_packet(packet, eio=eio) for packet in items]
+
+
+def test_ws_encoder_many_shares_a_large_message_from_its_second_sighting() -> None:
+    """A large text is not kept by the memo the first time (an echo's one message), is from the
+    second (a broadcast's recipients), and a marker left by another object of the same id
+    (ids are reused once an object is freed) gives a correct message, never a stale one."""
+    encode = ws_encoder(4)
+    shared: dict[int, tuple[str, str]] = {}
+    big = EioPacket(EioType.MESSAGE, LARGE_TEXT)
+    small = EioPacket(EioType.MESSAGE, "hi")
+    first = encode.many([big, small], shared)
+    assert first == [encode_packet(big), "4hi"]
+    assert LARGE_TEXT not in [entry[0] for entry in shared.values()]  # only a marker
+    assert shared[id(small.data)] == ("hi", "4hi")  # small ones at once, as before
+    second = encode.many([big], shared)
+    assert second == [encode_packet(big)]
+    assert encode.many([big], shared)[0] is second[0]  # shared from then on
+    other = "y" * SHARE_FROM
+    shared2: dict[int, tuple[str, str]] = {}
+    encode.many([EioPacket(EioType.MESSAGE, "z" * SHARE_FROM)], shared2)
+    marker = next(iter(shared2.values()))
+    shared2[id(other)] = marker  # as if ``other`` had taken a freed object's id
+    assert encode.many([EioPacket(EioType.MESSAGE, other)], shared2) == ["4" + other]
+    assert shared2[id(other)] == (other, "4" + other)
 
 
 queries = st.lists(

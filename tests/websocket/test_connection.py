@@ -30,7 +30,7 @@ from gsocketio.websocket.connection import (
     accept_websocket,
     is_websocket_request,
 )
-from gsocketio.websocket.framing import FrameCache
+from gsocketio.websocket.framing import SEEN, SHARE_FROM, FrameCache, frame_message
 
 TIMEOUT = 5.0
 
@@ -705,6 +705,46 @@ def test_no_raw_socket_is_a_handshake_error() -> None:
     with pytest.raises(WebSocketHandshakeError, match="no raw socket"):
         accept_websocket(environ)
     assert WEBSOCKET_KEY not in environ
+
+
+def test_send_nowait_caches_a_large_message_from_its_second_sighting() -> None:
+    """A large text message is framed without being kept the first time (FrameCache.SEEN),
+    cached from the second, and every peer gets the general path's frame; a marker left by
+    another object of the same id frames the new object, not a stale frame."""
+    big = "é" + "x" * SHARE_FROM
+    payload = big.encode()
+    expected = struct.pack("!BBH", 0x81, 126, len(payload)) + payload
+    general: list[bytes] = []
+    frame_message(general, big)
+    assert b"".join(general) == expected
+    pairs = [gevent.socket.socketpair() for _ in range(3)]
+    try:
+        sockets = [WebSocket(a, Protocol(Side.SERVER, state=State.OPEN)) for a, _b in pairs]
+        cache = FrameCache()
+        assert sockets[0].send_nowait([big], cache) is True
+        assert list(cache.values()) == [SEEN]  # holds nothing
+        for ws in sockets[1:]:
+            assert ws.send_nowait([big], cache) is True
+        assert list(cache.values()) == [(big, general)]
+        other = "y" * SHARE_FROM
+        cache[id(other)] = SEEN  # as if ``other`` had taken a freed message's id
+        assert sockets[0].send_nowait([other], cache) is True
+        assert cache[id(other)][0] is other
+        for index, (_a, b) in enumerate(pairs):
+            b.settimeout(TIMEOUT)
+            want = expected
+            if index == 0:
+                want += struct.pack("!BBH", 0x81, 126, len(other)) + other.encode()
+            received = b""
+            for _ in range(100):  # bounded: the bytes may arrive in pieces
+                received += b.recv(65536)
+                if len(received) >= len(want):
+                    break
+            assert received == want
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
 
 
 def test_send_nowait_frames_a_shared_message_once_per_cache() -> None:
