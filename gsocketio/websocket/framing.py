@@ -32,6 +32,7 @@ _CONT: Final = Opcode.CONT.value
 _HEADER_16: Final = struct.Struct("!BBH").pack
 _HEADER_64: Final = struct.Struct("!BBQ").pack
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
+_VIEW_FROM: Final = 4096
 
 
 class _Chunks(Protocol):
@@ -149,7 +150,14 @@ class FrameReader:
             if stop > end:
                 break
             if masked and not self._fragmented and head in (_FIN_TEXT, _FIN_BINARY):
-                payload = apply_mask(buf[start + 4 : stop], buf[start : start + 4])
+                # a large payload is unmasked through a view, not a copy (apply_mask takes it)
+                body = (
+                    buf[start + 4 : stop]
+                    if size < _VIEW_FROM
+                    else memoryview(buf)[start + 4 : stop]
+                )
+                payload = apply_mask(body, buf[start : start + 4])
+                del body  # a view of the buffer would keep it from resizing
                 if head == _FIN_BINARY:
                     messages.append(payload)
                 else:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 
-from gsocketio.websocket.framing import FrameReader, frame_message
+from gsocketio.websocket.framing import _VIEW_FROM, FrameReader, frame_message
 
 MAX = 4096
 # RFC 6455 §5.7
@@ -139,6 +139,34 @@ def test_bad_input_fails_like_the_protocol(stream: bytes, code: int) -> None:
 
 def test_rfc_example_and_split_header() -> None:
     assert with_reader(RFC_MASKED_HELLO, [1, 3, 7]) == (["Hello"], "open")
+
+
+@pytest.mark.parametrize("size", [_VIEW_FROM - 1, _VIEW_FROM, 70_000])
+@pytest.mark.parametrize("cuts", [[], [3], [1000, 5000], [69_000]], ids=str)
+def test_large_payloads_unmasked_through_a_view_match_the_protocol(
+    size: int, cuts: list[int]
+) -> None:
+    """From _VIEW_FROM bytes on a payload is unmasked through a memoryview of the received
+    bytes or of the reader's buffer: the same messages as the protocol, and the buffer still
+    resizes afterwards (a live view would raise BufferError), with a frame behind it."""
+    text = ("é" * (size // 2) + "x" * (size % 2)).encode()
+    blob = (bytes(range(256)) * (size // 256 + 1))[:size]
+    sequence = [(Opcode.BINARY, blob, True), (Opcode.TEXT, text, True), (Opcode.TEXT, b"z", True)]
+    stream = client_frames(sequence)
+    reference = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
+    reference.receive_data(stream)
+    expected = [
+        e.data if e.opcode is Opcode.BINARY else e.data.decode()
+        for e in reference.events_received()
+    ]
+    p = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
+    reader = FrameReader(p, 1 << 20)
+    done = 0
+    for cut in [*(c for c in cuts if c < len(stream)), len(stream)]:
+        reader.feed(stream[done:cut])  # never b"" (EOF)
+        done = cut
+    assert list(reader.messages) == expected == [blob, text.decode(), "z"]
+    assert p.state is State.OPEN
 
 
 def test_partial_frame_waits_within_bounds() -> None:
