@@ -707,6 +707,17 @@ def test_no_raw_socket_is_a_handshake_error() -> None:
     assert WEBSOCKET_KEY not in environ
 
 
+def _recv_at_least(sock: socket.socket, size: int) -> bytes:
+    """What ``sock`` (with a timeout) received until ``size`` bytes came, in bounded reads: the
+    bytes may arrive in pieces."""
+    received = b""
+    for _ in range(100):
+        received += sock.recv(65536)
+        if len(received) >= size:
+            break
+    return received
+
+
 def test_send_nowait_caches_a_large_message_from_its_second_sighting() -> None:
     """A large text message is framed without being kept the first time (FrameCache.SEEN),
     cached from the second, and every peer gets the general path's frame; a marker left by
@@ -735,12 +746,7 @@ def test_send_nowait_caches_a_large_message_from_its_second_sighting() -> None:
             want = expected
             if index == 0:
                 want += struct.pack("!BBH", 0x81, 126, len(other)) + other.encode()
-            received = b""
-            for _ in range(100):  # bounded: the bytes may arrive in pieces
-                received += b.recv(65536)
-                if len(received) >= len(want):
-                    break
-            assert received == want
+            assert _recv_at_least(b, len(want)) == want
     finally:
         for a, b in pairs:
             a.close()
@@ -761,12 +767,7 @@ def test_send_nowait_frames_a_shared_message_once_per_cache() -> None:
         for _a, b in pairs:
             b.settimeout(TIMEOUT)
             expected = RFC_UNMASKED_HELLO + b"\x82\x01\x01"
-            received = b""
-            for _ in range(10):  # bounded: the bytes may arrive in pieces
-                received += b.recv(100)
-                if len(received) >= len(expected):
-                    break
-            assert received == expected
+            assert _recv_at_least(b, len(expected)) == expected
     finally:
         for a, b in pairs:
             a.close()
